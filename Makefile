@@ -1,0 +1,46 @@
+# Signpost build. `make run` starts the dev registry; `make test` runs every test (installing what it needs).
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X github.com/signpost-project/signpost/internal/version.Version=$(VERSION)
+PKGS     := ./...
+FUZZTIME ?= 3s
+
+.PHONY: all build run test test-deps unit fuzz-smoke fuzz bench lint fmt clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/signpost ./cmd/signpost
+
+run: build
+	bin/signpost dev
+
+# Every test, unit and integration, with the race detector, then each fuzz target for a few seconds.
+test: test-deps build unit fuzz-smoke
+
+test-deps:
+	@scripts/install-test-deps.sh
+
+unit:
+	$(GO) test -race -shuffle=on -count=1 -timeout 20m $(PKGS)
+
+fuzz-smoke:
+	@scripts/fuzz.sh $(FUZZTIME)
+
+# Longer fuzzing: make fuzz FUZZTIME=5m
+fuzz:
+	@scripts/fuzz.sh $(if $(filter 3s,$(FUZZTIME)),2m,$(FUZZTIME))
+
+bench: test-deps build
+	@scripts/bench.sh
+
+lint:
+	$(GO) vet $(PKGS)
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin

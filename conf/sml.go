@@ -1,0 +1,378 @@
+package conf
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/signpost-project/signpost/identifier"
+)
+
+// SML is the configuration of `signpost sml serve`.
+type SML struct {
+	Store      Store      `yaml:"store"`
+	Log        Log        `yaml:"log"`
+	Ops        Ops        `yaml:"ops"`
+	DNS        DNS        `yaml:"dns"`
+	Management Management `yaml:"management"`
+	Domains    []Domain   `yaml:"domains"`
+	TSIGKeys   []TSIGKey  `yaml:"tsig_keys"`
+	file       string     // where it was loaded from, for messages
+}
+
+// File returns the path the configuration was loaded from.
+func (c *SML) File() string { return c.file }
+
+// DNS is the authoritative name server.
+type DNS struct {
+	// Listen is HOST:PORT for both UDP and TCP. Default 127.0.0.1:53.
+	Listen string `yaml:"listen"`
+	// Notify lists secondaries (HOST:PORT) sent a NOTIFY after each change. Their addresses may transfer the zone.
+	Notify []string `yaml:"notify"`
+	// NotifyKey names the TSIG key (tsig_keys) that signs NOTIFY messages; empty: unsigned.
+	NotifyKey string `yaml:"notify_key"`
+	// AllowTransfer lists addresses or prefixes (127.0.0.1, 10.0.0.0/8) allowed AXFR and IXFR.
+	AllowTransfer []string `yaml:"allow_transfer"`
+	// TransferKey names the TSIG key a transfer must be signed with; empty: address list only.
+	TransferKey string `yaml:"transfer_key"`
+	// JournalSize is how many zone changes are kept per zone for IXFR. Default 100000.
+	JournalSize int `yaml:"journal_size"`
+	// UDPSize is the largest UDP answer offered through EDNS0. Default 1232.
+	UDPSize int `yaml:"udp_size"`
+	// TCPIdleTimeout closes an idle TCP connection. Default 10s.
+	TCPIdleTimeout time.Duration `yaml:"tcp_idle_timeout"`
+	// NotifyDelay coalesces changes: a NOTIFY goes out at most this long after the first unsent change. Default 1s.
+	NotifyDelay time.Duration `yaml:"notify_delay"`
+}
+
+// TSIGKey is a shared secret for TSIG (hmac-sha256).
+type TSIGKey struct {
+	// Name is the key's DNS name, e.g. transfer-key.
+	Name string `yaml:"name"`
+	// Algorithm must be hmac-sha256 (the default).
+	Algorithm string `yaml:"algorithm"`
+	// Secret is the base64 key, as `tsig-keygen` prints it.
+	Secret string `yaml:"secret"`
+}
+
+// Management is the SOAP management API (mutual TLS).
+type Management struct {
+	// Listen is HOST:PORT of the HTTPS listener. Default 127.0.0.1:8443.
+	Listen string `yaml:"listen"`
+	// TLS is the server's certificate and key.
+	TLS TLSFiles `yaml:"tls"`
+	// FaultStatus is "soap" (every fault is HTTP 500, as SOAP 1.1 and JAX-WS clients expect; default) or
+	// "bdmsl" (400/401/404/500 by fault type, as the EC's BDMSL answers).
+	FaultStatus string `yaml:"fault_status"`
+	// MaxBodyBytes limits a request body. Default 1048576.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// ReadTimeout and WriteTimeout bound a request. Defaults 30s.
+	ReadTimeout  time.Duration `yaml:"read_timeout"`
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+}
+
+// SOA fields of a zone.
+type SOA struct {
+	// MName is the primary name server. Default ns1.<zone>.
+	MName string `yaml:"mname"`
+	// RName is the responsible mailbox in DNS form. Default hostmaster.<zone>.
+	RName   string        `yaml:"rname"`
+	Refresh time.Duration `yaml:"refresh"` // default 1h
+	Retry   time.Duration `yaml:"retry"`   // default 10m
+	Expire  time.Duration `yaml:"expire"`  // default 14d
+	Minimum time.Duration `yaml:"minimum"` // negative-answer TTL; default 60s
+}
+
+// Domain is one SML domain: a DNS zone and its rules.
+type Domain struct {
+	// Zone is the zone name, e.g. sml.example.org.
+	Zone string `yaml:"zone"`
+	// Records lists what the zone publishes per participant: naptr, cname, or both. Default [naptr].
+	Records []string `yaml:"records"`
+	// Hashing is scheme-label (PEPPOL, eDelivery) or full-id (OASIS BDXL without a scheme label). Default scheme-label.
+	Hashing string `yaml:"hashing"`
+	// Identifiers is peppol (PEPPOL policy) or oasis (any scheme). Default peppol.
+	Identifiers string `yaml:"identifiers"`
+	// ParticipantSchemes is a regular expression participant schemes must match. Default ^iso6523-actorid-upis$.
+	ParticipantSchemes string `yaml:"participant_schemes"`
+	// TTL of the participant records. Default 60s.
+	TTL time.Duration `yaml:"ttl"`
+	// SOA fields.
+	SOA SOA `yaml:"soa"`
+	// NS lists the zone's name servers. Default [SOA mname].
+	NS []string `yaml:"ns"`
+	// TrustedIssuers is a PEM bundle: SMP client certificates chaining to one of them belong to this domain.
+	TrustedIssuers string `yaml:"trusted_issuers"`
+}
+
+// HashMode returns the domain's hashing mode.
+func (d Domain) HashMode() identifier.HashMode { return identifier.HashMode(d.Hashing) }
+
+// Policy returns the identifier policy of the domain.
+func (d Domain) Policy() identifier.Policy {
+	if d.Identifiers == "oasis" {
+		return identifier.OASIS
+	}
+	return identifier.PEPPOL
+}
+
+// Publishes reports whether the domain publishes records of kind ("naptr" or "cname").
+func (d Domain) Publishes(kind string) bool {
+	for _, r := range d.Records {
+		if r == kind {
+			return true
+		}
+	}
+	return false
+}
+
+// LoadSML reads, defaults and validates an SML configuration file.
+func LoadSML(path string) (*SML, error) {
+	data, err := readFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSML(path, data)
+}
+
+// ParseSML is LoadSML on bytes; name is used in messages.
+func ParseSML(name string, data []byte) (*SML, error) {
+	c := &SML{}
+	if err := decodeStrict(name, data, c); err != nil {
+		return nil, err
+	}
+	c.file = name
+	c.Defaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Defaults fills in every value left out.
+func (c *SML) Defaults() {
+	c.Store.defaults("sml")
+	c.Log.defaults()
+	if c.Ops.Addr == "" {
+		c.Ops.Addr = "127.0.0.1:9090"
+	}
+	d := &c.DNS
+	if d.Listen == "" {
+		d.Listen = "127.0.0.1:53"
+	}
+	if d.JournalSize == 0 {
+		d.JournalSize = 100000
+	}
+	if d.UDPSize == 0 {
+		d.UDPSize = 1232
+	}
+	if d.TCPIdleTimeout == 0 {
+		d.TCPIdleTimeout = 10 * time.Second
+	}
+	if d.NotifyDelay == 0 {
+		d.NotifyDelay = time.Second
+	}
+	m := &c.Management
+	if m.Listen == "" {
+		m.Listen = "127.0.0.1:8443"
+	}
+	if m.FaultStatus == "" {
+		m.FaultStatus = "soap"
+	}
+	if m.MaxBodyBytes == 0 {
+		m.MaxBodyBytes = 1 << 20
+	}
+	if m.ReadTimeout == 0 {
+		m.ReadTimeout = 30 * time.Second
+	}
+	if m.WriteTimeout == 0 {
+		m.WriteTimeout = 30 * time.Second
+	}
+	for i := range c.TSIGKeys {
+		if c.TSIGKeys[i].Algorithm == "" {
+			c.TSIGKeys[i].Algorithm = "hmac-sha256"
+		}
+	}
+	for i := range c.Domains {
+		c.Domains[i].defaults()
+	}
+}
+
+func (d *Domain) defaults() {
+	d.Zone = fqdn(d.Zone)
+	if len(d.Records) == 0 {
+		d.Records = []string{"naptr"}
+	}
+	if d.Hashing == "" {
+		d.Hashing = string(identifier.SchemeLabel)
+	}
+	if d.Identifiers == "" {
+		d.Identifiers = "peppol"
+	}
+	if d.ParticipantSchemes == "" {
+		if d.Identifiers == "peppol" {
+			d.ParticipantSchemes = "^iso6523-actorid-upis$"
+		} else {
+			d.ParticipantSchemes = ".*"
+		}
+	}
+	if d.TTL == 0 {
+		d.TTL = 60 * time.Second
+	}
+	s := &d.SOA
+	if s.MName == "" && d.Zone != "." {
+		s.MName = "ns1." + d.Zone
+	}
+	if s.RName == "" && d.Zone != "." {
+		s.RName = "hostmaster." + d.Zone
+	}
+	s.MName, s.RName = fqdn(s.MName), fqdn(s.RName)
+	if s.Refresh == 0 {
+		s.Refresh = time.Hour
+	}
+	if s.Retry == 0 {
+		s.Retry = 10 * time.Minute
+	}
+	if s.Expire == 0 {
+		s.Expire = 14 * 24 * time.Hour
+	}
+	if s.Minimum == 0 {
+		s.Minimum = 60 * time.Second
+	}
+	if len(d.NS) == 0 {
+		d.NS = []string{s.MName}
+	}
+	for i := range d.NS {
+		d.NS[i] = fqdn(d.NS[i])
+	}
+}
+
+func fqdn(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "" || strings.HasSuffix(s, ".") {
+		return s
+	}
+	return s + "."
+}
+
+var reDNSName = regexp.MustCompile(`^([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)+$`)
+
+// Validate reports every problem of the configuration at once.
+func (c *SML) Validate() error {
+	p := &problems{}
+	c.Store.validate(p)
+	c.Log.validate(p)
+	validateAddr(p, "ops.addr", c.Ops.Addr, true)
+	validateAddr(p, "dns.listen", c.DNS.Listen, false)
+	for i, n := range c.DNS.Notify {
+		validateAddr(p, fmt.Sprintf("dns.notify[%d]", i), n, false)
+	}
+	for i, a := range c.DNS.AllowTransfer {
+		if _, err := netip.ParsePrefix(a); err != nil {
+			if _, err := netip.ParseAddr(a); err != nil {
+				p.add(fmt.Sprintf("dns.allow_transfer[%d]", i), "%q is neither an IP address nor a prefix like 10.0.0.0/8", a)
+			}
+		}
+	}
+	keys := map[string]bool{}
+	for i, k := range c.TSIGKeys {
+		path := fmt.Sprintf("tsig_keys[%d]", i)
+		if k.Name == "" {
+			p.add(path+".name", "missing")
+		} else if keys[fqdn(k.Name)] {
+			p.add(path+".name", "%q is defined twice", k.Name)
+		}
+		keys[fqdn(k.Name)] = true
+		if k.Algorithm != "hmac-sha256" {
+			p.add(path+".algorithm", "%q is not supported; use hmac-sha256", k.Algorithm)
+		}
+		if b, err := base64.StdEncoding.DecodeString(k.Secret); err != nil || len(b) < 16 {
+			p.add(path+".secret", "must be base64 of at least 16 bytes (make one with tsig-keygen)")
+		}
+	}
+	if c.DNS.TransferKey != "" && !keys[fqdn(c.DNS.TransferKey)] {
+		p.add("dns.transfer_key", "%q is not one of tsig_keys", c.DNS.TransferKey)
+	}
+	if c.DNS.NotifyKey != "" && !keys[fqdn(c.DNS.NotifyKey)] {
+		p.add("dns.notify_key", "%q is not one of tsig_keys", c.DNS.NotifyKey)
+	}
+	if c.DNS.JournalSize < 1 {
+		p.add("dns.journal_size", "must be at least 1")
+	}
+	if c.DNS.UDPSize < 512 || c.DNS.UDPSize > 65535 {
+		p.add("dns.udp_size", "%d is outside 512..65535", c.DNS.UDPSize)
+	}
+	validatePositive(p, "dns.tcp_idle_timeout", c.DNS.TCPIdleTimeout)
+	validatePositive(p, "dns.notify_delay", c.DNS.NotifyDelay)
+
+	m := c.Management
+	validateAddr(p, "management.listen", m.Listen, false)
+	m.TLS.validate(p, "management.tls", false)
+	if m.FaultStatus != "soap" && m.FaultStatus != "bdmsl" {
+		p.add("management.fault_status", "%q is not soap or bdmsl", m.FaultStatus)
+	}
+	if m.MaxBodyBytes < 1024 {
+		p.add("management.max_body_bytes", "%d is too small; at least 1024", m.MaxBodyBytes)
+	}
+	validatePositive(p, "management.read_timeout", m.ReadTimeout)
+	validatePositive(p, "management.write_timeout", m.WriteTimeout)
+
+	if len(c.Domains) == 0 {
+		p.add("domains", "missing: configure at least one domain (zone)")
+	}
+	zones := map[string]bool{}
+	for i := range c.Domains {
+		c.Domains[i].validate(p, fmt.Sprintf("domains[%d]", i), zones)
+	}
+	return p.err(c.file)
+}
+
+func (d *Domain) validate(p *problems, path string, zones map[string]bool) {
+	if d.Zone == "" || d.Zone == "." {
+		p.add(path+".zone", "missing")
+	} else if !reDNSName.MatchString(d.Zone) {
+		p.add(path+".zone", "%q is not a valid DNS name", d.Zone)
+	}
+	for z := range zones {
+		if z == d.Zone || strings.HasSuffix(z, "."+d.Zone) || strings.HasSuffix(d.Zone, "."+z) {
+			p.add(path+".zone", "%q overlaps zone %q of another domain", d.Zone, z)
+		}
+	}
+	zones[d.Zone] = true
+	for i, r := range d.Records {
+		if r != "naptr" && r != "cname" {
+			p.add(fmt.Sprintf("%s.records[%d]", path, i), "%q is not a record kind; use naptr or cname", r)
+		}
+	}
+	if !identifier.HashMode(d.Hashing).Valid() {
+		p.add(path+".hashing", "%q is not a hashing mode; use scheme-label or full-id", d.Hashing)
+	}
+	if d.Hashing == string(identifier.FullID) && d.Publishes("cname") {
+		p.add(path+".records", "cname records need hashing scheme-label (the B- name has a scheme label)")
+	}
+	if d.Identifiers != "peppol" && d.Identifiers != "oasis" {
+		p.add(path+".identifiers", "%q is not an identifier policy; use peppol or oasis", d.Identifiers)
+	}
+	if _, err := regexp.Compile(d.ParticipantSchemes); err != nil {
+		p.add(path+".participant_schemes", "not a regular expression: %v", err)
+	}
+	if d.TTL < time.Second || d.TTL > 7*24*time.Hour {
+		p.add(path+".ttl", "%s is outside 1s..168h", d.TTL)
+	}
+	for _, f := range []struct {
+		k string
+		v time.Duration
+	}{{"refresh", d.SOA.Refresh}, {"retry", d.SOA.Retry}, {"expire", d.SOA.Expire}, {"minimum", d.SOA.Minimum}} {
+		if f.v < time.Second {
+			p.add(path+".soa."+f.k, "must be at least 1s")
+		}
+	}
+	for _, n := range append([]string{d.SOA.MName, d.SOA.RName}, d.NS...) {
+		if !reDNSName.MatchString(n) {
+			p.add(path, "%q is not a valid DNS name (soa or ns)", n)
+		}
+	}
+}

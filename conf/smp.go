@@ -1,0 +1,229 @@
+package conf
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/signpost-project/signpost/identifier"
+)
+
+// SMP is the configuration of `signpost smp serve`.
+type SMP struct {
+	Store Store `yaml:"store"`
+	Log   Log   `yaml:"log"`
+	Ops   Ops   `yaml:"ops"`
+	HTTP  HTTP  `yaml:"http"`
+	// SMPID is this SMP's identifier in the SML, e.g. SMP-EXAMPLE.
+	SMPID string `yaml:"smp_id"`
+	// PublicURL is the base URL clients reach this SMP at (behind any proxy, with any path prefix); hrefs are built
+	// from it. Example: http://smp.example.org or https://example.org/smp.
+	PublicURL string `yaml:"public_url"`
+	// Flavour of the root paths: peppol (PEPPOL SMP 1.x) or oasis-bdxr-1 (OASIS BDXR SMP 1.0). Default peppol.
+	Flavour string `yaml:"flavour"`
+	// SMP2 serves the OASIS SMP 2.0 binding under /bdxr-smp-2/. Default true.
+	SMP2 *bool `yaml:"smp2"`
+	// Identifiers is peppol (PEPPOL policy) or oasis (any scheme). Default: peppol for flavour peppol, else oasis.
+	Identifiers string `yaml:"identifiers"`
+	// Signing is the key and certificate responses are signed with (the network's SMP certificate).
+	Signing TLSFiles `yaml:"signing"`
+	// SML is the locator this SMP registers its participants in.
+	SML SMLClient `yaml:"sml"`
+	// Write configures the management API.
+	Write Write `yaml:"write"`
+	file  string
+}
+
+// File returns the path the configuration was loaded from.
+func (c *SMP) File() string { return c.file }
+
+// Serve2 reports whether the SMP 2.0 binding is served.
+func (c *SMP) Serve2() bool { return c.SMP2 == nil || *c.SMP2 }
+
+// Policy returns the identifier policy.
+func (c *SMP) Policy() identifier.Policy {
+	if c.Identifiers == "oasis" {
+		return identifier.OASIS
+	}
+	return identifier.PEPPOL
+}
+
+// HTTP is the public listener of the SMP.
+type HTTP struct {
+	// Listen is HOST:PORT. Default 127.0.0.1:8080.
+	Listen string `yaml:"listen"`
+	// TLS, when set, serves HTTPS (PEPPOL lookups use plain HTTP; terminate TLS here or at a proxy).
+	TLS TLSFiles `yaml:"tls"`
+	// ReadTimeout, WriteTimeout and IdleTimeout of connections. Defaults 30s, 30s, 120s.
+	ReadTimeout  time.Duration `yaml:"read_timeout"`
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	IdleTimeout  time.Duration `yaml:"idle_timeout"`
+}
+
+// Write configures the write (management) API.
+type Write struct {
+	// Enabled turns PUT and DELETE on. Default true.
+	Enabled *bool `yaml:"enabled"`
+	// MaxBodyBytes limits a PUT body; more is answered 413. Default 4194304.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// ExpiredCertificates is refuse (default) or warn: what to do with an endpoint certificate that has expired.
+	ExpiredCertificates string `yaml:"expired_certificates"`
+}
+
+// SMLClient is how the SMP reaches its SML.
+type SMLClient struct {
+	// URL is the SML management base URL, e.g. https://sml.example.org/edelivery-sml; empty: no SML registration.
+	URL string `yaml:"url"`
+	// ClientTLS is the SMP certificate the SML knows this SMP by. Default: the signing key and certificate.
+	ClientTLS TLSFiles `yaml:"client_tls"`
+	// CA is a PEM bundle that verifies the SML's server certificate. Default: the system roots.
+	CA string `yaml:"ca"`
+	// LogicalAddress registered for this SMP. Default: public_url.
+	LogicalAddress string `yaml:"logical_address"`
+	// PhysicalAddress registered for this SMP (an IPv4 address). Default 127.0.0.1.
+	PhysicalAddress string `yaml:"physical_address"`
+	// Timeout of one SML call. Default 30s.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// LoadSMP reads, defaults and validates an SMP configuration file.
+func LoadSMP(path string) (*SMP, error) {
+	data, err := readFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSMP(path, data)
+}
+
+// ParseSMP is LoadSMP on bytes; name is used in messages.
+func ParseSMP(name string, data []byte) (*SMP, error) {
+	c := &SMP{}
+	if err := decodeStrict(name, data, c); err != nil {
+		return nil, err
+	}
+	c.file = name
+	c.Defaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Defaults fills in every value left out.
+func (c *SMP) Defaults() {
+	c.Store.defaults("smp")
+	c.Log.defaults()
+	if c.Ops.Addr == "" {
+		c.Ops.Addr = "127.0.0.1:9091"
+	}
+	h := &c.HTTP
+	if h.Listen == "" {
+		h.Listen = "127.0.0.1:8080"
+	}
+	if h.ReadTimeout == 0 {
+		h.ReadTimeout = 30 * time.Second
+	}
+	if h.WriteTimeout == 0 {
+		h.WriteTimeout = 30 * time.Second
+	}
+	if h.IdleTimeout == 0 {
+		h.IdleTimeout = 120 * time.Second
+	}
+	if c.Flavour == "" {
+		c.Flavour = "peppol"
+	}
+	if c.Identifiers == "" {
+		if c.Flavour == "peppol" {
+			c.Identifiers = "peppol"
+		} else {
+			c.Identifiers = "oasis"
+		}
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if c.Write.MaxBodyBytes == 0 {
+		c.Write.MaxBodyBytes = 4 << 20
+	}
+	if c.Write.ExpiredCertificates == "" {
+		c.Write.ExpiredCertificates = "refuse"
+	}
+	s := &c.SML
+	if !s.ClientTLS.Set() {
+		s.ClientTLS = c.Signing
+	}
+	if s.LogicalAddress == "" {
+		s.LogicalAddress = c.PublicURL
+	}
+	if s.PhysicalAddress == "" {
+		s.PhysicalAddress = "127.0.0.1"
+	}
+	if s.Timeout == 0 {
+		s.Timeout = 30 * time.Second
+	}
+}
+
+// WriteEnabled reports whether PUT and DELETE are served.
+func (c *SMP) WriteEnabled() bool { return c.Write.Enabled == nil || *c.Write.Enabled }
+
+// Validate reports every problem of the configuration at once.
+func (c *SMP) Validate() error {
+	p := &problems{}
+	c.Store.validate(p)
+	c.Log.validate(p)
+	validateAddr(p, "ops.addr", c.Ops.Addr, true)
+	validateAddr(p, "http.listen", c.HTTP.Listen, false)
+	c.HTTP.TLS.validate(p, "http.tls", false)
+	validatePositive(p, "http.read_timeout", c.HTTP.ReadTimeout)
+	validatePositive(p, "http.write_timeout", c.HTTP.WriteTimeout)
+	validatePositive(p, "http.idle_timeout", c.HTTP.IdleTimeout)
+	if c.SMPID == "" {
+		p.add("smp_id", "missing: the SMP's identifier in the SML, e.g. SMP-EXAMPLE")
+	} else if strings.ContainsAny(c.SMPID, " \t\r\n/") {
+		p.add("smp_id", "%q must not contain spaces or slashes", c.SMPID)
+	}
+	validateURL(p, "public_url", c.PublicURL, true)
+	switch c.Flavour {
+	case "peppol", "oasis-bdxr-1":
+	default:
+		p.add("flavour", "%q is not a flavour; use peppol or oasis-bdxr-1", c.Flavour)
+	}
+	if c.Identifiers != "peppol" && c.Identifiers != "oasis" {
+		p.add("identifiers", "%q is not an identifier policy; use peppol or oasis", c.Identifiers)
+	}
+	c.Signing.validate(p, "signing", true)
+	if c.Write.MaxBodyBytes < 1024 {
+		p.add("write.max_body_bytes", "%d is too small; at least 1024", c.Write.MaxBodyBytes)
+	}
+	if c.Write.ExpiredCertificates != "refuse" && c.Write.ExpiredCertificates != "warn" {
+		p.add("write.expired_certificates", "%q is not refuse or warn", c.Write.ExpiredCertificates)
+	}
+	if c.SML.URL != "" {
+		validateURL(p, "sml.url", c.SML.URL, true)
+		validateURL(p, "sml.logical_address", c.SML.LogicalAddress, true)
+		c.SML.ClientTLS.validate(p, "sml.client_tls", true)
+		validatePositive(p, "sml.timeout", c.SML.Timeout)
+	}
+	return p.err(c.file)
+}
+
+func validateURL(p *problems, path, s string, required bool) {
+	if s == "" {
+		if required {
+			p.add(path, "missing: give an absolute http or https URL")
+		}
+		return
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.add(path, "%q is not an absolute http or https URL", s)
+		return
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		p.add(path, "%q must not have a query or fragment", s)
+	}
+}
+
+// String renders a one-line summary for logs.
+func (c *SMP) String() string {
+	return fmt.Sprintf("smp %s at %s (%s)", c.SMPID, c.PublicURL, c.Flavour)
+}

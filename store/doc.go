@@ -1,0 +1,10 @@
+// Package store is the embedded key-value store shared by the SML and the SMP: a thin layer over bbolt that
+// owns the file, its lock, the schema version and the list of buckets, and hands out managed transactions.
+//
+// The store knows nothing of protocols. The SML and SMP packages declare small repository interfaces of their
+// own and implement them on top of [DB] and [Tx]; no bbolt type leaves this package, so another backend can take
+// its place behind those interfaces later.
+//
+// Every value read through a [Tx] is either copied out ([Tx.Get]) or valid only inside the callback that
+// received it ([Tx.Scan]): bbolt's memory is reused once the transaction ends.
+package store

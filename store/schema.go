@@ -1,0 +1,57 @@
+package store
+
+// SchemaVersion is the layout version this build reads and writes. Open refuses a store with another version.
+const SchemaVersion uint64 = 1
+
+// Bucket names one top-level bucket. Every bucket is declared here, once; Open creates all of them.
+type Bucket struct{ name []byte }
+
+// Name returns the bucket's name.
+func (b Bucket) Name() string { return string(b.name) }
+
+func bucket(name string) Bucket { return Bucket{name: []byte(name)} }
+
+// The buckets. Keys and values are owned by the package that uses the bucket, named in the comment.
+var (
+	// Meta holds the store's own keys (schema version, creation time).
+	Meta = bucket("meta")
+
+	// SMLDomains: zone name -> domain settings (package sml).
+	SMLDomains = bucket("sml.domains")
+	// SMLSMPs: SMP ID -> SMP record (package sml).
+	SMLSMPs = bucket("sml.smps")
+	// SMLParticipants: zone NUL scheme NUL value -> participant record (package sml).
+	SMLParticipants = bucket("sml.participants")
+	// SMLBySMP: SMP ID NUL zone NUL scheme NUL value -> empty; lists an SMP's participants (package sml).
+	SMLBySMP = bucket("sml.bysmp")
+	// SMLNames: DNS owner name -> what lives there (package sml).
+	SMLNames = bucket("sml.names")
+	// SMLJournal: zone NUL serial -> one zone change, for IXFR (package sml).
+	SMLJournal = bucket("sml.journal")
+	// SMLZones: zone name -> zone state (serial) (package sml).
+	SMLZones = bucket("sml.zones")
+
+	// SMPGroups: participant -> service group (package smp).
+	SMPGroups = bucket("smp.groups")
+	// SMPMetadata: participant NUL document type -> service metadata (package smp).
+	SMPMetadata = bucket("smp.metadata")
+	// SMPDocuments: flavour NUL path -> signed response bytes (package smp).
+	SMPDocuments = bucket("smp.documents")
+	// SMPUsers: user name -> user record (package smp).
+	SMPUsers = bucket("smp.users")
+	// SMPTokens: token hash -> token record (package smp).
+	SMPTokens = bucket("smp.tokens")
+	// SMPOutbox: sequence -> pending SML registration (package smp).
+	SMPOutbox = bucket("smp.outbox")
+	// SMPState: key -> SMP instance state such as the signing key generation (package smp).
+	SMPState = bucket("smp.state")
+)
+
+// Buckets lists every bucket the schema has.
+var Buckets = []Bucket{
+	Meta,
+	SMLDomains, SMLSMPs, SMLParticipants, SMLBySMP, SMLNames, SMLJournal, SMLZones,
+	SMPGroups, SMPMetadata, SMPDocuments, SMPUsers, SMPTokens, SMPOutbox, SMPState,
+}
+
+var keySchemaVersion = []byte("schema-version")
