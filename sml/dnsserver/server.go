@@ -1,0 +1,372 @@
+// Package dnsserver is the SML's authoritative DNS server. It answers from an in-memory index of the zones its
+// Source provides, kept current by Apply after each commit, transfers the zones to secondaries (AXFR, and IXFR
+// from the Source's journal) and notifies them of changes.
+//
+// Plain UDP queries take a fast path: the server parses only the header and question, copies an answer it
+// packed earlier for that owner name and type, patches the ID, flags and the question's case, and sends it.
+// Everything else (TCP, transfers, TSIG, unusual EDNS, names without a cached answer) goes through miekg/dns.
+package dnsserver
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/signpost-project/signpost/sml/zone"
+)
+
+// Source is what the server loads and transfers from.
+type Source interface {
+	// Apexes returns every served zone with its current SOA serial.
+	Apexes() ([]zone.Apex, error)
+	// Records calls fn with all records (not the apex SOA and NS) of one zone, from one consistent snapshot, and
+	// returns that snapshot's serial.
+	Records(zoneName string, fn func(zone.Record) error) (serial uint32, err error)
+	// Changes returns the committed steps after serial from, in order; ok is false when the journal no longer
+	// reaches back to from.
+	Changes(zoneName string, from uint32) (steps []zone.Change, ok bool, err error)
+}
+
+// Config is the server's configuration.
+type Config struct {
+	Listen        string   // HOST:PORT, UDP and TCP
+	Notify        []string // secondaries HOST:PORT; their addresses may transfer
+	AllowTransfer []netip.Prefix
+	TSIGKeys      map[string]string // key name (FQDN) -> base64 secret, hmac-sha256
+	TransferKey   string            // when set, AXFR/IXFR must be TSIG-signed with it
+	NotifyKey     string            // when set, NOTIFY is signed with it
+	// UDPSize is the largest UDP answer the server sends to EDNS clients (default 1232).
+	UDPSize int
+	// TCPIdleTimeout is how long an idle TCP connection stays open (default 10s).
+	TCPIdleTimeout time.Duration
+	// NotifyDelay is the shortest time between two NOTIFYs of one zone to one secondary (default 1s).
+	NotifyDelay time.Duration
+}
+
+const (
+	defaultUDPSize     = 1232
+	defaultTCPIdle     = 10 * time.Second
+	defaultNotifyDelay = time.Second
+)
+
+// Server is the authoritative DNS server.
+type Server struct {
+	cfg     Config
+	src     Source
+	log     *slog.Logger
+	m       *metrics
+	keys    tsigKeys
+	xferKey string // lower-case FQDN or ""
+	ntfKey  string
+	allowed []netip.Prefix
+	targets []netip.AddrPort
+
+	mu       sync.RWMutex
+	zones    map[string]*zoneIdx // by lower-case FQDN
+	zoneList []*zoneIdx          // the same, longest name first
+
+	reloadMu sync.Mutex
+
+	udpConns []*net.UDPConn
+	tcp      *dns.Server
+	tcpLn    net.Listener
+	wg       sync.WaitGroup
+	cancel   context.CancelFunc
+	notifier *notifier
+	started  bool
+	noBatch  bool // tests: the plain UDP loop instead of recvmmsg/sendmmsg
+}
+
+// New checks cfg and returns a server that is not yet serving.
+func New(cfg Config, src Source, log *slog.Logger, reg prometheus.Registerer) (*Server, error) {
+	if src == nil {
+		return nil, errors.New("dnsserver: no source")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.UDPSize == 0 {
+		cfg.UDPSize = defaultUDPSize
+	}
+	if cfg.UDPSize < 512 || cfg.UDPSize > 65535 {
+		return nil, fmt.Errorf("dnsserver: udp size %d: want 512..65535", cfg.UDPSize)
+	}
+	if cfg.TCPIdleTimeout <= 0 {
+		cfg.TCPIdleTimeout = defaultTCPIdle
+	}
+	if cfg.NotifyDelay == 0 {
+		cfg.NotifyDelay = defaultNotifyDelay
+	}
+	if _, _, err := net.SplitHostPort(cfg.Listen); err != nil {
+		return nil, fmt.Errorf("dnsserver: listen address %q: %w", cfg.Listen, err)
+	}
+	s := &Server{cfg: cfg, src: src, log: log, zones: map[string]*zoneIdx{}, keys: tsigKeys{}}
+	for name, secret := range cfg.TSIGKeys {
+		b, err := base64.StdEncoding.DecodeString(secret)
+		if err != nil || len(b) == 0 {
+			return nil, fmt.Errorf("dnsserver: TSIG key %q: the secret is not base64", name)
+		}
+		s.keys[strings.ToLower(dns.Fqdn(name))] = b
+	}
+	for _, k := range []*string{&cfg.TransferKey, &cfg.NotifyKey} {
+		if *k == "" {
+			continue
+		}
+		n := strings.ToLower(dns.Fqdn(*k))
+		if _, ok := s.keys[n]; !ok {
+			return nil, fmt.Errorf("dnsserver: TSIG key %q is not among the configured keys", *k)
+		}
+		*k = n
+	}
+	s.xferKey, s.ntfKey = cfg.TransferKey, cfg.NotifyKey
+	s.allowed = append(s.allowed, cfg.AllowTransfer...)
+	for _, t := range cfg.Notify {
+		ap, err := netip.ParseAddrPort(t)
+		if err != nil {
+			return nil, fmt.Errorf("dnsserver: notify target %q: want IP:PORT: %w", t, err)
+		}
+		s.targets = append(s.targets, ap)
+		s.allowed = append(s.allowed, netip.PrefixFrom(ap.Addr().Unmap(), ap.Addr().Unmap().BitLen()))
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	s.m = m
+	return s, nil
+}
+
+// Name says what the server is, for logs.
+func (s *Server) Name() string { return "sml dns" }
+
+// Start loads every zone from the source into the index and binds UDP and TCP; it returns when serving.
+func (s *Server) Start(ctx context.Context) error {
+	apexes, err := s.src.Apexes()
+	if err != nil {
+		return fmt.Errorf("dnsserver: list zones: %w", err)
+	}
+	for _, a := range apexes {
+		z, err := s.loadZone(a)
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.setZone(z.name, z)
+		s.mu.Unlock()
+		s.gauges(z)
+		s.log.Info("dns zone loaded", "zone", z.name, "serial", z.serial(), "records", z.records)
+	}
+	// Loading leaves much garbage (the source's records); give it back before serving.
+	debug.FreeOSMemory()
+	if err := s.listen(); err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	s.notifier = newNotifier(s, runCtx)
+	for _, c := range s.udpConns {
+		s.wg.Add(1)
+		go func(c *net.UDPConn) {
+			defer s.wg.Done()
+			s.udpLoop(c)
+		}(c)
+	}
+	started := make(chan struct{})
+	s.tcp = &dns.Server{
+		Listener:          s.tcpLn,
+		Net:               "tcp",
+		Handler:           dns.HandlerFunc(s.ServeDNS),
+		MsgAcceptFunc:     acceptFunc,
+		TsigProvider:      s.keys,
+		IdleTimeout:       func() time.Duration { return s.cfg.TCPIdleTimeout },
+		ReadTimeout:       s.cfg.TCPIdleTimeout,
+		WriteTimeout:      30 * time.Second,
+		MaxTCPQueries:     -1,
+		NotifyStartedFunc: func() { close(started) },
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.tcp.ActivateAndServe(); err != nil {
+			s.log.Error("dns tcp server stopped", "err", err)
+		}
+	}()
+	select {
+	case <-started:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	s.mu.Lock()
+	s.started = true
+	s.mu.Unlock()
+	udp, tcp := s.Addr()
+	s.log.Info("dns serving", "udp", udp.String(), "tcp", tcp.String(), "zones", len(apexes))
+	return nil
+}
+
+// listen binds one SO_REUSEPORT UDP socket per CPU (at least two) and the TCP listener, all on one port. When
+// Listen asks for port 0, the kernel picks the UDP port, and a few ports are tried until TCP gets the same.
+func (s *Server) listen() error {
+	var err error
+	for range 10 {
+		if err = s.tryListen(); err == nil {
+			return nil
+		}
+		if _, p, _ := net.SplitHostPort(s.cfg.Listen); p != "0" {
+			break
+		}
+	}
+	return err
+}
+
+func (s *Server) tryListen() error {
+	n := max(runtime.GOMAXPROCS(0), 2)
+	addr := s.cfg.Listen
+	s.udpConns = nil
+	for i := range n {
+		c, err := listenUDP(addr)
+		if err != nil {
+			s.closeConns()
+			return fmt.Errorf("dnsserver: listen udp %s: %w", addr, err)
+		}
+		s.udpConns = append(s.udpConns, c)
+		if i == 0 {
+			addr = c.LocalAddr().String() // the kernel's port when Listen asked for :0
+		}
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		s.closeConns()
+		return fmt.Errorf("dnsserver: listen tcp %s: %w", addr, err)
+	}
+	s.tcpLn = ln
+	return nil
+}
+
+func (s *Server) closeConns() {
+	for _, c := range s.udpConns {
+		c.Close()
+	}
+}
+
+// Addr returns the bound UDP and TCP addresses.
+func (s *Server) Addr() (udp, tcp net.Addr) {
+	if len(s.udpConns) > 0 {
+		udp = s.udpConns[0].LocalAddr()
+	}
+	if s.tcpLn != nil {
+		tcp = s.tcpLn.Addr()
+	}
+	return udp, tcp
+}
+
+// Shutdown stops serving and waits for the readers and notifiers to end, until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if s.cancel == nil {
+		return nil
+	}
+	s.cancel()
+	var err error
+	if s.tcp != nil {
+		err = s.tcp.ShutdownContext(ctx)
+	}
+	s.closeConns()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); s.notifier.wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return err
+}
+
+// Apply brings the index up to a committed change and schedules a NOTIFY of the zone. Changes come in commit
+// order; a change that does not follow the index's serial makes the server reload the zone from the source.
+func (s *Server) Apply(c zone.Change) {
+	name := strings.ToLower(dns.Fqdn(c.Zone))
+	s.mu.Lock()
+	z := s.zones[name]
+	switch {
+	case z == nil || c.From != z.serial():
+		if z != nil && !serialLess(z.serial(), c.To) {
+			s.mu.Unlock() // already in the index (loaded after the commit)
+			return
+		}
+		s.mu.Unlock()
+		if err := s.reload(name); err != nil {
+			s.log.Error("dns zone reload failed; answers stay at the old serial", "zone", name, "err", err)
+			return
+		}
+	default:
+		z.apply(c)
+		s.mu.Unlock()
+		s.gauges(z)
+	}
+	if s.notifier != nil {
+		s.notifier.schedule(name)
+	}
+}
+
+// reload replaces one zone's index with a fresh load from the source (or drops it when the source no longer
+// has it).
+func (s *Server) reload(name string) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	apexes, err := s.src.Apexes()
+	if err != nil {
+		return err
+	}
+	for _, a := range apexes {
+		if strings.ToLower(dns.Fqdn(a.Zone)) != name {
+			continue
+		}
+		z, err := s.loadZone(a)
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.setZone(name, z)
+		s.mu.Unlock()
+		s.gauges(z)
+		s.log.Info("dns zone reloaded", "zone", name, "serial", z.serial(), "records", z.records)
+		return nil
+	}
+	s.mu.Lock()
+	s.setZone(name, nil)
+	s.mu.Unlock()
+	s.m.dropZone(name)
+	return nil
+}
+
+// serialLess is RFC 1982 serial number arithmetic: a < b.
+func serialLess(a, b uint32) bool {
+	return a != b && ((a < b && b-a < 1<<31) || (a > b && a-b > 1<<31))
+}
+
+// setZone puts a zone into the index (nil removes it); under the write lock.
+func (s *Server) setZone(name string, z *zoneIdx) {
+	if z == nil {
+		delete(s.zones, name)
+	} else {
+		s.zones[name] = z
+	}
+	s.zoneList = s.zoneList[:0]
+	for _, z := range s.zones {
+		s.zoneList = append(s.zoneList, z)
+	}
+	slices.SortFunc(s.zoneList, func(a, b *zoneIdx) int { return len(b.name) - len(a.name) })
+}
