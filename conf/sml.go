@@ -104,6 +104,9 @@ type Domain struct {
 	SOA SOA `yaml:"soa"`
 	// NS lists the zone's name servers. Default [SOA mname].
 	NS []string `yaml:"ns"`
+	// Glue gives the addresses of name servers inside the zone (ns1.<zone> needs them: zone checkers and
+	// resolvers need an address for an in-zone NS). Name -> IP addresses; published as A/AAAA records.
+	Glue map[string][]string `yaml:"glue"`
 	// TrustedIssuers is a PEM bundle: SMP client certificates chaining to one of them belong to this domain.
 	TrustedIssuers string `yaml:"trusted_issuers"`
 }
@@ -248,6 +251,13 @@ func (d *Domain) defaults() {
 	for i := range d.NS {
 		d.NS[i] = fqdn(d.NS[i])
 	}
+	if len(d.Glue) > 0 {
+		g := make(map[string][]string, len(d.Glue))
+		for n, a := range d.Glue {
+			g[fqdn(n)] = append(g[fqdn(n)], a...)
+		}
+		d.Glue = g
+	}
 }
 
 func fqdn(s string) string {
@@ -373,6 +383,19 @@ func (d *Domain) validate(p *problems, path string, zones map[string]bool) {
 	for _, n := range append([]string{d.SOA.MName, d.SOA.RName}, d.NS...) {
 		if !reDNSName.MatchString(n) {
 			p.add(path, "%q is not a valid DNS name (soa or ns)", n)
+		}
+	}
+	for n, addrs := range d.Glue {
+		if !reDNSName.MatchString(n) || !strings.HasSuffix(n, "."+d.Zone) {
+			p.add(path+".glue", "%q is not a name inside zone %s", n, d.Zone)
+		}
+		if len(addrs) == 0 {
+			p.add(path+".glue", "%q has no address", n)
+		}
+		for _, a := range addrs {
+			if ip, err := netip.ParseAddr(a); err != nil || ip.Zone() != "" {
+				p.add(path+".glue", "%q of %s is not an IP address", a, n)
+			}
 		}
 	}
 }

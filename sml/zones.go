@@ -1,0 +1,248 @@
+package sml
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/signpost-project/signpost/sml/zone"
+)
+
+// What the DNS server reads (sml/dnsserver.Source).
+
+// Apexes returns every configured zone with its current serial, in configuration order.
+func (s *Service) Apexes() ([]zone.Apex, error) {
+	states, err := s.zoneStates("apexes")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]zone.Apex, len(states))
+	for i, st := range states {
+		out[i] = s.domains[s.zones[i]].apex(st.Serial)
+	}
+	return out, nil
+}
+
+// zoneStates reads the state of every configured zone, in configuration order, from one snapshot.
+func (s *Service) zoneStates(op string) ([]zoneState, error) {
+	out := make([]zoneState, len(s.zones))
+	err := s.repo.View(func(t txn) error {
+		for i, z := range s.zones {
+			st, _, err := t.zone(z)
+			if err != nil {
+				return err
+			}
+			out[i] = st
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, s.fail(op, err)
+	}
+	return out, nil
+}
+
+func (d *Domain) apex(serial uint32) zone.Apex {
+	soa := d.SOA
+	soa.Serial = serial
+	return zone.Apex{Zone: d.Zone, SOA: soa, NS: append([]string(nil), d.NS...), TTL: d.TTL}
+}
+
+// Records calls fn for every record of the zone except the apex SOA and NS records, from one consistent snapshot,
+// and returns the serial of that snapshot. An error from fn ends the walk and is returned.
+func (s *Service) Records(zoneName string, fn func(zone.Record) error) (serial uint32, err error) {
+	d, ok := s.domains[fqdn(zoneName)]
+	if !ok {
+		return 0, errorf(KindNotFound, "%s is not a zone of this SML", zoneName)
+	}
+	return s.records(d, nil, fn)
+}
+
+// records is Records with head called with the snapshot's serial before the first record.
+func (s *Service) records(d *Domain, head func(serial uint32) error, fn func(zone.Record) error) (serial uint32, err error) {
+	var fnErr error
+	err = s.repo.View(func(t txn) error {
+		st, _, err := t.zone(d.Zone)
+		if err != nil {
+			return err
+		}
+		serial = st.Serial
+		if head != nil {
+			if err := head(serial); err != nil {
+				fnErr = err
+				return err
+			}
+		}
+		for _, r := range d.Glue {
+			if err := fn(r); err != nil {
+				fnErr = err
+				return err
+			}
+		}
+		smps := map[string]SMP{}
+		if err := t.eachSMP(func(smp SMP) error {
+			if smp.Domain != d.Zone {
+				return nil
+			}
+			smps[smp.ID] = smp
+			for _, r := range d.smpRecords(smp) {
+				if err := fn(r); err != nil {
+					fnErr = err
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		buf := make([]zone.Record, 0, 2)
+		return t.eachParticipant(d.Zone, func(p Participant) error {
+			smp, ok := smps[p.SMPID]
+			if !ok {
+				return fmt.Errorf("participant %s refers to SMP %q, which is not in zone %s", p.ID, p.SMPID, d.Zone)
+			}
+			buf = d.appendParticipantRecords(buf[:0], p, smp)
+			for _, r := range buf {
+				if err := fn(r); err != nil {
+					fnErr = err
+					return err
+				}
+			}
+			return nil
+		})
+	})
+	if fnErr != nil {
+		return 0, fnErr
+	}
+	if err != nil {
+		return 0, s.fail("records", err)
+	}
+	return serial, nil
+}
+
+// Changes returns the committed changes of the zone after serial from, in order (each step's From is the previous
+// step's To; the last step's To is the current serial). ok is false when the journal no longer reaches back to
+// from (or from is not a serial this zone had): the caller then transfers the whole zone. from equal to the
+// current serial gives no steps and ok true.
+func (s *Service) Changes(zoneName string, from uint32) (steps []zone.Change, ok bool, err error) {
+	d, found := s.domains[fqdn(zoneName)]
+	if !found {
+		return nil, false, errorf(KindNotFound, "%s is not a zone of this SML", zoneName)
+	}
+	err = s.repo.View(func(t txn) error {
+		steps, ok = nil, false
+		st, _, err := t.zone(d.Zone)
+		if err != nil {
+			return err
+		}
+		if from == st.Serial {
+			ok = true
+			return nil
+		}
+		if st.FirstSeq >= st.NextSeq {
+			return nil
+		}
+		// Binary search for the entry whose From is `from`: From grows (serial arithmetic) along the sequence.
+		lo, hi := st.FirstSeq, st.NextSeq-1
+		for lo <= hi {
+			mid := lo + (hi-lo)/2
+			c, found, err := t.journal(d.Zone, mid)
+			if err != nil {
+				return err
+			}
+			if !found {
+				return fmt.Errorf("journal entry %d of %s is missing", mid, d.Zone)
+			}
+			switch {
+			case c.From == from:
+				for seq := mid; seq < st.NextSeq; seq++ {
+					c, _, err := t.journal(d.Zone, seq)
+					if err != nil {
+						return err
+					}
+					steps = append(steps, c)
+				}
+				ok = true
+				return nil
+			case serialLess(c.From, from):
+				lo = mid + 1
+			default:
+				if mid == 0 {
+					return nil
+				}
+				hi = mid - 1
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, s.fail("changes", err)
+	}
+	if !ok {
+		steps = nil
+	}
+	return steps, ok, nil
+}
+
+// ZoneStats is a zone's current serial and participant count.
+type ZoneStats struct {
+	Zone         string
+	Serial       uint32
+	Participants int64
+	// JournalEntries is how many changes the zone's journal holds.
+	JournalEntries uint64
+}
+
+// Stats returns every configured zone's serial and participant count (from the zone state, without a scan).
+func (s *Service) Stats() ([]ZoneStats, error) {
+	states, err := s.zoneStates("stats")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ZoneStats, len(states))
+	for i, st := range states {
+		out[i] = ZoneStats{Zone: s.zones[i], Serial: st.Serial, Participants: st.Participants, JournalEntries: st.NextSeq - st.FirstSeq}
+	}
+	return out, nil
+}
+
+// RaiseSerial makes the zone's serial greater than min (RFC 1982), with an empty change (an SOA-only IXFR step),
+// when it is not already. The SML calls it at start with the serials its secondaries report, so that a store
+// restored from an older backup never serves a serial the secondaries consider old. It returns the serial after.
+func (s *Service) RaiseSerial(ctx context.Context, zoneName string, min uint32) (uint32, error) {
+	d, ok := s.domains[fqdn(zoneName)]
+	if !ok {
+		return 0, errorf(KindNotFound, "%s is not a zone of this SML", zoneName)
+	}
+	var serial uint32
+	err := s.write(ctx, "raise-serial", func(t txn, ch *change) error {
+		st, _, err := t.zone(d.Zone)
+		if err != nil {
+			return err
+		}
+		serial = st.Serial
+		if serialLess(min, st.Serial) {
+			return nil
+		}
+		ch.zone, ch.forceSerial = d.Zone, min+1
+		if ch.forceSerial == 0 { // 0 means "not forced"; 1 is above 0xFFFFFFFF in serial arithmetic too
+			ch.forceSerial = 1
+		}
+		serial = 0
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if serial == 0 {
+		st, err := s.Stats()
+		if err != nil {
+			return 0, err
+		}
+		for _, z := range st {
+			if z.Zone == d.Zone {
+				serial = z.Serial
+			}
+		}
+	}
+	return serial, nil
+}
