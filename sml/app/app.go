@@ -1,0 +1,294 @@
+// Package smlapp assembles the SML process (`signpost sml serve`, and the SML part of `signpost dev`): it opens the
+// store, builds the sml.Service and the servers around it (the authoritative DNS server, the SOAP management
+// API), and registers the SML's metrics and readiness check on the operations listener.
+package smlapp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/signpost-project/signpost/conf"
+	"github.com/signpost-project/signpost/internal/lifecycle"
+	"github.com/signpost-project/signpost/internal/logging"
+	"github.com/signpost-project/signpost/internal/ops"
+	"github.com/signpost-project/signpost/sml"
+	"github.com/signpost-project/signpost/sml/dnsserver"
+	"github.com/signpost-project/signpost/sml/soap"
+	"github.com/signpost-project/signpost/sml/zone"
+	"github.com/signpost-project/signpost/store"
+)
+
+// App is an assembled SML.
+type App struct {
+	cfg     *conf.SML
+	log     *slog.Logger
+	db      *store.DB
+	svc     *sml.Service
+	dns     *dnsserver.Server
+	soap    *lifecycle.HTTP // nil when management.tls is not configured
+	servers []lifecycle.Server
+	onFail  atomic.Pointer[func(error)]
+	closeMu sync.Mutex
+	closed  bool
+}
+
+// New opens the store of cfg, builds the Service and the servers. Nothing listens until the servers are started;
+// Close releases the store.
+func New(cfg *conf.SML, log *slog.Logger, o *ops.Ops) (*App, error) {
+	if log == nil {
+		log = logging.Discard()
+	}
+	if o == nil {
+		o = ops.New()
+	}
+	db, err := store.Open(cfg.Store.Path, store.Options{LockTimeout: cfg.Store.LockTimeout, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: log, db: db}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = db.Close()
+		}
+	}()
+	m, err := newMetrics(o.Registry)
+	if err != nil {
+		return nil, err
+	}
+	// The DNS server reads from the Service and the Service tells it about commits: the server is set once built;
+	// changes committed before (none: nothing writes before Start) are in what it loads.
+	var dnsSrv atomic.Pointer[dnsserver.Server]
+	svc, err := sml.New(db, cfg.Domains, sml.Options{
+		Log:         log,
+		JournalSize: cfg.DNS.JournalSize,
+		OnChange: func(c zone.Change) {
+			if s := dnsSrv.Load(); s != nil {
+				s.Apply(c)
+			}
+		},
+		OnWrite: m.write,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.svc = svc
+	m.svc = svc
+	dcfg, err := dnsConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	d, err := dnsserver.New(dcfg, svc, log, o.Registry)
+	if err != nil {
+		return nil, err
+	}
+	dnsSrv.Store(d)
+	a.dns = d
+	if cfg.Management.TLS.Set() {
+		h, err := soap.NewServer(svc, soap.Config{Management: cfg.Management, Log: log, OnFail: a.fail})
+		if err != nil {
+			return nil, err
+		}
+		a.soap = h
+	} else {
+		log.Warn("SML management API disabled: management.tls is not configured")
+	}
+	o.AddCheck("sml-store", func(context.Context) error {
+		_, err := svc.Stats()
+		return err
+	})
+	a.servers = []lifecycle.Server{
+		lifecycle.Func{N: "sml serial floor", Up: func(ctx context.Context) error { a.raiseSerials(ctx); return nil }},
+		d,
+	}
+	if a.soap != nil {
+		a.servers = append(a.servers, a.soap)
+	}
+	ok = true
+	return a, nil
+}
+
+func dnsConfig(cfg *conf.SML) (dnsserver.Config, error) {
+	c := dnsserver.Config{
+		Listen: cfg.DNS.Listen, Notify: cfg.DNS.Notify, TSIGKeys: map[string]string{},
+		TransferKey: cfg.DNS.TransferKey, NotifyKey: cfg.DNS.NotifyKey, UDPSize: cfg.DNS.UDPSize,
+		TCPIdleTimeout: cfg.DNS.TCPIdleTimeout, NotifyDelay: cfg.DNS.NotifyDelay,
+	}
+	for _, a := range cfg.DNS.AllowTransfer {
+		p, err := netip.ParsePrefix(a)
+		if err != nil {
+			ip, err2 := netip.ParseAddr(a)
+			if err2 != nil {
+				return c, fmt.Errorf("dns.allow_transfer: %q is neither an address nor a prefix", a)
+			}
+			p = netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen())
+		}
+		c.AllowTransfer = append(c.AllowTransfer, p)
+	}
+	for _, k := range cfg.TSIGKeys {
+		c.TSIGKeys[k.Name] = k.Secret
+	}
+	return c, nil
+}
+
+// SetFailureHandler sets where a server failure while serving is reported (lifecycle.Group.Failed()).
+func (a *App) SetFailureHandler(fn func(error)) { a.onFail.Store(&fn) }
+
+func (a *App) fail(err error) {
+	if fn := a.onFail.Load(); fn != nil {
+		(*fn)(err)
+		return
+	}
+	a.log.Error("SML server failed", "err", err)
+}
+
+// Servers returns the servers to start, in order: the serial check, the DNS server, the management API.
+func (a *App) Servers() []lifecycle.Server { return a.servers }
+
+// Service returns the SML's use cases.
+func (a *App) Service() *sml.Service { return a.svc }
+
+// DNS returns the DNS server (its Addr is the bound address once started).
+func (a *App) DNS() *dnsserver.Server { return a.dns }
+
+// Management returns the SOAP management listener, or nil when management.tls is not configured.
+func (a *App) Management() *lifecycle.HTTP { return a.soap }
+
+// Close closes the store. Shut the servers down first.
+func (a *App) Close() error {
+	a.closeMu.Lock()
+	defer a.closeMu.Unlock()
+	if a.closed {
+		return nil
+	}
+	a.closed = true
+	return a.db.Close()
+}
+
+// raiseSerials asks every configured secondary (dns.notify) for the SOA serial of each zone and raises the zone's
+// serial above the highest one reported. A store restored from an older backup would otherwise serve serials the
+// secondaries consider old, and they would ignore every change until the serial caught up. Secondaries that do
+// not answer within a second are skipped (logged).
+func (a *App) raiseSerials(ctx context.Context) {
+	if len(a.cfg.DNS.Notify) == 0 {
+		return
+	}
+	c := &dns.Client{Net: "udp", Timeout: time.Second}
+	for _, d := range a.svc.Domains() {
+		var best uint32
+		found := false
+		for _, target := range a.cfg.DNS.Notify {
+			m := new(dns.Msg)
+			m.SetQuestion(d.Zone, dns.TypeSOA)
+			m.RecursionDesired = false
+			r, _, err := c.ExchangeContext(ctx, m, target)
+			if err != nil || r.Rcode != dns.RcodeSuccess {
+				a.log.Info("secondary did not report a serial at start (fine if it is new or down)", "zone", d.Zone, "secondary", target, "err", errText(err, r))
+				continue
+			}
+			for _, rr := range r.Answer {
+				if soa, ok := rr.(*dns.SOA); ok && strings.EqualFold(soa.Hdr.Name, d.Zone) {
+					if !found || int32(soa.Serial-best) > 0 {
+						best, found = soa.Serial, true
+					}
+				}
+			}
+		}
+		if !found {
+			continue
+		}
+		before, err := a.svc.Stats()
+		if err != nil {
+			a.log.Error("serial check", "err", err)
+			return
+		}
+		after, err := a.svc.RaiseSerial(ctx, d.Zone, best)
+		if err != nil {
+			a.log.Error("could not raise the zone serial above the secondaries'", "zone", d.Zone, "err", err)
+			continue
+		}
+		for _, z := range before {
+			if z.Zone == d.Zone && z.Serial != after {
+				a.log.Warn("a secondary has a newer serial than the store (restored from a backup?); serial raised",
+					"zone", d.Zone, "secondary_serial", best, "was", z.Serial, "now", after)
+			}
+		}
+	}
+}
+
+func errText(err error, r *dns.Msg) string {
+	if err != nil {
+		return err.Error()
+	}
+	if r != nil {
+		return dns.RcodeToString[r.Rcode]
+	}
+	return "no answer"
+}
+
+// metrics are the SML's own metrics (the DNS server registers its own).
+type metrics struct {
+	writes *prometheus.CounterVec
+	svc    *sml.Service
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{writes: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "signpost_sml_writes_total", Help: "SML write use cases by operation and result (ok or the error kind).",
+	}, []string{"op", "result"})}
+	participants := prometheus.NewDesc("signpost_sml_participants", "Participants registered, per domain (zone).", []string{"zone"}, nil)
+	serial := prometheus.NewDesc("signpost_sml_zone_serial", "Committed SOA serial, per zone.", []string{"zone"}, nil)
+	col := collectorFunc{descs: []*prometheus.Desc{participants, serial}, collect: func(ch chan<- prometheus.Metric) {
+		if m.svc == nil {
+			return
+		}
+		st, err := m.svc.Stats()
+		if err != nil {
+			return
+		}
+		for _, z := range st {
+			ch <- prometheus.MustNewConstMetric(participants, prometheus.GaugeValue, float64(z.Participants), z.Zone)
+			ch <- prometheus.MustNewConstMetric(serial, prometheus.GaugeValue, float64(z.Serial), z.Zone)
+		}
+	}}
+	for _, c := range []prometheus.Collector{m.writes, col} {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return nil, fmt.Errorf("sml metrics: %w", err)
+			}
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) write(op string, err error) {
+	result := "ok"
+	if err != nil {
+		result = strings.ReplaceAll(sml.KindOf(err).String(), " ", "_")
+	}
+	m.writes.WithLabelValues(op, result).Inc()
+}
+
+type collectorFunc struct {
+	descs   []*prometheus.Desc
+	collect func(chan<- prometheus.Metric)
+}
+
+func (c collectorFunc) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d
+	}
+}
+
+func (c collectorFunc) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }
