@@ -1,7 +1,23 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
 	"github.com/spf13/cobra"
+
+	"github.com/signpost-project/signpost/conf"
+	"github.com/signpost-project/signpost/internal/lifecycle"
+	"github.com/signpost-project/signpost/internal/logging"
+	"github.com/signpost-project/signpost/internal/ops"
+	smpapp "github.com/signpost-project/signpost/smp/app"
+	"github.com/signpost-project/signpost/store"
 )
 
 func newSMPCmd() *cobra.Command {
@@ -9,15 +25,239 @@ func newSMPCmd() *cobra.Command {
 		Use:   "smp",
 		Short: "The Service Metadata Publisher: signed service groups and service metadata over HTTP",
 	}
-	cmd.AddCommand(
-		&cobra.Command{Use: "serve --config FILE", Short: "Serve the SMP read and write API", Args: cobra.NoArgs,
-			RunE: func(*cobra.Command, []string) error { return notYet("smp serve") }},
-		&cobra.Command{Use: "import --config FILE FILE", Short: "Load service groups and metadata from an export file", Args: cobra.ExactArgs(1),
-			RunE: func(*cobra.Command, []string) error { return notYet("smp import") }},
-		&cobra.Command{Use: "export --config FILE FILE", Short: "Write the whole SMP to an export file", Args: cobra.ExactArgs(1),
-			RunE: func(*cobra.Command, []string) error { return notYet("smp export") }},
-		&cobra.Command{Use: "rekey --config FILE", Short: "Switch to a new signing key and re-sign every document", Args: cobra.NoArgs,
-			RunE: func(*cobra.Command, []string) error { return notYet("smp rekey") }},
-	)
+	cmd.AddCommand(newSMPServeCmd(), newSMPImportCmd(), newSMPExportCmd(), newSMPRekeyCmd())
+	return cmd
+}
+
+func loadSMP(path string) (*conf.SMP, error) {
+	cfg, err := conf.LoadSMP(path)
+	if err != nil {
+		return nil, &exitError{code: 2, err: err}
+	}
+	return cfg, nil
+}
+
+// openSMP opens the SMP of a configuration for an admin command (the server must not be running: the store is
+// locked by it).
+func openSMP(path string) (*smpapp.App, error) {
+	cfg, err := loadSMP(path)
+	if err != nil {
+		return nil, err
+	}
+	log, err := logging.New(os.Stderr, cfg.Log.Format, cfg.Log.Level)
+	if err != nil {
+		return nil, err
+	}
+	a, err := smpapp.New(cfg, log, nil)
+	if errors.Is(err, store.ErrLocked) {
+		return nil, &exitError{code: 3, err: fmt.Errorf("%w\n(a running `signpost smp serve` holds the store: stop it for this command)", err)}
+	}
+	return a, err
+}
+
+func newSMPServeCmd() *cobra.Command {
+	var cfgPath string
+	cmd := &cobra.Command{
+		Use:   "serve --config FILE",
+		Short: "Serve the SMP read API (and SMP 2.0 under /bdxr-smp-2/); SIGHUP re-reads the signing key",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadSMP(cfgPath)
+			if err != nil {
+				return err
+			}
+			log, err := logging.New(os.Stderr, cfg.Log.Format, cfg.Log.Level)
+			if err != nil {
+				return err
+			}
+			o := ops.New()
+			a, err := smpapp.New(cfg, log, o)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			g := &lifecycle.Group{Log: log}
+			if cfg.Ops.Addr != "" {
+				g.Add(&lifecycle.HTTP{N: "smp ops", Server: o.Server(cfg.Ops.Addr), OnFail: g.Failed()})
+			}
+			g.Add(a.Servers()...)
+			ctx := cmd.Context()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			if err := g.Start(ctx); err != nil {
+				return err
+			}
+			log.Info("smp serving", "addr", a.Addr(), "public_url", cfg.PublicURL, "flavour", cfg.Flavour, "smp2", cfg.Serve2(),
+				"generation", a.Service().Generation())
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			go func() {
+				for range hup {
+					changed, err := a.ReloadSigningKey()
+					switch {
+					case err != nil:
+						log.Error("SIGHUP: signing key not reloaded", "err", err)
+					case changed:
+						log.Info("SIGHUP: new signing key; re-signing in the background")
+					default:
+						log.Info("SIGHUP: signing key unchanged")
+					}
+				}
+			}()
+			return g.Wait(ctx)
+		},
+	}
+	cmd.Flags().StringVar(&cfgPath, "config", "conf/smp.yaml", "SMP configuration file (YAML)")
+	return cmd
+}
+
+func newSMPImportCmd() *cobra.Command {
+	var cfgPath string
+	cmd := &cobra.Command{
+		Use:   "import --config FILE FILE|DIR",
+		Short: "Load service groups and metadata from an import file (JSON Lines, docs/smp-import.md) or a directory of XML bodies",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := openSMP(cfgPath)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			ctx := context.Background()
+			start := time.Now()
+			fi, err := os.Stat(args[0])
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			svc := a.Service()
+			var st fmt.Stringer
+			if fi.IsDir() {
+				s, err := svc.ImportDir(ctx, args[0])
+				if err != nil {
+					return &exitError{code: 1, err: err}
+				}
+				st = s
+			} else {
+				f, err := os.Open(args[0])
+				if err != nil {
+					return &exitError{code: 2, err: err}
+				}
+				defer f.Close()
+				s, err := svc.Import(ctx, args[0], f, nil)
+				if err != nil {
+					return &exitError{code: 1, err: err}
+				}
+				st = s
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "imported %s: %s in %s\n", args[0], st, time.Since(start).Round(time.Millisecond))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&cfgPath, "config", "conf/smp.yaml", "SMP configuration file (YAML)")
+	return cmd
+}
+
+func newSMPExportCmd() *cobra.Command {
+	var cfgPath string
+	cmd := &cobra.Command{
+		Use:   "export --config FILE FILE",
+		Short: "Write the whole SMP to an import file (JSON Lines; - for stdout)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := openSMP(cfgPath)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			var w io.Writer = cmd.OutOrStdout()
+			var f *os.File
+			if args[0] != "-" {
+				if f, err = os.Create(args[0]); err != nil {
+					return &exitError{code: 2, err: err}
+				}
+				w = f
+			}
+			n, err := a.Service().WriteExport(context.Background(), w)
+			if f != nil {
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+			}
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			if f != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "exported %d records to %s\n", n, args[0])
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&cfgPath, "config", "conf/smp.yaml", "SMP configuration file (YAML)")
+	return cmd
+}
+
+func newSMPRekeyCmd() *cobra.Command {
+	var cfgPath string
+	var files conf.TLSFiles
+	cmd := &cobra.Command{
+		Use:   "rekey --config FILE [--cert NEW.pem --key NEW-key.pem | --pkcs12 NEW.p12 [--password-file F]]",
+		Short: "Switch to a new signing key and re-sign every document (server stopped; a running server re-signs on SIGHUP)",
+		Long: `rekey switches the SMP to a new signing key and re-signs every stored document with it, in batches; each
+document is replaced atomically, so readers get it signed by the old or by the new key, never a mix.
+
+The store is locked by a running server. With the server running, put the new key and certificate where the
+configuration's signing: section points and send it SIGHUP (or restart it): it switches and re-signs in the
+background while serving. With the server stopped, this command does the same; give the new files with
+--cert/--key (or --pkcs12), then point signing: in the configuration at them before the next start (a server
+started with another key than the store records re-signs everything with that key).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := openSMP(cfgPath)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			svc := a.Service()
+			out := cmd.OutOrStdout()
+			progress := func(done int) {
+				if done%1000 == 0 {
+					fmt.Fprintf(cmd.ErrOrStderr(), "  %d service groups\n", done)
+				}
+			}
+			start := time.Now()
+			var n int
+			if files.Set() {
+				key, chain, err := smpapp.LoadSigningKey(files)
+				if err != nil {
+					return &exitError{code: 2, err: err}
+				}
+				n, err = svc.Rekey(context.Background(), key, chain, progress)
+				if err != nil {
+					return &exitError{code: 1, err: err}
+				}
+				fmt.Fprintf(out, "now point signing: in %s at the new key and certificate\n", cfgPath)
+			} else {
+				if !svc.Stale() {
+					fmt.Fprintf(out, "every document is signed by the configured key (generation %d); nothing to do\n", svc.Generation())
+					return nil
+				}
+				n, err = svc.Resign(context.Background(), progress)
+				if err != nil {
+					return &exitError{code: 1, err: err}
+				}
+			}
+			fmt.Fprintf(out, "re-signed %d service groups with key generation %d (%s) in %s\n", n, svc.Generation(),
+				svc.Certificate().Subject, time.Since(start).Round(time.Millisecond))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfgPath, "config", "conf/smp.yaml", "SMP configuration file (YAML)")
+	f.StringVar(&files.Cert, "cert", "", "new signing certificate (PEM, with its chain)")
+	f.StringVar(&files.Key, "key", "", "new signing key (PEM)")
+	f.StringVar(&files.PKCS12, "pkcs12", "", "new signing key and certificate (PKCS#12) instead of --cert/--key")
+	f.StringVar(&files.PasswordFile, "password-file", "", "file holding the PKCS#12 password")
 	return cmd
 }

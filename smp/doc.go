@@ -1,0 +1,160 @@
+package smp
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/signpost-project/signpost/identifier"
+)
+
+// Doc is one stored response: the bytes served as they are, with the header values computed when it was written.
+type Doc struct {
+	Flavour Flavour
+	Body    []byte
+	// ETag is the strong entity tag, quoted: a hash of Body.
+	ETag string
+	// Modified is when Body was written (Last-Modified, second precision).
+	Modified time.Time
+	// Generation is the signing key generation that signed Body; 0 for an unsigned document.
+	Generation uint32
+
+	hdrETag, hdrModified, hdrType, hdrLength []string
+}
+
+const docVersion = 1
+
+// docHeader: version(1) generation(4) modified unix seconds(8) sha256(32).
+const docHeader = 1 + 4 + 8 + 32
+
+func newDoc(f Flavour, body []byte, gen uint32, modified time.Time) *Doc {
+	sum := sha256.Sum256(body)
+	return finishDoc(&Doc{Flavour: f, Body: body, Generation: gen, Modified: modified.UTC().Truncate(time.Second)}, sum[:])
+}
+
+func finishDoc(d *Doc, sum []byte) *Doc {
+	d.ETag = `"` + hex.EncodeToString(sum[:16]) + `"`
+	d.hdrETag = []string{d.ETag}
+	d.hdrModified = []string{d.Modified.Format(http.TimeFormat)}
+	d.hdrType = []string{d.Flavour.ContentType()}
+	d.hdrLength = []string{strconv.Itoa(len(d.Body))}
+	return d
+}
+
+func (d *Doc) encode() []byte {
+	b := make([]byte, docHeader, docHeader+len(d.Body))
+	b[0] = docVersion
+	binary.BigEndian.PutUint32(b[1:5], d.Generation)
+	binary.BigEndian.PutUint64(b[5:13], uint64(d.Modified.Unix()))
+	sum := sha256.Sum256(d.Body)
+	copy(b[13:45], sum[:])
+	return append(b, d.Body...)
+}
+
+func decodeDoc(f Flavour, b []byte) (*Doc, error) {
+	if len(b) < docHeader || b[0] != docVersion {
+		return nil, internal("decode stored document", errBadDoc)
+	}
+	d := &Doc{
+		Flavour:    f,
+		Generation: binary.BigEndian.Uint32(b[1:5]),
+		Modified:   time.Unix(int64(binary.BigEndian.Uint64(b[5:13])), 0).UTC(),
+		Body:       b[docHeader:],
+	}
+	return finishDoc(d, b[13:45]), nil
+}
+
+type docError string
+
+func (e docError) Error() string { return string(e) }
+
+const errBadDoc = docError("stored document has an unknown format")
+
+// docKey is the key of a document in TableDocuments: flavour byte, participant, NUL, document type ("" for the
+// service group).
+func docKey(f Flavour, p, d identifier.ID) string {
+	ps, ds := p.String(), ""
+	if !d.IsZero() {
+		ds = d.String()
+	}
+	b := make([]byte, 0, 2+len(ps)+len(ds))
+	b = append(b, byte(f))
+	b = append(b, ps...)
+	b = append(b, 0)
+	b = append(b, ds...)
+	return string(b)
+}
+
+func groupKey(p identifier.ID) []byte { return []byte(p.String()) }
+
+func metadataKey(p, d identifier.ID) []byte { return []byte(p.String() + "\x00" + d.String()) }
+
+// cache holds hot documents by key. Readers fill it after a store read unless a write happened meanwhile (seq),
+// writers replace or drop the entries they change after their commit.
+type cache struct {
+	mu  sync.RWMutex
+	m   map[string]*Doc
+	max int
+	seq uint64
+}
+
+func newCache(max int) *cache { return &cache{m: make(map[string]*Doc), max: max} }
+
+func (c *cache) get(key string) (*Doc, uint64) {
+	c.mu.RLock()
+	d, seq := c.m[key], c.seq
+	c.mu.RUnlock()
+	return d, seq
+}
+
+// fill inserts a document read from the store when no write happened since seq.
+func (c *cache) fill(key string, d *Doc, seq uint64) {
+	if c.max <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seq != seq {
+		return
+	}
+	if len(c.m) >= c.max {
+		for k := range c.m { // evict an arbitrary entry
+			delete(c.m, k)
+			break
+		}
+	}
+	c.m[key] = d
+}
+
+type cacheOp struct {
+	key string
+	doc *Doc // nil: deleted
+}
+
+// apply records committed writes: entries present are replaced, deleted ones dropped.
+func (c *cache) apply(ops []cacheOp) {
+	if len(ops) == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seq++
+	for _, op := range ops {
+		if op.doc == nil {
+			delete(c.m, op.key)
+		} else if _, ok := c.m[op.key]; ok {
+			c.m[op.key] = op.doc
+		}
+	}
+}
+
+func (c *cache) clear() {
+	c.mu.Lock()
+	c.seq++
+	clear(c.m)
+	c.mu.Unlock()
+}

@@ -1,0 +1,71 @@
+package smp
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Kind classifies the errors of this package; each edge translates it once (HTTP status, exit code).
+type Kind int
+
+// The kinds of errors.
+const (
+	// KindInternal is a failure of this SMP (store, signing); details are logged, never sent.
+	KindInternal Kind = iota
+	// KindInvalid is a client's mistake in a request or document: HTTP 400.
+	KindInvalid
+	// KindNotFound is an unknown participant or document type: HTTP 404.
+	KindNotFound
+)
+
+// Error is every error of this package.
+type Error struct {
+	Kind Kind
+	// Field names what is wrong (for KindInvalid), e.g. "participant" or "Endpoint transportProfile".
+	Field string
+	// Msg says what is wrong, for users.
+	Msg string
+	Err error
+}
+
+func (e *Error) Error() string {
+	s := "smp: "
+	if e.Field != "" {
+		s += e.Field + ": "
+	}
+	s += e.Msg
+	if e.Err != nil && e.Kind == KindInternal {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ErrNotFound is the not-found error; match with errors.Is.
+var ErrNotFound = &Error{Kind: KindNotFound, Msg: "not found"}
+
+// Is matches errors of the same kind against the sentinel ErrNotFound.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t == ErrNotFound && e.Kind == KindNotFound
+}
+
+func invalid(field, msg string) error { return &Error{Kind: KindInvalid, Field: field, Msg: msg} }
+
+func invalidf(field, format string, a ...any) error {
+	return &Error{Kind: KindInvalid, Field: field, Msg: fmt.Sprintf(format, a...)}
+}
+
+func notFound(what string) error { return &Error{Kind: KindNotFound, Msg: what + " not found"} }
+
+func internal(msg string, err error) error { return &Error{Kind: KindInternal, Msg: msg, Err: err} }
+
+// KindOf returns the kind of err (KindInternal for foreign errors).
+func KindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return KindInternal
+}

@@ -1,0 +1,231 @@
+package smp
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/beevik/etree"
+)
+
+// ImportStats counts what an import did.
+type ImportStats struct {
+	Groups, Metadata, Owners int // records read
+	Created, Replaced        int // documents' models written
+	Unchanged                int // records equal to what is stored: not re-signed, not rewritten
+}
+
+func (st *ImportStats) count(created, changed bool) {
+	switch {
+	case created:
+		st.Created++
+	case changed:
+		st.Replaced++
+	default:
+		st.Unchanged++
+	}
+}
+
+// ImportError locates a refused record of an import.
+type ImportError struct {
+	Where string // file:line or file
+	Err   error
+}
+
+func (e *ImportError) Error() string { return e.Where + ": " + e.Err.Error() }
+func (e *ImportError) Unwrap() error { return e.Err }
+
+// ImportBatchSize is how many records Import writes per transaction.
+const ImportBatchSize = 500
+
+// Import loads an import file (JSON Lines, docs/smp-import.md) through the write path, ImportBatchSize records
+// per transaction. A service group must come before its metadata (or exist already). It stops at the first
+// refused record; batches written before stay, and re-running the import is idempotent (unchanged records are
+// neither re-signed nor rewritten).
+func (s *Service) Import(ctx context.Context, name string, r io.Reader, progress func(ImportStats)) (ImportStats, error) {
+	var st ImportStats
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 64<<20)
+	line, first := 0, 0
+	var groups []ServiceGroup
+	var metas []ServiceMetadata
+	flush := func() error {
+		if len(groups)+len(metas) == 0 {
+			return nil
+		}
+		b, err := s.PutBatch(ctx, groups, metas)
+		if err != nil {
+			return &ImportError{Where: fmt.Sprintf("%s:%d-%d", name, first, line), Err: err}
+		}
+		st.Created += b.Created
+		st.Replaced += b.Replaced
+		st.Unchanged += b.Unchanged
+		groups, metas, first = groups[:0], metas[:0], 0
+		if progress != nil {
+			progress(st)
+		}
+		return nil
+	}
+	for sc.Scan() {
+		line++
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
+		b := bytes.TrimSpace(sc.Bytes())
+		if len(b) == 0 || b[0] == '#' {
+			continue
+		}
+		where := fmt.Sprintf("%s:%d", name, line)
+		var rec Record
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&rec); err != nil {
+			return st, &ImportError{Where: where, Err: invalidf("record", "not a valid record: %v", err)}
+		}
+		n := 0
+		for _, set := range []bool{rec.Group != nil, rec.Metadata != nil, rec.Owner != nil} {
+			if set {
+				n++
+			}
+		}
+		if n != 1 {
+			return st, &ImportError{Where: where, Err: invalid("record", `needs exactly one of "service_group", "service_metadata", "owner"`)}
+		}
+		if first == 0 {
+			first = line
+		}
+		switch {
+		case rec.Group != nil:
+			st.Groups++
+			sg, err := rec.Group.Model(s.policy)
+			if err != nil {
+				return st, &ImportError{Where: where, Err: err}
+			}
+			groups = append(groups, sg)
+		case rec.Metadata != nil:
+			st.Metadata++
+			sm, err := rec.Metadata.Model(s.policy)
+			if err != nil {
+				return st, &ImportError{Where: where, Err: err}
+			}
+			metas = append(metas, sm)
+		case rec.Owner != nil:
+			// Users and their credentials belong to the write API; this build only checks the record.
+			st.Owners++
+			if strings.TrimSpace(rec.Owner.Name) == "" {
+				return st, &ImportError{Where: where, Err: invalid("owner.name", "missing")}
+			}
+		}
+		if len(groups)+len(metas) >= ImportBatchSize {
+			if err := flush(); err != nil {
+				return st, err
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return st, &ImportError{Where: name, Err: err}
+	}
+	return st, flush()
+}
+
+// ImportDir loads every *.xml file of dir: ServiceGroup and ServiceMetadata bodies of any flavour (a
+// SignedServiceMetadata's signature is ignored). Service groups are loaded first; a metadata whose group does
+// not exist creates it. Files are taken in name order.
+func (s *Service) ImportDir(ctx context.Context, dir string) (ImportStats, error) {
+	var st ImportStats
+	names, err := filepath.Glob(filepath.Join(dir, "*.xml"))
+	if err != nil {
+		return st, err
+	}
+	sort.Strings(names)
+	var metas []string
+	for _, n := range names {
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
+		body, err := os.ReadFile(n)
+		if err != nil {
+			return st, &ImportError{Where: n, Err: err}
+		}
+		if rootTag(body) != "ServiceGroup" {
+			metas = append(metas, n)
+			continue
+		}
+		st.Groups++
+		sg, err := DecodeServiceGroup(body, s.policy)
+		if err != nil {
+			return st, &ImportError{Where: n, Err: err}
+		}
+		created, changed, err := s.putServiceGroup(sg)
+		if err != nil {
+			return st, &ImportError{Where: n, Err: err}
+		}
+		st.count(created, changed)
+	}
+	for _, n := range metas {
+		body, err := os.ReadFile(n)
+		if err != nil {
+			return st, &ImportError{Where: n, Err: err}
+		}
+		st.Metadata++
+		sm, err := DecodeServiceMetadata(body, s.policy)
+		if err == nil && (sm.Participant.IsZero() || sm.DocumentType.IsZero()) {
+			err = invalid("Redirect", "a redirect document names no participant or document type; import it as a JSON record")
+		}
+		if err != nil {
+			return st, &ImportError{Where: n, Err: err}
+		}
+		if _, err := s.GetServiceGroup(ctx, sm.Participant); err != nil {
+			if KindOf(err) != KindNotFound {
+				return st, &ImportError{Where: n, Err: err}
+			}
+			if _, _, err := s.putServiceGroup(ServiceGroup{Participant: sm.Participant, InSML: true}); err != nil {
+				return st, &ImportError{Where: n, Err: err}
+			}
+		}
+		created, changed, err := s.putServiceMetadata(sm)
+		if err != nil {
+			return st, &ImportError{Where: n, Err: err}
+		}
+		st.count(created, changed)
+	}
+	return st, nil
+}
+
+// rootTag returns the local name of a document's root element, or "" when it does not parse.
+func rootTag(body []byte) string {
+	d := etree.NewDocument()
+	if err := d.ReadFromBytes(body); err != nil || d.Root() == nil {
+		return ""
+	}
+	return d.Root().Tag
+}
+
+// WriteExport writes the whole SMP in the import format.
+func (s *Service) WriteExport(ctx context.Context, w io.Writer) (int, error) {
+	bw := bufio.NewWriter(w)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	n := 0
+	err := s.Export(ctx, func(r Record) error {
+		n++
+		return enc.Encode(r)
+	})
+	if err != nil {
+		return n, err
+	}
+	return n, bw.Flush()
+}
+
+// String summarises the counts.
+func (st ImportStats) String() string {
+	return fmt.Sprintf("%d service groups, %d service metadata, %d owners read; %d created, %d replaced, %d unchanged",
+		st.Groups, st.Metadata, st.Owners, st.Created, st.Replaced, st.Unchanged)
+}
