@@ -1,14 +1,327 @@
 package main
 
 import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
 	"github.com/spf13/cobra"
+
+	"github.com/signpost-project/signpost/identifier"
+	"github.com/signpost-project/signpost/internal/pki"
+	"github.com/signpost-project/signpost/lookup"
+	"github.com/signpost-project/signpost/xmldsig"
 )
 
+// Exit codes of `signpost lookup`: one per lookup.Kind (docs/lookup.md and README list them).
+const (
+	exitLookupOK         = 0
+	exitLookupOther      = 1 // anything else (an internal error)
+	exitLookupUsage      = 2 // bad arguments, flags or trust file
+	exitLookupBaseOffset = 2 // Kind k exits with 2+k: 3 not-registered ... 10 bad-response
+)
+
+func lookupExitCode(k lookup.Kind) int { return exitLookupBaseOffset + int(k) }
+
+type lookupOptions struct {
+	dns        []string
+	zone       string
+	trust      string
+	transport  []string
+	hashing    string
+	policy     string
+	cname      bool
+	legacyPort int
+	json       bool
+	timeout    time.Duration
+}
+
 func newLookupCmd() *cobra.Command {
-	return &cobra.Command{
+	o := &lookupOptions{}
+	var codes strings.Builder
+	fmt.Fprintf(&codes, "  %2d  %s\n  %2d  %s\n  %2d  %s\n", exitLookupOK, "found", exitLookupOther, "other error", exitLookupUsage, "bad arguments, flags or trust file")
+	for _, k := range lookup.Kinds() {
+		fmt.Fprintf(&codes, "  %2d  %s\n", lookupExitCode(k), k)
+	}
+	cmd := &cobra.Command{
 		Use:   "lookup [flags] PARTICIPANT [DOCTYPE [PROCESS]]",
 		Short: "Resolve a participant like a sending access point: DNS, SMP, signature, endpoint",
-		Args:  cobra.RangeArgs(1, 3),
-		RunE:  func(*cobra.Command, []string) error { return notYet("lookup") },
+		Long: `Resolve a participant like a sending access point does: the NAPTR record of the participant in the SML
+zone gives the SMP; the SMP's signed service metadata for DOCTYPE gives the endpoint, after the signature and
+the signing certificate's chain to the --trust anchors are checked. Without DOCTYPE, list the document types
+of the participant's service group. Identifiers are written scheme::value.
+
+Exit codes:
+` + codes.String(),
+		Example: `  signpost lookup --dns 127.0.0.1:15353 --zone sml.test --trust data/dev/pki/ca.pem \
+    iso6523-actorid-upis::9915:signpost-demo \
+    'busdox-docid-qns::urn:oasis:names:specification:ubl:schema:xsd:Invoice-2::Invoice##urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0::2.1'`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if err := cobra.RangeArgs(1, 3)(cmd, args); err != nil {
+				return usageErr("lookup: %v", err)
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runLookup(cmd, o, args)
+		},
 	}
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr("lookup: %v", err) })
+	f := cmd.Flags()
+	f.StringArrayVar(&o.dns, "dns", nil, "name server HOST:PORT to ask (repeatable; default: /etc/resolv.conf)")
+	f.StringVar(&o.zone, "zone", "edelivery.tech.ec.europa.eu", "SML zone")
+	f.StringVar(&o.trust, "trust", "", "PEM file of the trust anchors for SMP signatures (required)")
+	f.StringArrayVar(&o.transport, "transport", nil, "preferred transport profile (repeatable, most preferred first; default: any)")
+	f.StringVar(&o.hashing, "hashing", string(identifier.SchemeLabel), "how the participant becomes a DNS name: scheme-label or full-id")
+	f.StringVar(&o.policy, "policy", "peppol", "identifier policy: peppol (strict) or oasis (lax)")
+	f.BoolVar(&o.cname, "cname-fallback", false, "also try the legacy B-<md5> CNAME when the NAPTR name does not exist")
+	f.IntVar(&o.legacyPort, "legacy-port", 80, "port of the SMP reached through the CNAME fallback")
+	f.BoolVar(&o.json, "json", false, "print the result (or the error) as JSON")
+	f.DurationVar(&o.timeout, "timeout", 15*time.Second, "time limit of the whole lookup")
+	return cmd
+}
+
+func usageErr(format string, args ...any) error {
+	return &exitError{code: exitLookupUsage, err: fmt.Errorf(format, args...)}
+}
+
+func runLookup(cmd *cobra.Command, o *lookupOptions, args []string) error {
+	var policy identifier.Policy
+	switch o.policy {
+	case "peppol":
+		policy = identifier.PEPPOL
+	case "oasis":
+		policy = identifier.OASIS
+	default:
+		return usageErr("lookup: --policy %q: want peppol or oasis", o.policy)
+	}
+	mode := identifier.HashMode(o.hashing)
+	if !mode.Valid() {
+		return usageErr("lookup: --hashing %q: want scheme-label or full-id", o.hashing)
+	}
+	if o.trust == "" {
+		return usageErr("lookup: --trust FILE is required: the PEM trust anchors of the network's SMP certificates (for signpost dev: data/dev/pki/ca.pem)")
+	}
+	roots, err := pki.LoadCertPool(o.trust)
+	if err != nil {
+		return usageErr("lookup: --trust: %v", err)
+	}
+	var req lookup.Request
+	if req.Participant, err = policy.Parse(identifier.Participant, args[0]); err != nil {
+		return usageErr("lookup: %v", err)
+	}
+	if len(args) > 1 {
+		if req.DocumentType, err = policy.Parse(identifier.DocumentType, args[1]); err != nil {
+			return usageErr("lookup: %v", err)
+		}
+	}
+	if len(args) > 2 {
+		if req.Process, err = policy.Parse(identifier.Process, args[2]); err != nil {
+			return usageErr("lookup: %v", err)
+		}
+	}
+	dnsTimeout := min(lookup.DefaultDNSTimeout, o.timeout)
+	client, err := lookup.New(lookup.Config{
+		Zone:              o.zone,
+		HashMode:          mode,
+		CNAMEFallback:     o.cname,
+		LegacyPort:        o.legacyPort,
+		Servers:           o.dns,
+		Policy:            policy,
+		Verifier:          &xmldsig.Verifier{Roots: roots},
+		TransportProfiles: o.transport,
+		DNSTimeout:        dnsTimeout,
+		HTTPTimeout:       o.timeout,
+		CacheEntries:      -1,
+	})
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
+	defer cancel()
+	out := cmd.OutOrStdout()
+	if req.DocumentType.IsZero() {
+		g, err := client.ServiceGroup(ctx, req.Participant)
+		if err != nil {
+			return lookupFailed(out, o.json, err)
+		}
+		return printGroup(out, o.json, g)
+	}
+	res, err := client.Lookup(ctx, req)
+	if err != nil {
+		return lookupFailed(out, o.json, err)
+	}
+	return printResult(out, o.json, res)
+}
+
+// lookupFailed translates a lookup error into the exit code of its kind (the one place this happens).
+func lookupFailed(out io.Writer, asJSON bool, err error) error {
+	code, kind := exitLookupOther, "error"
+	if k := lookup.KindOf(err); k != 0 {
+		code, kind = lookupExitCode(k), k.String()
+	}
+	if asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(map[string]any{"error": map[string]any{"kind": kind, "message": err.Error(), "exitCode": code}})
+	}
+	return &exitError{code: code, err: fmt.Errorf("%s: %w", kind, err)}
+}
+
+type jsonCert struct {
+	PEM       string `json:"pem"`
+	Subject   string `json:"subject"`
+	Issuer    string `json:"issuer"`
+	Serial    string `json:"serial"`
+	NotBefore string `json:"notBefore"`
+	NotAfter  string `json:"notAfter"`
+	SHA256    string `json:"sha256"`
+}
+
+func certJSON(c *x509.Certificate) *jsonCert {
+	if c == nil {
+		return nil
+	}
+	sum := sha256.Sum256(c.Raw)
+	return &jsonCert{
+		PEM: string(pki.EncodeCertPEM(c)), Subject: c.Subject.String(), Issuer: c.Issuer.String(),
+		Serial: c.SerialNumber.Text(16), NotBefore: c.NotBefore.UTC().Format(time.RFC3339),
+		NotAfter: c.NotAfter.UTC().Format(time.RFC3339), SHA256: hex.EncodeToString(sum[:]),
+	}
+}
+
+func timeOrEmpty(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+type jsonTrace struct {
+	DNSName     string `json:"dnsName"`
+	DNSServer   string `json:"dnsServer,omitempty"`
+	NAPTR       string `json:"naptr,omitempty"`
+	CNAME       bool   `json:"cnameFallback"`
+	SMPBaseURL  string `json:"smpBaseUrl"`
+	Binding     string `json:"binding"`
+	URL         string `json:"url"`
+	RedirectURL string `json:"redirectUrl,omitempty"`
+	Signer      string `json:"signer,omitempty"`
+}
+
+func traceJSON(t lookup.Trace) jsonTrace {
+	j := jsonTrace{DNSName: strings.TrimSuffix(t.DNSName, "."), DNSServer: t.DNSServer, NAPTR: t.NAPTR, CNAME: t.CNAME,
+		SMPBaseURL: t.SMPBaseURL, Binding: string(t.Binding), URL: t.URL, RedirectURL: t.RedirectURL}
+	if t.Signer != nil {
+		j.Signer = t.Signer.Subject.String()
+	}
+	return j
+}
+
+func printResult(out io.Writer, asJSON bool, r *lookup.Result) error {
+	ep := r.Endpoint
+	if asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{
+			"participant":  r.Participant.String(),
+			"documentType": r.DocumentType.String(),
+			"process":      r.Process.String(),
+			"endpoint": map[string]any{
+				"address":                       ep.Address,
+				"transportProfile":              ep.TransportProfile,
+				"certificate":                   certJSON(ep.Certificate),
+				"activationDate":                timeOrEmpty(ep.ActivationDate),
+				"expirationDate":                timeOrEmpty(ep.ExpirationDate),
+				"description":                   ep.Description,
+				"technicalContact":              ep.TechnicalContact,
+				"technicalInformationUrl":       ep.TechnicalInformationURL,
+				"requireBusinessLevelSignature": ep.RequireBusinessLevelSignature,
+			},
+			"trace": traceJSON(r.Trace),
+		})
+	}
+	w := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(out, "%-15s %s\n", k, v)
+		}
+	}
+	w("participant", r.Participant.String())
+	w("document type", r.DocumentType.String())
+	w("process", r.Process.String())
+	w("endpoint", ep.Address)
+	w("transport", ep.TransportProfile)
+	if c := ep.Certificate; c != nil {
+		sum := sha256.Sum256(c.Raw)
+		w("certificate", c.Subject.String())
+		w("  issuer", c.Issuer.String())
+		w("  serial", c.SerialNumber.Text(16))
+		w("  valid", c.NotBefore.UTC().Format(time.RFC3339)+" to "+c.NotAfter.UTC().Format(time.RFC3339))
+		w("  sha256", hex.EncodeToString(sum[:]))
+	}
+	if !ep.ActivationDate.IsZero() || !ep.ExpirationDate.IsZero() {
+		f := func(t time.Time) string {
+			if t.IsZero() {
+				return "-"
+			}
+			return t.UTC().Format(time.RFC3339)
+		}
+		w("active", f(ep.ActivationDate)+" to "+f(ep.ExpirationDate))
+	}
+	w("contact", ep.TechnicalContact)
+	printTrace(out, r.Trace)
+	return nil
+}
+
+func printTrace(out io.Writer, t lookup.Trace) {
+	how := "NAPTR " + t.NAPTR
+	if t.CNAME {
+		how = "legacy CNAME " + strings.TrimSuffix(t.DNSName, ".")
+	}
+	if t.DNSServer != "" {
+		how += " (from " + t.DNSServer + ")"
+	}
+	fmt.Fprintf(out, "%-15s %s\n", "via", how)
+	fmt.Fprintf(out, "%-15s %s (%s)\n", "SMP", t.SMPBaseURL, t.Binding)
+	fmt.Fprintf(out, "%-15s %s\n", "fetched", t.URL)
+	if t.RedirectURL != "" {
+		fmt.Fprintf(out, "%-15s %s\n", "redirected to", t.RedirectURL)
+	}
+	if t.Signer != nil {
+		fmt.Fprintf(out, "%-15s %s (signature and chain verified)\n", "signed by", t.Signer.Subject.String())
+	}
+}
+
+func printGroup(out io.Writer, asJSON bool, g *lookup.ServiceGroup) error {
+	if asJSON {
+		docs := []string{}
+		for _, d := range g.DocumentTypes {
+			docs = append(docs, d.Raw)
+		}
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"participant": g.Participant.String(), "documentTypes": docs, "signed": g.Signed, "trace": traceJSON(g.Trace)})
+	}
+	fmt.Fprintf(out, "%-15s %s\n", "participant", g.Participant)
+	if len(g.DocumentTypes) == 0 {
+		fmt.Fprintf(out, "%-15s %s\n", "document types", "(none)")
+	}
+	for i, d := range g.DocumentTypes {
+		k := ""
+		if i == 0 {
+			k = "document types"
+		}
+		fmt.Fprintf(out, "%-15s %s\n", k, d.Raw)
+	}
+	printTrace(out, g.Trace)
+	if !g.Signed {
+		fmt.Fprintf(out, "%-15s %s\n", "note", "the service group is unsigned (as PEPPOL and OASIS 1.0 define it); each document type's metadata is verified when looked up")
+	}
+	return nil
 }
