@@ -1,24 +1,49 @@
 package main
 
 import (
+	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/spf13/cobra"
 
+	"github.com/signpost-project/signpost/conf"
+	"github.com/signpost-project/signpost/identifier"
+	"github.com/signpost-project/signpost/internal/lifecycle"
+	"github.com/signpost-project/signpost/internal/logging"
+	"github.com/signpost-project/signpost/internal/ops"
 	"github.com/signpost-project/signpost/internal/pki"
+	smlapp "github.com/signpost-project/signpost/sml/app"
+	"github.com/signpost-project/signpost/sml/soapmsg"
+	smpapp "github.com/signpost-project/signpost/smp/app"
+)
+
+// The fixed names of the development registry (DESIGN.md 1.2).
+const (
+	devZone  = "sml.test."
+	devSMPID = "SMP-DEV"
 )
 
 // devOptions are the flags of `signpost dev` (DESIGN.md 1.2); the defaults are the public contract.
 type devOptions struct {
-	dir     string
-	dnsAddr string
-	smlAddr string
-	smpAddr string
-	opsAddr string
-	notify  []string
-	noSeed  bool
+	dir      string
+	dnsAddr  string
+	smlAddr  string
+	smpAddr  string
+	opsAddr  string
+	notify   []string
+	noSeed   bool
+	logLevel string
 }
 
 func newDevCmd() *cobra.Command {
@@ -26,9 +51,14 @@ func newDevCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "dev [--dir DIR]",
 		Short: "Run SML, SMP and ops listener on loopback in one process, with a development PKI and a demo participant",
-		Args:  cobra.NoArgs,
+		Long: `Starts, in one process and on loopback only, the SML (DNS for zone sml.test. and the SOAP management API),
+the SMP (PEPPOL flavour, SMP 2.0 under /bdxr-smp-2/) and the operations listener. The development PKI is created
+in DIR/pki on first start and reused afterwards. The SMP registers itself and the demo participant in the SML over
+its SOAP API with mutual TLS (smp.pem), as it would in production. When everything is ready it prints a lookup
+command to paste, then serves until interrupted.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDev(cmd, o)
+			return runDev(cmd.Context(), cmd.OutOrStdout(), o)
 		},
 	}
 	f := cmd.Flags()
@@ -39,10 +69,72 @@ func newDevCmd() *cobra.Command {
 	f.StringVar(&o.opsAddr, "ops-addr", "127.0.0.1:19090", "operations listener (/healthz, /readyz, /metrics)")
 	f.StringArrayVar(&o.notify, "notify", nil, "secondary HOST:PORT to NOTIFY on zone changes and allow transfers from (repeatable)")
 	f.BoolVar(&o.noSeed, "no-seed", false, "do not create the demo participant")
+	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }
 
-func runDev(cmd *cobra.Command, o *devOptions) error {
+// devConfigs builds the SML and SMP configurations of the dev registry, validated like files are.
+func devConfigs(o *devOptions, files pki.DevFiles) (*conf.SML, *conf.SMP, error) {
+	for _, a := range []struct{ flag, v string }{{"--dns-addr", o.dnsAddr}, {"--sml-addr", o.smlAddr}, {"--smp-addr", o.smpAddr}} {
+		host, _, err := net.SplitHostPort(a.v)
+		if err != nil {
+			return nil, nil, fmt.Errorf("dev: %s %q is not HOST:PORT", a.flag, a.v)
+		}
+		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+			return nil, nil, fmt.Errorf("dev: %s %q: dev serves on loopback addresses only", a.flag, a.v)
+		}
+	}
+	var allow []string
+	for _, n := range o.notify {
+		host, _, err := net.SplitHostPort(n)
+		if err != nil {
+			return nil, nil, fmt.Errorf("dev: --notify %q is not HOST:PORT", n)
+		}
+		allow = append(allow, host)
+	}
+	smlCfg := &conf.SML{
+		Store: conf.Store{Path: filepath.Join(o.dir, "sml.db")},
+		Log:   conf.Log{Level: o.logLevel},
+		DNS:   conf.DNS{Listen: o.dnsAddr, Notify: o.notify, AllowTransfer: allow, NotifyDelay: 200 * time.Millisecond},
+		Management: conf.Management{
+			Listen: o.smlAddr,
+			TLS:    conf.TLSFiles{Cert: files.SML, Key: files.SMLKey},
+		},
+		Domains: []conf.Domain{{
+			Zone:           devZone,
+			Records:        []string{"naptr", "cname"},
+			TrustedIssuers: files.CA,
+		}},
+	}
+	smlCfg.Defaults()
+	if err := smlCfg.Validate(); err != nil {
+		return nil, nil, err
+	}
+	smpCfg := &conf.SMP{
+		Store:     conf.Store{Path: filepath.Join(o.dir, "smp.db")},
+		Log:       conf.Log{Level: o.logLevel},
+		HTTP:      conf.HTTP{Listen: o.smpAddr},
+		SMPID:     devSMPID,
+		PublicURL: "http://" + o.smpAddr,
+		Flavour:   "peppol",
+		Signing:   conf.TLSFiles{Cert: files.SMP, Key: files.SMPKey},
+		SML:       conf.SMLClient{URL: "https://" + o.smlAddr, CA: files.CA, PhysicalAddress: "127.0.0.1"},
+	}
+	smpCfg.Defaults()
+	if err := smpCfg.Validate(); err != nil {
+		return nil, nil, err
+	}
+	return smlCfg, smpCfg, nil
+}
+
+func runDev(ctx context.Context, out io.Writer, o *devOptions) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	log, err := logging.New(os.Stderr, "text", o.logLevel)
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(o.dir, 0o700); err != nil {
 		return fmt.Errorf("dev: %w", err)
 	}
@@ -50,14 +142,162 @@ func runDev(cmd *cobra.Command, o *devOptions) error {
 	if err != nil {
 		return err
 	}
-	out := cmd.OutOrStdout()
-	verb := "reused"
 	if created {
-		verb = "created"
+		log.Info("development PKI created", "dir", files.Dir)
 	}
-	fmt.Fprintf(out, "development PKI %s in %s\n", verb, files.Dir)
-	fmt.Fprintf(out, "  CA          %s\n  SML TLS     %s\n  SMP         %s\n  access point %s\n", files.CA, files.SML, files.SMP, files.AP)
-	fmt.Fprintf(out, "would start: SML DNS on %s (zone sml.test.), SML SOAP on https://%s, SMP on http://%s, ops on http://%s\n",
-		o.dnsAddr, o.smlAddr, o.smpAddr, o.opsAddr)
-	return notYet("dev servers")
+	smlCfg, smpCfg, err := devConfigs(o, files)
+	if err != nil {
+		return err
+	}
+
+	opsReg := ops.New()
+	var ready atomic.Bool
+	opsReg.AddCheck("dev-registration", func(context.Context) error {
+		if !ready.Load() {
+			return errors.New("the SMP and the demo participant are not registered in the SML yet")
+		}
+		return nil
+	})
+	smlApp, err := smlapp.New(smlCfg, log, opsReg)
+	if err != nil {
+		return err
+	}
+	defer smlApp.Close()
+	smpApp, err := smpapp.New(smpCfg, log, opsReg)
+	if err != nil {
+		return err
+	}
+	defer smpApp.Close()
+
+	g := &lifecycle.Group{Log: log}
+	g.Add(&lifecycle.HTTP{N: "ops", Server: opsReg.Server(o.opsAddr), OnFail: g.Failed()})
+	smlApp.SetFailureHandler(g.Failed())
+	g.Add(smlApp.Servers()...)
+	g.Add(smpApp.Servers()...)
+	if err := g.Start(ctx); err != nil {
+		return fmt.Errorf("dev: %w (is another `signpost dev` running? choose other ports with --dns-addr, --sml-addr, --smp-addr, --ops-addr)", err)
+	}
+
+	if err := devRegister(ctx, o, files, smpApp); err != nil {
+		_ = g.Shutdown()
+		return err
+	}
+	ready.Store(true)
+	printDevSummary(out, o, files)
+	return g.Wait(ctx)
+}
+
+// devRegister makes the dev registry ready: the SMP registers itself in the SML over SOAP with mutual TLS, the demo
+// participant is published by the SMP and registered in the SML, and the SML's DNS answers for it.
+func devRegister(ctx context.Context, o *devOptions, files pki.DevFiles, smpApp *smpapp.App) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	client, err := devSMLClient(o, files)
+	if err != nil {
+		return err
+	}
+	logical := "http://" + o.smpAddr
+	err = client.CreateSMP(ctx, devSMPID, logical, "127.0.0.1")
+	if soapmsg.IsAlreadyExists(err) {
+		// Registered by an earlier start, perhaps with other ports: make the SML's record match this run.
+		err = client.Call(ctx, soapmsg.OpUpdateSMP, &soapmsg.SMPService{XMLName: soapmsg.ElemUpdateSMP, SMPID: devSMPID,
+			PublisherEndpoint: soapmsg.PublisherEndpoint{LogicalAddress: logical, PhysicalAddress: "127.0.0.1"}}, nil)
+	}
+	if err != nil {
+		return fmt.Errorf("dev: register %s in the SML at https://%s: %w", devSMPID, o.smlAddr, err)
+	}
+	if o.noSeed {
+		return nil
+	}
+	ap, err := pki.LoadCertificates(files.AP)
+	if err != nil {
+		return err
+	}
+	if err := smpapp.SeedDemo(ctx, smpApp.Service(), ap[0].Raw); err != nil {
+		return fmt.Errorf("dev: seed the demo participant: %w", err)
+	}
+	pid, err := identifier.PEPPOL.Parse(identifier.Participant, smpapp.DemoParticipant)
+	if err != nil {
+		return err
+	}
+	if err := client.CreateParticipant(ctx, devSMPID, pid.Scheme, pid.Value); err != nil && !soapmsg.IsAlreadyExists(err) {
+		return fmt.Errorf("dev: register %s in the SML: %w", pid, err)
+	}
+	return devWaitDNS(ctx, o.dnsAddr, identifier.NAPTRName(pid, devZone, identifier.SchemeLabel), logical)
+}
+
+// devSMLClient is the SMP's SOAP client: smp.pem as the client certificate, ca.pem to verify the SML.
+func devSMLClient(o *devOptions, files pki.DevFiles) (*soapmsg.Client, error) {
+	kp, err := pki.LoadKeyPair(files.SMP, files.SMPKey)
+	if err != nil {
+		return nil, err
+	}
+	roots, err := pki.LoadCertPool(files.CA)
+	if err != nil {
+		return nil, err
+	}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		RootCAs:      roots,
+		Certificates: []tls.Certificate{kp.TLSCertificate()},
+	}}
+	return &soapmsg.Client{BaseURL: "https://" + o.smlAddr, HTTP: &http.Client{Transport: tr, Timeout: 20 * time.Second}}, nil
+}
+
+// devWaitDNS asks the SML's DNS server until the demo participant's NAPTR points at the SMP.
+func devWaitDNS(ctx context.Context, addr, name, smpURL string) error {
+	c := &dns.Client{Timeout: time.Second}
+	m := new(dns.Msg)
+	m.SetQuestion(name, dns.TypeNAPTR)
+	var last string
+	for {
+		r, _, err := c.ExchangeContext(ctx, m, addr)
+		switch {
+		case err != nil:
+			last = err.Error()
+		case r.Rcode != dns.RcodeSuccess:
+			last = dns.RcodeToString[r.Rcode]
+		default:
+			for _, rr := range r.Answer {
+				if n, ok := rr.(*dns.NAPTR); ok && strings.Contains(n.Regexp, smpURL) {
+					return nil
+				}
+			}
+			last = "no NAPTR pointing at " + smpURL
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("dev: the demo participant did not appear in DNS at %s (%s): %w", addr, last, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func printDevSummary(out io.Writer, o *devOptions, files pki.DevFiles) {
+	fmt.Fprintf(out, `
+Signpost dev is ready.
+  SML DNS        %s (UDP and TCP), zone %s
+  SML SOAP API   https://%s  (client certificate issued by %s)
+  SMP            http://%s  (PEPPOL; SMP 2.0 under /bdxr-smp-2/), SMP ID %s
+  operations     http://%s/healthz /readyz /metrics
+  PKI            %s
+`, o.dnsAddr, devZone, o.smlAddr, files.CA, o.smpAddr, devSMPID, o.opsAddr, files.Dir)
+	if !o.noSeed {
+		fmt.Fprintf(out, "\nLook up the demo participant (paste in another terminal, from the repository root):\n  %s\n",
+			devLookupCommand(o, files))
+	}
+	fmt.Fprintln(out, "\nPress Ctrl-C to stop.")
+}
+
+// devLookupCommand is the one-line lookup of the demo participant, runnable as printed.
+func devLookupCommand(o *devOptions, files pki.DevFiles) string {
+	return fmt.Sprintf("bin/signpost lookup --dns %s --zone %s --trust %s %s '%s' '%s'",
+		o.dnsAddr, strings.TrimSuffix(devZone, "."), shellPath(files.CA), smpapp.DemoParticipant, smpapp.DemoDocumentType, smpapp.DemoProcess)
+}
+
+func shellPath(p string) string {
+	if strings.ContainsAny(p, " '\"$`\\") {
+		return "'" + strings.ReplaceAll(p, "'", `'\''`) + "'"
+	}
+	return p
 }

@@ -90,6 +90,12 @@ func (g *Group) Wait(ctx context.Context) error {
 	return cause
 }
 
+// Shutdown shuts every server down in reverse order within ShutdownTimeout, without waiting for a signal.
+func (g *Group) Shutdown() error {
+	g.init()
+	return g.shutdown(g.servers)
+}
+
 func (g *Group) shutdown(servers []Server) error {
 	ctx, cancel := context.WithTimeout(context.Background(), g.ShutdownTimeout)
 	defer cancel()

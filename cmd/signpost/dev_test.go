@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// buildBinary builds bin/signpost for the test into a temporary directory.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "signpost")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// freeAddr returns a loopback address whose port is free for both UDP and TCP at the time of the call.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	for i := 0; i < 50; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		u, err := net.ListenPacket("udp", addr)
+		l.Close()
+		if err == nil {
+			u.Close()
+			return addr
+		}
+	}
+	t.Fatal("no free port")
+	return ""
+}
+
+// TestDevEndToEnd runs `signpost dev` as a user does, waits for it to say it is ready, pastes the lookup command
+// it prints, checks the PKI with openssl, and stops it with SIGTERM.
+func TestDevEndToEnd(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	dnsAddr, smlAddr, smpAddr, opsAddr := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "dev", "--dir", dir, "--dns-addr", dnsAddr, "--sml-addr", smlAddr,
+		"--smp-addr", smpAddr, "--ops-addr", opsAddr)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("dev stderr:\n%s", stderr.String())
+		}
+	}()
+	var lookupLine string
+	ready := false
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.Contains(line, "Signpost dev is ready") {
+			ready = true
+		}
+		if s := strings.TrimSpace(line); strings.HasPrefix(s, "bin/signpost lookup ") {
+			lookupLine = s
+		}
+		if strings.Contains(line, "Press Ctrl-C") {
+			break
+		}
+	}
+	if !ready || lookupLine == "" {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		t.Fatalf("dev did not report ready with a lookup command (ready=%v)", ready)
+	}
+	go func() { _, _ = bufio.NewReader(stdout).WriteTo(&bytes.Buffer{}) }()
+
+	// The PKI files of DESIGN.md 1.2, checked by openssl.
+	pkiDir := filepath.Join(dir, "pki")
+	for _, f := range []string{"ca.pem", "sml.pem", "sml-key.pem", "smp.pem", "smp-key.pem", "ap.pem"} {
+		if _, err := os.Stat(filepath.Join(pkiDir, f)); err != nil {
+			t.Errorf("PKI file missing: %v", err)
+		}
+	}
+	ca := filepath.Join(pkiDir, "ca.pem")
+	if out, err := exec.Command("openssl", "verify", "-CAfile", ca, filepath.Join(pkiDir, "smp.pem")).CombinedOutput(); err != nil {
+		t.Errorf("openssl verify smp.pem: %v\n%s", err, out)
+	}
+	if out, err := exec.Command("openssl", "verify", "-CAfile", ca, "-verify_ip", "127.0.0.1", filepath.Join(pkiDir, "sml.pem")).CombinedOutput(); err != nil {
+		t.Errorf("openssl verify sml.pem for 127.0.0.1: %v\n%s", err, out)
+	}
+
+	// Paste the printed command, with the binary under test in place of bin/signpost.
+	sh := exec.CommandContext(ctx, "sh", "-c", strings.Replace(lookupLine, "bin/signpost", bin, 1))
+	out, err := sh.CombinedOutput()
+	if err != nil {
+		t.Fatalf("printed lookup command failed: %v\n%s\n%s", err, lookupLine, out)
+	}
+	for _, want := range []string{"https://ap.signpost.test/as4", "peppol-transport-as4-v2_0", "CN=Signpost Demo AP"} {
+		if !bytes.Contains(out, []byte(want)) {
+			t.Errorf("lookup output lacks %q:\n%s", want, out)
+		}
+	}
+
+	// SIGTERM: a clean shutdown, exit status 0.
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("dev after SIGTERM: %v", err)
+	}
+
+	// A second start reuses the PKI and the stores, and is ready again.
+	ca1, _ := os.ReadFile(ca)
+	cmd2 := exec.CommandContext(ctx, bin, "dev", "--dir", dir, "--dns-addr", dnsAddr, "--sml-addr", smlAddr,
+		"--smp-addr", smpAddr, "--ops-addr", opsAddr)
+	stdout2, _ := cmd2.StdoutPipe()
+	cmd2.Stderr = &stderr
+	if err := cmd2.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready = false
+	sc = bufio.NewScanner(stdout2)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "Signpost dev is ready") {
+			ready = true
+			break
+		}
+	}
+	_ = cmd2.Process.Signal(syscall.SIGTERM)
+	_ = cmd2.Wait()
+	if !ready {
+		t.Fatal("second start did not become ready")
+	}
+	ca2, _ := os.ReadFile(ca)
+	if !bytes.Equal(ca1, ca2) {
+		t.Error("second start replaced the development CA")
+	}
+}
+
+func TestHelpListsGroups(t *testing.T) {
+	var buf bytes.Buffer
+	root := newRootCmd()
+	root.SetOut(&buf)
+	root.SetArgs([]string{"--help"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []string{"sml", "smp", "lookup", "dev", "version"} {
+		if !strings.Contains(buf.String(), "\n  "+g+" ") {
+			t.Errorf("--help does not list %q:\n%s", g, buf.String())
+		}
+	}
+	for _, g := range []string{"sml", "smp", "lookup", "dev", "version"} {
+		var out bytes.Buffer
+		root := newRootCmd()
+		root.SetOut(&out)
+		root.SetArgs([]string{g, "--help"})
+		if err := root.Execute(); err != nil || !strings.Contains(out.String(), "Usage:") {
+			t.Errorf("%s --help: %v\n%s", g, err, out.String())
+		}
+	}
+}
