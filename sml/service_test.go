@@ -42,19 +42,6 @@ domains:
 	return c.Domains
 }
 
-// clock is a test clock that moves forward one second per reading.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(time.Second)
-	return c.t
-}
-
 type fixture struct {
 	db      *store.DB
 	s       *Service

@@ -381,13 +381,12 @@ func extensions1(f Flavour, e *etree.Element) ([]string, error) {
 func extensions2(e *etree.Element) ([]string, error) {
 	var out []string
 	for _, x := range children(child(e, NSSMP2Ext, "SMPExtensions"), NSSMP2Ext, "SMPExtension") {
-		for _, c := range child(x, NSSMP2Ext, "ExtensionContent").NotNil().ChildElements() {
-			s, err := standalone(c)
+		if cs := child(x, NSSMP2Ext, "ExtensionContent").NotNil().ChildElements(); len(cs) > 0 {
+			s, err := standalone(cs[0])
 			if err != nil {
 				return nil, err
 			}
 			out = append(out, s)
-			break
 		}
 	}
 	return out, nil

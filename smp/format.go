@@ -90,13 +90,7 @@ func (sm *ServiceMetadata) ToJSON() *MetadataJSON {
 	for _, p := range sm.Processes {
 		pj := ProcessJSON{ID: p.ID.String(), Extensions: p.Extensions}
 		for _, e := range p.Endpoints {
-			pj.Endpoints = append(pj.Endpoints, EndpointJSON{
-				TransportProfile: e.TransportProfile, Address: e.Address, Certificate: e.Certificate,
-				ActivationDate: e.ActivationDate, ExpirationDate: e.ExpirationDate, Description: e.Description,
-				TechnicalContactURL: e.TechnicalContactURL, TechnicalInformationURL: e.TechnicalInformationURL,
-				RequireBusinessLevelSignature: e.RequireBusinessLevelSignature,
-				MinimumAuthenticationLevel:    e.MinimumAuthenticationLevel, Extensions: e.Extensions,
-			})
+			pj.Endpoints = append(pj.Endpoints, EndpointJSON(e)) // same fields; the JSON form only adds tags
 		}
 		m.Processes = append(m.Processes, pj)
 	}

@@ -387,7 +387,7 @@ func (s *Service) update(fn func(w *writer) error) error {
 }
 
 func (w *writer) put(f Flavour, key string, body []byte, gen uint32) error {
-	if old := w.tx.Get(TableDocuments, []byte(key)); old != nil && len(old) > docHeader {
+	if old := w.tx.Get(TableDocuments, []byte(key)); len(old) > docHeader {
 		if bytes.Equal(old[docHeader:], body) && oldGen(old) == gen {
 			return nil // unchanged: keep its ETag and Last-Modified
 		}
@@ -466,7 +466,7 @@ func (w *writer) renderMetadata(sm *ServiceMetadata) error {
 func (w *writer) current(p, d identifier.ID) bool {
 	for _, f := range w.s.flavours {
 		b := w.tx.Get(TableDocuments, []byte(docKey(f, p, d)))
-		if b == nil || len(b) < docHeader {
+		if len(b) < docHeader {
 			return false
 		}
 		if g := oldGen(b); g != 0 && g != w.k.gen {
@@ -812,10 +812,19 @@ func (s *Service) Counts() (groups, metadata int, err error) {
 	return groups, metadata, err
 }
 
-// Export calls fn for every service group, each followed by its service metadata, in key order (the import
-// format's order).
+// Export calls fn for every user (owner records, by name; credentials are not exported), then every service
+// group, each followed by its service metadata, in key order (the import format's order).
 func (s *Service) Export(ctx context.Context, fn func(Record) error) error {
 	return s.repo.View(func(tx Tx) error {
+		if err := tx.Scan(TableUsers, nil, nil, func(_, v []byte) error {
+			var u User
+			if err := json.Unmarshal(v, &u); err != nil {
+				return internal("decode stored user", err)
+			}
+			return fn(Record{Owner: &OwnerJSON{Name: u.Name, Admin: u.Admin}})
+		}); err != nil {
+			return err
+		}
 		return tx.Scan(TableGroups, nil, nil, func(k, v []byte) error {
 			var g GroupJSON
 			if err := json.Unmarshal(v, &g); err != nil {

@@ -244,7 +244,7 @@ func (s *Server) fastLocked(q []byte, out []byte, locked bool) ([]byte, bool) {
 	if opt {
 		need += 11
 	}
-	if c == nil || len(c) < 10 || need > limit {
+	if len(c) < 10 || need > limit {
 		return nil, false
 	}
 	flags := uint16(q[2]&0x01)<<8 | uint16(q[3]&0x10)
