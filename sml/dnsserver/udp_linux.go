@@ -25,7 +25,8 @@ type mmsghdr struct {
 }
 
 // udpLoopBatch is the UDP read loop with recvmmsg and sendmmsg: up to batchSize queries per system call in
-// each direction, as Knot does. Datagrams that need the full path are answered one by one. It returns false,
+// each direction, as Knot does. Both calls are non-blocking (MSG_DONTWAIT; the poller waits), so they are
+// made as raw system calls, without the scheduler's bookkeeping for calls that may block. Datagrams that need the full path are answered one by one. It returns false,
 // having read nothing, when the system does not support it.
 func (s *Server) udpLoopBatch(c *net.UDPConn) bool {
 	rc, err := c.SyscallConn()
@@ -63,7 +64,7 @@ func (s *Server) udpLoopBatch(c *net.UDPConn) bool {
 				hdrs[i].hdr.Flags = 0
 				hdrs[i].len = 0
 			}
-			r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&hdrs[0])), batchSize,
+			r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&hdrs[0])), batchSize,
 				unix.MSG_DONTWAIT, 0, 0)
 			if e == unix.EAGAIN {
 				return false
@@ -114,7 +115,7 @@ func (s *Server) udpLoopBatch(c *net.UDPConn) bool {
 		sent := 0
 		_ = rc.Write(func(fd uintptr) bool {
 			for sent < k {
-				r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&ohdrs[sent])), uintptr(k-sent),
+				r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&ohdrs[sent])), uintptr(k-sent),
 					unix.MSG_DONTWAIT, 0, 0)
 				if e == unix.EAGAIN {
 					return false

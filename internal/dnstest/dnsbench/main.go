@@ -2,7 +2,7 @@
 // scripts/bench-dns.sh: it writes the same zone as an RFC 1035 zone file (for Knot, the reference) and a
 // dnsperf query file of random existing participants' NAPTR names, then serves until SIGINT or SIGTERM.
 //
-//	dnsbench -n 100000 -listen 127.0.0.1:PORT -zonefile FILE -queries FILE [-nqueries 100000]
+//	dnsbench -n 100000 -listen 127.0.0.1:PORT -zonefile FILE -queries FILE [-nqueries 100000] [-cpuprofile FILE]
 package main
 
 import (
