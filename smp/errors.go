@@ -16,6 +16,10 @@ const (
 	KindInvalid
 	// KindNotFound is an unknown participant or document type: HTTP 404.
 	KindNotFound
+	// KindForbidden is a write by a user that does not own the service group: HTTP 403.
+	KindForbidden
+	// KindUnauthorized is a missing, unknown or revoked credential: HTTP 401.
+	KindUnauthorized
 )
 
 // Error is every error of this package.

@@ -254,6 +254,10 @@ func (c *fastConn) parse() (req request, ok bool) {
 	if len(req.target) == 0 || req.target[0] != '/' || bytes.IndexByte(req.target, ' ') >= 0 {
 		return req, false
 	}
+	if h := c.srv.h; h.api != nil && (hasPrefix(req.target, PathAPI) ||
+		(h.prefix != "" && hasPrefix(req.target, h.prefix) && hasPrefix(req.target[len(h.prefix):], PathAPI))) {
+		return req, false // the admin API is net/http's
+	}
 	for len(rest) > 0 {
 		var h []byte
 		h, rest = cutLine(rest)
@@ -292,6 +296,9 @@ func (c *fastConn) parse() (req request, ok bool) {
 	}
 	return req, true
 }
+
+// hasPrefix is bytes.HasPrefix with a string prefix, without allocating.
+func hasPrefix(b []byte, s string) bool { return len(b) >= len(s) && string(b[:len(s)]) == s }
 
 // headerEnd returns the length of the request head (through the blank line) in b, or 0.
 func headerEnd(b []byte) int {

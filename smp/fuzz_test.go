@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/signpost-project/signpost/identifier"
 	"github.com/signpost-project/signpost/smp"
@@ -32,6 +33,10 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("group: not a client error: %v", err)
 			}
 			if sm, err := smp.DecodeServiceMetadata(body, p); err == nil && sm.Validate() == nil {
+				// The management API's further checks refuse as client errors only.
+				if _, err := smp.CheckPublishable(&sm, time.Now(), smp.RefuseExpired); err != nil && smp.KindOf(err) != smp.KindInvalid {
+					t.Fatalf("CheckPublishable: not a client error: %v", err)
+				}
 				for _, fl := range []smp.Flavour{smp.PEPPOL, smp.OASIS1, smp.SMP2} {
 					if _, err := smp.RenderMetadata(fl, &sm); err != nil {
 						t.Fatalf("accepted metadata does not render in %v: %v", fl, err)

@@ -19,6 +19,8 @@ const PathSMP2 = "bdxr-smp-2"
 type HandlerOptions struct {
 	// Write serves every method other than GET and HEAD (the management API); nil: 405.
 	Write http.Handler
+	// API serves every request whose path starts with /api/v1/ (the JSON admin API); nil: the read API answers.
+	API http.Handler
 	// Log receives internal errors. Default: discard.
 	Log *slog.Logger
 }
@@ -27,6 +29,7 @@ type handler struct {
 	s      *Service
 	prefix string
 	write  http.Handler
+	api    http.Handler
 	log    *slog.Logger
 	paths  paths
 }
@@ -42,7 +45,7 @@ func (s *Service) Handler(o HandlerOptions) http.Handler {
 	if u, err := url.Parse(s.base); err == nil {
 		prefix = strings.TrimRight(u.EscapedPath(), "/")
 	}
-	return &handler{s: s, prefix: prefix, write: o.Write, log: o.Log, paths: paths{m: map[string]*target{}, max: 100000}}
+	return &handler{s: s, prefix: prefix, write: o.Write, api: o.API, log: o.Log, paths: paths{m: map[string]*target{}, max: 100000}}
 }
 
 // Header values set on every answer.
@@ -83,7 +86,25 @@ func (p *paths) put(raw string, t *target) {
 	p.mu.Unlock()
 }
 
+// PathAPI is the path prefix of the JSON admin API.
+const PathAPI = "/api/v1/"
+
+// isAPI reports whether an escaped request path is the admin API's (with or without the public URL's prefix).
+func (h *handler) isAPI(raw string) bool {
+	if h.api == nil {
+		return false
+	}
+	if h.prefix != "" && strings.HasPrefix(raw, h.prefix) {
+		raw = raw[len(h.prefix):]
+	}
+	return strings.HasPrefix(raw, PathAPI)
+}
+
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.api != nil && h.isAPI(r.URL.EscapedPath()) {
+		h.api.ServeHTTP(w, r)
+		return
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		if h.write != nil {
 			h.write.ServeHTTP(w, r)

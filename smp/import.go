@@ -117,10 +117,14 @@ func (s *Service) Import(ctx context.Context, name string, r io.Reader, progress
 			}
 			metas = append(metas, sm)
 		case rec.Owner != nil:
-			// Users and their credentials belong to the write API; this build only checks the record.
+			// A user of the management API (created without credentials, or its admin flag set).
 			st.Owners++
 			if strings.TrimSpace(rec.Owner.Name) == "" {
 				return st, &ImportError{Where: where, Err: invalid("owner.name", "missing")}
+			}
+			// Counted as read only: Created/Replaced/Unchanged count service groups and metadata.
+			if _, err := s.EnsureUser(ctx, rec.Owner.Name, rec.Owner.Admin); err != nil {
+				return st, &ImportError{Where: where, Err: err}
 			}
 		}
 		if len(groups)+len(metas) >= ImportBatchSize {

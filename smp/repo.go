@@ -15,6 +15,10 @@ const (
 	TableDocuments
 	// TableState: key -> instance state (signing key generation, served layout).
 	TableState
+	// TableUsers: user name -> user record (JSON; users.go).
+	TableUsers
+	// TableTokens: SHA-256 of a bearer token -> token record (JSON; users.go).
+	TableTokens
 )
 
 // ErrStop ends a Tx.Scan early without an error.

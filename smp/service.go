@@ -812,10 +812,19 @@ func (s *Service) Counts() (groups, metadata int, err error) {
 	return groups, metadata, err
 }
 
-// Export calls fn for every service group, each followed by its service metadata, in key order (the import
-// format's order).
+// Export calls fn for every user (owner records, by name; credentials are not exported), then every service
+// group, each followed by its service metadata, in key order (the import format's order).
 func (s *Service) Export(ctx context.Context, fn func(Record) error) error {
 	return s.repo.View(func(tx Tx) error {
+		if err := tx.Scan(TableUsers, nil, nil, func(_, v []byte) error {
+			var u User
+			if err := json.Unmarshal(v, &u); err != nil {
+				return internal("decode stored user", err)
+			}
+			return fn(Record{Owner: &OwnerJSON{Name: u.Name, Admin: u.Admin}})
+		}); err != nil {
+			return err
+		}
 		return tx.Scan(TableGroups, nil, nil, func(k, v []byte) error {
 			var g GroupJSON
 			if err := json.Unmarshal(v, &g); err != nil {

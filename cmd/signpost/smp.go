@@ -16,6 +16,7 @@ import (
 	"github.com/signpost-project/signpost/internal/lifecycle"
 	"github.com/signpost-project/signpost/internal/logging"
 	"github.com/signpost-project/signpost/internal/ops"
+	"github.com/signpost-project/signpost/smp"
 	smpapp "github.com/signpost-project/signpost/smp/app"
 	"github.com/signpost-project/signpost/store"
 )
@@ -25,7 +26,7 @@ func newSMPCmd() *cobra.Command {
 		Use:   "smp",
 		Short: "The Service Metadata Publisher: signed service groups and service metadata over HTTP",
 	}
-	cmd.AddCommand(newSMPServeCmd(), newSMPImportCmd(), newSMPExportCmd(), newSMPRekeyCmd())
+	cmd.AddCommand(newSMPServeCmd(), newSMPImportCmd(), newSMPExportCmd(), newSMPRekeyCmd(), newSMPTokenCmd(), newSMPUserCmd())
 	return cmd
 }
 
@@ -145,7 +146,10 @@ func newSMPImportCmd() *cobra.Command {
 					return &exitError{code: 2, err: err}
 				}
 				defer f.Close()
-				s, err := svc.Import(ctx, args[0], f, nil)
+				cr := &countingReader{r: f}
+				p := newProgress(cmd.ErrOrStderr(), "import", fi.Size(), true)
+				s, err := svc.Import(ctx, args[0], cr, func(smp.ImportStats) { p.set(cr.n.Load()) })
+				p.finish()
 				if err != nil {
 					return &exitError{code: 1, err: err}
 				}
@@ -179,7 +183,20 @@ func newSMPExportCmd() *cobra.Command {
 				}
 				w = f
 			}
+			var total int64
+			if groups, metas, err := a.Service().Counts(); err == nil {
+				users, _ := a.Service().Users(context.Background())
+				total = int64(groups + metas + len(users))
+			}
+			var p *progress
+			if f != nil {
+				p = newProgress(cmd.ErrOrStderr(), "export", total, false)
+				w = &lineCounter{w: w, on: p.set}
+			}
 			n, err := a.Service().WriteExport(context.Background(), w)
+			if p != nil {
+				p.finish()
+			}
 			if f != nil {
 				if cerr := f.Close(); err == nil {
 					err = cerr

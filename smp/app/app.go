@@ -32,6 +32,7 @@ type App struct {
 	db      *store.DB
 	svc     *smp.Service
 	handler http.Handler
+	hopts   smp.HandlerOptions
 	http    *lifecycle.HTTP
 	fast    *fastHTTP
 
@@ -106,7 +107,18 @@ func New(cfg *conf.SMP, log *slog.Logger, o *ops.Ops) (*App, error) {
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: log, db: db, svc: svc}
-	a.handler = svc.Handler(smp.HandlerOptions{Log: log})
+	a.hopts = smp.HandlerOptions{Log: log}
+	if cfg.WriteEnabled() {
+		wo := smp.WriteOptions{MaxBodyBytes: cfg.Write.MaxBodyBytes, Log: log}
+		if cfg.Write.ExpiredCertificates == "warn" {
+			wo.ExpiredCertificates = smp.WarnExpired
+		}
+		if o != nil {
+			wo.Registerer = o.Registry
+		}
+		a.hopts.Write, a.hopts.API = svc.WriteHandlers(wo)
+	}
+	a.handler = svc.Handler(a.hopts)
 	if o != nil {
 		o.AddCheck("smp-store", func(context.Context) error {
 			return db.View(func(*store.Tx) error { return nil })
@@ -118,7 +130,8 @@ func New(cfg *conf.SMP, log *slog.Logger, o *ops.Ops) (*App, error) {
 // Service returns the SMP service (the write path for importers and the management API).
 func (a *App) Service() *smp.Service { return a.svc }
 
-// Handler returns the read API handler.
+// Handler returns the SMP's HTTP handler: the read API, and the management and admin APIs unless write.enabled
+// is false.
 func (a *App) Handler() http.Handler { return a.handler }
 
 // Addr returns the bound address of the HTTP listener once started.
@@ -178,7 +191,7 @@ func (a *App) Servers() []lifecycle.Server {
 		web = a.http
 	} else {
 		// Plain HTTP (what PEPPOL lookups use): the fast read server, net/http for everything else.
-		a.fast = &fastHTTP{srv: a.svc.NewServer(srv, smp.HandlerOptions{Log: a.log}), addr: h.Listen, log: a.log}
+		a.fast = &fastHTTP{srv: a.svc.NewServer(srv, a.hopts), addr: h.Listen, log: a.log}
 		web = a.fast
 	}
 	return []lifecycle.Server{

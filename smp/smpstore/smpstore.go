@@ -19,6 +19,8 @@ var buckets = map[smp.Table]store.Bucket{
 	smp.TableMetadata:  store.SMPMetadata,
 	smp.TableDocuments: store.SMPDocuments,
 	smp.TableState:     store.SMPState,
+	smp.TableUsers:     store.SMPUsers,
+	smp.TableTokens:    store.SMPTokens,
 }
 
 type tx struct{ t *store.Tx }
