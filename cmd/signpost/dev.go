@@ -178,12 +178,17 @@ func runDev(ctx context.Context, out io.Writer, o *devOptions) error {
 		return fmt.Errorf("dev: %w (is another `signpost dev` running? choose other ports with --dns-addr, --sml-addr, --smp-addr, --ops-addr)", err)
 	}
 
+	tokenFile := filepath.Join(o.dir, "smp-admin.token")
+	if _, err := smpapp.EnsureAdminToken(ctx, smpApp.Service(), tokenFile); err != nil {
+		_ = g.Shutdown()
+		return fmt.Errorf("dev: admin token: %w", err)
+	}
 	if err := devRegister(ctx, o, files, smpApp); err != nil {
 		_ = g.Shutdown()
 		return err
 	}
 	ready.Store(true)
-	printDevSummary(out, o, files)
+	printDevSummary(out, o, files, tokenFile)
 	return g.Wait(ctx)
 }
 
@@ -273,15 +278,16 @@ func devWaitDNS(ctx context.Context, addr, name, smpURL string) error {
 	}
 }
 
-func printDevSummary(out io.Writer, o *devOptions, files pki.DevFiles) {
+func printDevSummary(out io.Writer, o *devOptions, files pki.DevFiles, tokenFile string) {
 	fmt.Fprintf(out, `
 Signpost dev is ready.
   SML DNS        %s (UDP and TCP), zone %s
   SML SOAP API   https://%s  (client certificate issued by %s)
   SMP            http://%s  (PEPPOL; SMP 2.0 under /bdxr-smp-2/), SMP ID %s
+  SMP write API  Authorization: Bearer $(cat %s)
   operations     http://%s/healthz /readyz /metrics
   PKI            %s
-`, o.dnsAddr, devZone, o.smlAddr, files.CA, o.smpAddr, devSMPID, o.opsAddr, files.Dir)
+`, o.dnsAddr, devZone, o.smlAddr, files.CA, o.smpAddr, devSMPID, shellPath(tokenFile), o.opsAddr, files.Dir)
 	if !o.noSeed {
 		fmt.Fprintf(out, "\nLook up the demo participant (paste in another terminal, from the repository root):\n  %s\n",
 			devLookupCommand(o, files))

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -104,6 +105,29 @@ func TestDevEndToEnd(t *testing.T) {
 	}
 	if out, err := exec.Command("openssl", "verify", "-CAfile", ca, "-verify_ip", "127.0.0.1", filepath.Join(pkiDir, "sml.pem")).CombinedOutput(); err != nil {
 		t.Errorf("openssl verify sml.pem for 127.0.0.1: %v\n%s", err, out)
+	}
+
+	// The admin token works on the SMP's write API: a PUT of a new service group answers 201.
+	tok, err := os.ReadFile(filepath.Join(dir, "smp-admin.token"))
+	if err != nil {
+		t.Fatalf("admin token: %v", err)
+	}
+	if st, _ := os.Stat(filepath.Join(dir, "smp-admin.token")); st == nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("smp-admin.token should be mode 0600")
+	}
+	body := `<ServiceGroup xmlns="http://busdox.org/serviceMetadata/publishing/1.0/" xmlns:ids="http://busdox.org/transport/identifiers/1.0/">` +
+		`<ids:ParticipantIdentifier scheme="iso6523-actorid-upis">9915:dev-test</ids:ParticipantIdentifier>` +
+		`<ServiceMetadataReferenceCollection/></ServiceGroup>`
+	req, _ := http.NewRequest(http.MethodPut, "http://"+smpAddr+"/iso6523-actorid-upis::9915:dev-test", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	req.Header.Set("Content-Type", "application/xml")
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Errorf("PUT with the admin token: %v", err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Errorf("PUT with the admin token: HTTP %d, want 201", resp.StatusCode)
+		}
 	}
 
 	// Paste the printed command, with the binary under test in place of bin/signpost.
