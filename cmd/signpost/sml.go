@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"time"
 
@@ -92,7 +91,7 @@ func runSMLServe(ctx context.Context, c *conf.SML) error {
 	g := &lifecycle.Group{Log: log}
 	app.SetFailureHandler(g.Failed())
 	if c.Ops.Addr != "" {
-		g.Add(&lifecycle.HTTP{N: "ops", Server: &http.Server{Addr: c.Ops.Addr, Handler: o.Handler(), ReadHeaderTimeout: 10 * time.Second}, OnFail: g.Failed()})
+		g.Add(&lifecycle.HTTP{N: "ops", Server: o.Server(c.Ops.Addr), OnFail: g.Failed()})
 	}
 	g.Add(app.Servers()...)
 	if err := g.Start(ctx); err != nil {
