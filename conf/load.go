@@ -91,10 +91,34 @@ func (p *problems) err(file string) error {
 	return errors.Join(errs...)
 }
 
-func readFile(path string) ([]byte, error) {
+// config is what every configuration type does: remember its file, fill in defaults, validate.
+type config[T any] interface {
+	*T
+	setFile(name string)
+	Defaults()
+	Validate() error
+}
+
+// load reads the file at path and parses it.
+func load[T any, P config[T]](path string) (*T, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("conf: %w", err)
 	}
-	return data, nil
+	return parse[T, P](path, data)
+}
+
+// parse decodes data strictly, then applies defaults, then validates; name is used in messages.
+func parse[T any, P config[T]](name string, data []byte) (*T, error) {
+	c := new(T)
+	if err := decodeStrict(name, data, c); err != nil {
+		return nil, err
+	}
+	p := P(c)
+	p.setFile(name)
+	p.Defaults()
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
 }

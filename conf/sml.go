@@ -133,27 +133,12 @@ func (d Domain) Publishes(kind string) bool {
 }
 
 // LoadSML reads, defaults and validates an SML configuration file.
-func LoadSML(path string) (*SML, error) {
-	data, err := readFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return ParseSML(path, data)
-}
+func LoadSML(path string) (*SML, error) { return load[SML](path) }
 
 // ParseSML is LoadSML on bytes; name is used in messages.
-func ParseSML(name string, data []byte) (*SML, error) {
-	c := &SML{}
-	if err := decodeStrict(name, data, c); err != nil {
-		return nil, err
-	}
-	c.file = name
-	c.Defaults()
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
-	return c, nil
-}
+func ParseSML(name string, data []byte) (*SML, error) { return parse[SML](name, data) }
+
+func (c *SML) setFile(name string) { c.file = name }
 
 // Defaults fills in every value left out.
 func (c *SML) Defaults() {

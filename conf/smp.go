@@ -88,27 +88,12 @@ type SMLClient struct {
 }
 
 // LoadSMP reads, defaults and validates an SMP configuration file.
-func LoadSMP(path string) (*SMP, error) {
-	data, err := readFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return ParseSMP(path, data)
-}
+func LoadSMP(path string) (*SMP, error) { return load[SMP](path) }
 
 // ParseSMP is LoadSMP on bytes; name is used in messages.
-func ParseSMP(name string, data []byte) (*SMP, error) {
-	c := &SMP{}
-	if err := decodeStrict(name, data, c); err != nil {
-		return nil, err
-	}
-	c.file = name
-	c.Defaults()
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
-	return c, nil
-}
+func ParseSMP(name string, data []byte) (*SMP, error) { return parse[SMP](name, data) }
+
+func (c *SMP) setFile(name string) { c.file = name }
 
 // Defaults fills in every value left out.
 func (c *SMP) Defaults() {
