@@ -467,6 +467,11 @@ func TestApplyNAPTRRegexp(t *testing.T) {
 		{"!^.*$!http://smp.example.org/sub/path!", "anything", "http://smp.example.org/sub/path"},
 		{`/^([a-z0-9]+)\..*$/https:\/\/\1.smp.example\//`, "abc.iso.sml", "https://abc.smp.example/"},
 		{"!^X.*$!http://upper!i", "x.sml", "http://upper"},
+		// POSIX EREs match leftmost-longest, with the "i" flag too.
+		{`!(a|ab)!http://\1!`, "abc", "http://ab"},
+		{`!(A|AB)!http://\1!i`, "abc", "http://ab"},
+		// Another delimiter, escaped inside the expression and the replacement.
+		{`#^[^\#]*$#http://h/p\#frag#`, "x.sml", "http://h/p#frag"},
 	}
 	for _, tc := range cases {
 		got, err := applyNAPTRRegexp(tc.expr, tc.aus)
@@ -564,5 +569,28 @@ func TestLookupNegativeHTTPCache(t *testing.T) {
 	e.advance(6 * time.Second)
 	if _, err := c.Lookup(ctxT(t), req); err != nil {
 		t.Fatalf("after the negative TTL: %v", err)
+	}
+}
+
+// Each identifier is percent-encoded once, as one path segment, below a base URL with or without a path
+// prefix and a trailing slash.
+func TestSMPURL(t *testing.T) {
+	pid := identifier.ID{Scheme: "iso6523-actorid-upis", Value: "9915:a/b%20c"}
+	doc := identifier.ID{Scheme: "busdox-docid-qns", Value: "urn:x::Invoice##v#1"}
+	const seg = "/iso6523-actorid-upis%3A%3A9915%3Aa%2Fb%2520c/services/busdox-docid-qns%3A%3Aurn%3Ax%3A%3AInvoice%23%23v%231"
+	for _, tc := range []struct {
+		base string
+		b    Binding
+		want string
+	}{
+		{"https://smp.example", BindingRoot, "https://smp.example" + seg},
+		{"https://smp.example/", BindingRoot, "https://smp.example" + seg},
+		{"https://smp.example/prefix/smp/", BindingRoot, "https://smp.example/prefix/smp" + seg},
+		{"https://smp.example/prefix", BindingOASIS2, "https://smp.example/prefix/bdxr-smp-2" + seg},
+		{"https://smp.example/prefix/bdxr-smp-2/", BindingOASIS2, "https://smp.example/prefix/bdxr-smp-2" + seg},
+	} {
+		if got := smpURL(tc.base, tc.b, pid, &doc); got != tc.want {
+			t.Errorf("smpURL(%q, %s) = %q, want %q", tc.base, tc.b, got, tc.want)
+		}
 	}
 }

@@ -125,7 +125,11 @@ func applyNAPTRRegexp(expr, aus string) (string, error) {
 	var re *regexp.Regexp
 	var err error
 	if parts[2] == "i" {
+		// Go has no case-folding POSIX syntax: Perl syntax with (?i), made leftmost-longest like POSIX.
 		re, err = regexp.Compile("(?i)" + parts[0])
+		if err == nil {
+			re.Longest()
+		}
 	} else {
 		re, err = regexp.CompilePOSIX(parts[0])
 	}

@@ -11,7 +11,6 @@ import (
 	"fmt"
 
 	"github.com/beevik/etree"
-	dsig "github.com/russellhaering/goxmldsig"
 )
 
 // Profile is what a flavour prescribes for an enveloped signature over the whole document (Reference URI="").
@@ -94,19 +93,19 @@ func (s *Signer) Profile() Profile { return s.profile }
 // WithProfile returns a signer with the same key and chain and another profile.
 func (s *Signer) WithProfile(p Profile) (*Signer, error) { return NewSigner(s.key, s.chain, p) }
 
-func canonicalizer(uri string) dsig.Canonicalizer {
-	if uri == C14N11 {
-		return dsig.MakeC14N11Canonicalizer()
-	}
-	return dsig.MakeC14N10RecCanonicalizer()
+// c14nModeOf returns the verifier's canonicalisation mode for uri (C14N10 or C14N11, checked by NewSigner): signing
+// and verifying use the same canonicaliser, which is tested against xmlsec1.
+func c14nModeOf(uri string) c14nMode {
+	m, _ := c14nModeFor(uri, "")
+	return m
 }
 
 // SignEnveloped signs doc (which must not contain a signature yet) with an enveloped signature over the whole
 // document, inserts ds:Signature at place and returns the serialised document. doc is changed (it holds the
-// signature afterwards). The document must have no processing instructions or comments outside its root element
-// other than the XML declaration. The output is written with canonical escaping (TAB, CR and LF in attributes and
-// CR in text as character references) and is never indented, so what a conforming parser reads back
-// canonicalises to exactly the bytes that were digested.
+// signature afterwards). Both digests are computed with the canonicaliser the verifier uses (processing
+// instructions outside the root element are signed too, comments never are). The output is written with
+// canonical escaping (TAB, CR and LF in attributes and CR in text as character references) and is never
+// indented, so what a conforming parser reads back canonicalises to exactly the bytes that were digested.
 func (s *Signer) SignEnveloped(doc *etree.Document, place Placement) ([]byte, error) {
 	root := doc.Root()
 	if root == nil {
@@ -117,11 +116,8 @@ func (s *Signer) SignEnveloped(doc *etree.Document, place Placement) ([]byte, er
 	if len(s.profile.Transforms) == 2 {
 		refC14N = s.profile.Transforms[1]
 	}
-	canon, err := canonicalizer(refC14N).Canonicalize(root.Copy())
-	if err != nil {
-		return nil, fmt.Errorf("xmldsig: canonicalize document: %w", err)
-	}
-	digest := sha256.Sum256(canon)
+	// Comments are never part of the node-set of URI="".
+	digest := sha256.Sum256(c14nDocument(c14nModeOf(refC14N), root, nil))
 
 	sig := etree.NewElement("ds:Signature")
 	sig.CreateAttr("xmlns:ds", NamespaceDSig)
@@ -158,11 +154,7 @@ func (s *Signer) SignEnveloped(doc *etree.Document, place Placement) ([]byte, er
 
 	// SignedInfo is canonicalised in its place: inclusive canonicalisation carries the namespace declarations
 	// (and xml:* attributes) in scope there.
-	signedInfo, err := canonicalizer(s.profile.Canonicalization).Canonicalize(detachInScope(si))
-	if err != nil {
-		return nil, fmt.Errorf("xmldsig: canonicalize SignedInfo: %w", err)
-	}
-	h := sha256.Sum256(signedInfo)
+	h := sha256.Sum256(c14nSubtree(c14nModeOf(s.profile.Canonicalization), si))
 	value, err := s.key.Sign(rand.Reader, h[:], crypto.SHA256)
 	if err != nil {
 		return nil, fmt.Errorf("xmldsig: sign: %w", err)
@@ -176,39 +168,4 @@ func (s *Signer) SignEnveloped(doc *etree.Document, place Placement) ([]byte, er
 		return nil, fmt.Errorf("xmldsig: serialise: %w", err)
 	}
 	return out, nil
-}
-
-// detachInScope returns a parentless copy of el that declares every namespace (and carries every inherited
-// xml:lang / xml:space) in scope at el's place in its tree.
-func detachInScope(el *etree.Element) *etree.Element {
-	ns := map[string]string{}
-	xml := map[string]string{}
-	var chain []*etree.Element
-	for p := el.Parent(); p != nil; p = p.Parent() {
-		chain = append(chain, p)
-	}
-	for i := len(chain) - 1; i >= 0; i-- {
-		for _, a := range chain[i].Attr {
-			switch {
-			case a.Space == "xmlns":
-				ns["xmlns:"+a.Key] = a.Value
-			case a.Space == "" && a.Key == "xmlns":
-				ns["xmlns"] = a.Value
-			case a.Space == "xml" && (a.Key == "lang" || a.Key == "space"):
-				xml["xml:"+a.Key] = a.Value
-			}
-		}
-	}
-	c := el.Copy()
-	for k, v := range ns {
-		if c.SelectAttr(k) == nil && !(k == "xmlns" && v == "") {
-			c.CreateAttr(k, v)
-		}
-	}
-	for k, v := range xml {
-		if c.SelectAttr(k) == nil {
-			c.CreateAttr(k, v)
-		}
-	}
-	return c
 }

@@ -1,6 +1,7 @@
 package xmldsig
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha1" //nolint:gosec // SHA-1 is read for legacy PEPPOL signatures (spec/DIGEST.md 4.1), never written.
@@ -41,6 +42,9 @@ type Verifier struct {
 	Now func() time.Time
 }
 
+// minRSABits is the smallest RSA modulus accepted (the OASIS SMP 1.0 samples still use 1024 bits).
+const minRSABits = 1024
+
 // maxVerifyDepth bounds the nesting of documents the verifier parses.
 const maxVerifyDepth = 256
 
@@ -51,7 +55,7 @@ const maxVerifyDepth = 256
 func (v *Verifier) Verify(data []byte) (verified *etree.Element, signer *x509.Certificate, err error) {
 	doc := etree.NewDocument()
 	doc.ReadSettings.MaxDepth = maxVerifyDepth
-	if err := doc.ReadFromBytes(data); err != nil {
+	if err := doc.ReadFromBytes(normalizeAttrWhitespace(data)); err != nil {
 		return nil, nil, verifyErr(Malformed, err, "document is not well-formed XML")
 	}
 	root := doc.Root()
@@ -62,7 +66,8 @@ func (v *Verifier) Verify(data []byte) (verified *etree.Element, signer *x509.Ce
 }
 
 // VerifyElement verifies the signatures of the document that el belongs to (el must be its document
-// element, as parsed, untouched since). It returns what Verify returns; the tree passed in is not modified.
+// element, as parsed, untouched since). encoding/xml does not normalise literal TAB, CR and LF in attribute
+// values to spaces as XML requires, so a document with such values verifies with Verify but not here. It returns what Verify returns; the tree passed in is not modified.
 func (v *Verifier) VerifyElement(el *etree.Element) (verified *etree.Element, signer *x509.Certificate, err error) {
 	if el == nil {
 		return nil, nil, verifyErr(Malformed, nil, "no element")
@@ -97,6 +102,98 @@ func (v *Verifier) verifyRoot(root *etree.Element) (*etree.Element, *x509.Certif
 		}
 	}
 	return signedCopy(root), first, nil
+}
+
+// normalizeAttrWhitespace returns data with every literal TAB, LF, CR and CR LF inside an attribute value
+// replaced by one space: the attribute-value normalisation of XML 1.0 (3.3.3) that encoding/xml leaves
+// out, and without which a document signed elsewhere would canonicalise differently here ("&#9;" and the
+// other character references are text and stay as they are). Markup is recognised just enough to find
+// attribute values: comments, CDATA sections, processing instructions and declarations are skipped. data is
+// returned unchanged when there is nothing to do, or when it is not in an ASCII-compatible encoding.
+func normalizeAttrWhitespace(data []byte) []byte {
+	if bytes.IndexByte(data, 0) >= 0 {
+		return data // UTF-16 or binary: leave it to the parser
+	}
+	var out []byte // nil until a change is needed; then data[:last] is in it
+	last := 0
+	skipTo := func(i int, end string) int {
+		if j := bytes.Index(data[i:], []byte(end)); j >= 0 {
+			return i + j + len(end)
+		}
+		return len(data)
+	}
+	i := 0
+	for i < len(data) {
+		if data[i] != '<' {
+			i++
+			continue
+		}
+		rest := data[i:]
+		switch {
+		case bytes.HasPrefix(rest, []byte("<!--")):
+			i = skipTo(i+4, "-->")
+			continue
+		case bytes.HasPrefix(rest, []byte("<![CDATA[")):
+			i = skipTo(i+9, "]]>")
+			continue
+		case bytes.HasPrefix(rest, []byte("<?")):
+			i = skipTo(i+2, "?>")
+			continue
+		case bytes.HasPrefix(rest, []byte("<!")):
+			// A declaration (DOCTYPE with an internal subset): up to the '>' outside brackets and quotes.
+			depth, quote := 0, byte(0)
+			for i++; i < len(data); i++ {
+				c := data[i]
+				switch {
+				case quote != 0:
+					if c == quote {
+						quote = 0
+					}
+				case c == '"' || c == '\'':
+					quote = c
+				case c == '[':
+					depth++
+				case c == ']':
+					depth--
+				case c == '>' && depth <= 0:
+					i++
+					goto next
+				}
+			}
+		next:
+			continue
+		}
+		// A start or end tag: quotes inside it delimit attribute values.
+		quote := byte(0)
+		for i++; i < len(data); i++ {
+			c := data[i]
+			if quote == 0 {
+				if c == '"' || c == '\'' {
+					quote = c
+				} else if c == '>' {
+					i++
+					break
+				}
+				continue
+			}
+			switch c {
+			case quote:
+				quote = 0
+			case '\t', '\n', '\r':
+				out = append(out, data[last:i]...)
+				out = append(out, ' ')
+				last = i + 1
+				if c == '\r' && i+1 < len(data) && data[i+1] == '\n' {
+					i++ // CR LF is one line end, hence one space
+					last = i + 1
+				}
+			}
+		}
+	}
+	if out == nil {
+		return data
+	}
+	return append(out, data[last:]...)
 }
 
 // signedCopy returns a detached copy of root without ds:Signature children and without comments.
@@ -333,13 +430,19 @@ func (v *Verifier) verifySignature(root, sig *etree.Element) (*x509.Certificate,
 	// The signature over SignedInfo, by the certificate whose key verifies it.
 	siDigest := hashSum(sigHash, c14nSubtree(siMode, signedInfo))
 	var leaf *x509.Certificate
-	rsaSeen := false
+	rsaSeen, smallBits := false, 0
 	for _, c := range certs {
 		pub, ok := c.PublicKey.(*rsa.PublicKey)
 		if !ok {
 			continue
 		}
 		rsaSeen = true
+		if n := pub.N.BitLen(); n < minRSABits {
+			// Refused whatever GODEBUG says (crypto/rsa refuses them too unless rsa1024min=0), and named
+			// as such: "does not verify" would send an operator looking for tampering.
+			smallBits = n
+			continue
+		}
 		if rsa.VerifyPKCS1v15(pub, sigHash, siDigest, sigValue) == nil {
 			leaf = c
 			break
@@ -347,6 +450,9 @@ func (v *Verifier) verifySignature(root, sig *etree.Element) (*x509.Certificate,
 	}
 	if !rsaSeen {
 		return nil, verifyErr(UnsupportedAlgorithm, nil, "signature method %q needs an RSA key; KeyInfo has none", smURI)
+	}
+	if leaf == nil && smallBits > 0 {
+		return nil, verifyErr(UnsupportedAlgorithm, nil, "the KeyInfo certificate has a %d-bit RSA key; at least %d bits are required", smallBits, minRSABits)
 	}
 	if leaf == nil {
 		return nil, verifyErr(BadSignature, nil, "SignatureValue does not verify with the key of the KeyInfo certificate")

@@ -1,6 +1,7 @@
 package xmldsig
 
 import (
+	"net/url"
 	"sort"
 	"strings"
 
@@ -178,15 +179,21 @@ func c14nDocument(mode c14nMode, root, skip *etree.Element) []byte {
 }
 
 // inheritedXMLAttrs returns the xml:* attributes of apex's ancestors that apex does not set itself
-// (inclusive C14N of a document subset; C14N 1.1 inherits only xml:lang and xml:space).
+// (inclusive C14N of a document subset; C14N 1.1 inherits only xml:lang and xml:space, and replaces
+// xml:base by its fixup, see xmlBaseFixup).
 func inheritedXMLAttrs(apex *etree.Element, v11 bool) []etree.Attr {
+	var out []etree.Attr
+	if v11 {
+		if base, ok := xmlBaseFixup(apex); ok {
+			out = append(out, etree.Attr{Space: "xml", Key: "base", Value: base})
+		}
+	}
 	seen := map[string]bool{}
 	for _, a := range apex.Attr {
 		if a.Space == "xml" {
 			seen[a.Key] = true
 		}
 	}
-	var out []etree.Attr
 	for p := apex.Parent(); p != nil && !isDocumentNode(p); p = p.Parent() {
 		for _, a := range p.Attr {
 			if a.Space != "xml" || seen[a.Key] {
@@ -200,6 +207,52 @@ func inheritedXMLAttrs(apex *etree.Element, v11 bool) []etree.Attr {
 		}
 	}
 	return out
+}
+
+// xmlBaseFixup returns the xml:base value C14N 1.1 (section 2.4) writes on apex when its ancestors are not
+// output: apex's own xml:base, or else its nearest ancestor's, resolved against the xml:base values of the
+// ancestors above, as libxml2 (xmlsec1) computes it. ok is false when there is no xml:base or the result is
+// empty; a value apex sets itself is then written as it is.
+func xmlBaseFixup(apex *etree.Element) (string, bool) {
+	res, have := "", false
+	for e := apex; e != nil && !isDocumentNode(e); e = e.Parent() {
+		a := xmlAttr(e, "base")
+		if a == nil {
+			continue
+		}
+		if !have {
+			res, have = a.Value, true
+			continue
+		}
+		base := a.Value
+		if n := len(base); n > 1 && base[n-2] == '.' {
+			base += "/" // as libxml2 does, so that ".." always goes up
+		}
+		res = resolveURI(base, res)
+	}
+	return res, have && res != ""
+}
+
+func xmlAttr(e *etree.Element, key string) *etree.Attr {
+	for i := range e.Attr {
+		if e.Attr[i].Space == "xml" && e.Attr[i].Key == key {
+			return &e.Attr[i]
+		}
+	}
+	return nil
+}
+
+// resolveURI resolves ref against base (RFC 3986); when either does not parse, ref is kept as it is.
+func resolveURI(base, ref string) string {
+	b, err := url.Parse(base)
+	if err != nil {
+		return ref
+	}
+	r, err := url.Parse(ref)
+	if err != nil {
+		return ref
+	}
+	return b.ResolveReference(r).String()
 }
 
 type nsDecl struct{ prefix, uri string }
@@ -284,6 +337,9 @@ func (w *c14nWriter) element(e *etree.Element, parentScope, rendered nsScope, ex
 		if a.Space == "xmlns" || (a.Space == "" && a.Key == "xmlns") {
 			continue
 		}
+		if a.Space == "xml" && a.Key == "base" && hasXMLAttr(extra, "base") {
+			continue // replaced by the C14N 1.1 fixup
+		}
 		add(a)
 	}
 	for _, a := range extra {
@@ -341,6 +397,15 @@ func (w *c14nWriter) element(e *etree.Element, parentScope, rendered nsScope, ex
 	w.buf = append(w.buf, "</"...)
 	w.buf = append(w.buf, name...)
 	w.buf = append(w.buf, '>')
+}
+
+func hasXMLAttr(attrs []etree.Attr, key string) bool {
+	for _, a := range attrs {
+		if a.Space == "xml" && a.Key == key {
+			return true
+		}
+	}
+	return false
 }
 
 func (w *c14nWriter) procInst(p *etree.ProcInst) {
