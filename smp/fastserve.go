@@ -14,10 +14,10 @@ import (
 )
 
 // Server serves the read API on plain-HTTP listeners. A small HTTP/1.1 loop answers GET and HEAD requests from
-// stored bytes, one write per response (pipelined requests are batched); the first request on a connection that
-// is anything else (another method, a body, Expect, Upgrade, an absolute-form target, over-long headers) hands the
-// connection, with the bytes read so far, to net/http (Fallback) for the rest of its life. net/http therefore
-// still serves the write API and every unusual request.
+// stored bytes, one write per response (pipelined requests are batched); a request that is anything else
+// (another method, a body, Expect, Upgrade, an absolute-form target, over-long headers, anything net/http would
+// refuse or frame differently) hands the connection, with the bytes read so far, to net/http (Fallback) for the
+// rest of its life. net/http therefore still serves the write API and every unusual request.
 type Server struct {
 	h *handler
 	// Fallback serves handed-off connections; its Handler is used, its Addr ignored.
@@ -177,7 +177,12 @@ func (c *fastConn) serve() {
 		if srv.ReadTimeout > 0 {
 			_ = c.SetReadDeadline(time.Now().Add(srv.ReadTimeout))
 		}
-		req, ok := c.parse()
+		req, ok, err := c.parse()
+		if err != nil {
+			// The head did not arrive within the read timeout, or the connection failed: close, as net/http
+			// does (handing off would give a slow client a second timeout).
+			return
+		}
 		if !ok {
 			if len(c.out) > 0 && !c.flush() {
 				return
@@ -194,12 +199,23 @@ func (c *fastConn) serve() {
 		}
 		keep := !req.close && (!req.http10 || req.keepAlive) && !srv.closing.Load()
 		c.respond(&req, keep)
-		if !keep || c.br.Buffered() == 0 {
+		// Batch the responses of pipelined requests only while the next request is already complete in the
+		// buffer: a response is never held back waiting for the client, and the batch is bounded.
+		if !keep || len(c.out) >= maxBatch || !c.nextBuffered() {
 			if !c.flush() || !keep {
 				return
 			}
 		}
 	}
+}
+
+// maxBatch bounds the response bytes held back for pipelined requests.
+const maxBatch = 64 << 10
+
+// nextBuffered reports whether a whole request head is already buffered.
+func (c *fastConn) nextBuffered() bool {
+	b, _ := c.br.Peek(c.br.Buffered())
+	return headerEnd(b) > 0
 }
 
 func (c *fastConn) flush() bool {
@@ -215,9 +231,9 @@ func (c *fastConn) flush() bool {
 	return err == nil
 }
 
-// parse reads one request head. ok is false when the request is not for the fast path (or the connection
-// failed; the hand-off then fails too).
-func (c *fastConn) parse() (req request, ok bool) {
+// parse reads one request head. ok is false when the request is not for the fast path; err is set when the head
+// could not be read (timeout, closed connection).
+func (c *fastConn) parse() (req request, ok bool, err error) {
 	var b []byte
 	for {
 		n := c.br.Buffered()
@@ -227,18 +243,21 @@ func (c *fastConn) parse() (req request, ok bool) {
 			break
 		}
 		if n >= maxHeader {
-			return req, false
+			return req, false, nil
 		}
 		if _, err := c.br.Peek(n + 1); err != nil {
-			return req, false
+			return req, false, err
 		}
 	}
 	req.head = len(b)
 	line, rest := cutLine(b)
+	if hasCTL(line) {
+		return req, false, nil // net/http answers 400
+	}
 	sp1 := bytes.IndexByte(line, ' ')
 	sp2 := bytes.LastIndexByte(line, ' ')
 	if sp1 <= 0 || sp2 <= sp1 {
-		return req, false
+		return req, false, nil
 	}
 	req.method, req.target = line[:sp1], line[sp1+1:sp2]
 	switch proto := line[sp2+1:]; string(proto) {
@@ -246,18 +265,19 @@ func (c *fastConn) parse() (req request, ok bool) {
 	case "HTTP/1.0":
 		req.http10 = true
 	default:
-		return req, false
+		return req, false, nil
 	}
 	if string(req.method) != http.MethodGet && string(req.method) != http.MethodHead {
-		return req, false
+		return req, false, nil
 	}
 	if len(req.target) == 0 || req.target[0] != '/' || bytes.IndexByte(req.target, ' ') >= 0 {
-		return req, false
+		return req, false, nil
 	}
 	if h := c.srv.h; h.api != nil && (hasPrefix(req.target, PathAPI) ||
 		(h.prefix != "" && hasPrefix(req.target, h.prefix) && hasPrefix(req.target[len(h.prefix):], PathAPI))) {
-		return req, false // the admin API is net/http's
+		return req, false, nil // the admin API is net/http's
 	}
+	hosts := 0
 	for len(rest) > 0 {
 		var h []byte
 		h, rest = cutLine(rest)
@@ -265,20 +285,22 @@ func (c *fastConn) parse() (req request, ok bool) {
 			break
 		}
 		if h[0] == ' ' || h[0] == '\t' {
-			return req, false // obsolete line folding
+			return req, false, nil // obsolete line folding
 		}
 		colon := bytes.IndexByte(h, ':')
-		if colon <= 0 {
-			return req, false
+		if colon <= 0 || !isToken(h[:colon]) || hasCTL(h[colon+1:]) {
+			// A name with a space or other non-token byte ("Content-Length : 5"), or a bare CR or other control
+			// byte in a value, is a request that other parsers may frame differently: net/http refuses it (400).
+			return req, false, nil
 		}
-		name, value := h[:colon], bytes.TrimSpace(h[colon+1:])
+		name, value := h[:colon], bytes.Trim(h[colon+1:], " \t")
 		switch {
 		case equalFold(name, "Content-Length"):
 			if string(value) != "0" {
-				return req, false
+				return req, false, nil
 			}
 		case equalFold(name, "Transfer-Encoding"), equalFold(name, "Expect"), equalFold(name, "Upgrade"):
-			return req, false
+			return req, false, nil
 		case equalFold(name, "Connection"):
 			for _, tok := range bytes.Split(value, []byte(",")) {
 				tok = bytes.TrimSpace(tok)
@@ -288,14 +310,59 @@ func (c *fastConn) parse() (req request, ok bool) {
 					req.keepAlive = true
 				}
 			}
+		case equalFold(name, "Host"):
+			hosts++
 		case equalFold(name, "If-None-Match"):
+			if req.ifNoneMatch != nil {
+				// Several fields are one comma-separated list (RFC 9110 5.3).
+				value = append(append(append([]byte(nil), req.ifNoneMatch...), ','), value...)
+			}
 			req.ifNoneMatch = value
 		case equalFold(name, "If-Modified-Since"):
 			req.ifMod = value
 		}
 	}
-	return req, true
+	if hosts > 1 || (hosts == 0 && !req.http10) {
+		return req, false, nil // net/http answers 400, as RFC 9112 3.2 requires
+	}
+	return req, true, nil
 }
+
+// hasCTL reports whether b has a control byte other than HTAB (a bare CR, NUL, DEL...).
+func hasCTL(b []byte) bool {
+	for _, c := range b {
+		if (c < 0x20 && c != '\t') || c == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// isToken reports whether b is a non-empty RFC 9110 token (a valid header field name).
+func isToken(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if c >= 0x80 || !tokenByte[c] {
+			return false
+		}
+	}
+	return true
+}
+
+var tokenByte = func() (t [128]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
 
 // hasPrefix is bytes.HasPrefix with a string prefix, without allocating.
 func hasPrefix(b []byte, s string) bool { return len(b) >= len(s) && string(b[:len(s)]) == s }

@@ -45,7 +45,7 @@ func (s *Service) Handler(o HandlerOptions) http.Handler {
 	if u, err := url.Parse(s.base); err == nil {
 		prefix = strings.TrimRight(u.EscapedPath(), "/")
 	}
-	return &handler{s: s, prefix: prefix, write: o.Write, api: o.API, log: o.Log, paths: paths{m: map[string]*target{}, max: 100000}}
+	return &handler{s: s, prefix: prefix, write: o.Write, api: o.API, log: o.Log, paths: paths{m: map[string]*target{}, max: 100000, maxBytes: 16 << 20}}
 }
 
 // Header values set on every answer.
@@ -64,10 +64,14 @@ type target struct {
 }
 
 // paths remembers what raw request paths resolve to, so a repeated GET neither decodes nor parses identifiers.
+// It holds at most max entries and maxBytes bytes of paths and keys (a hostile client sending long, distinct,
+// valid paths must not grow it without bound).
 type paths struct {
-	mu  sync.RWMutex
-	m   map[string]*target
-	max int
+	mu       sync.RWMutex
+	m        map[string]*target
+	max      int
+	maxBytes int
+	size     int
 }
 
 func (p *paths) get(raw string) *target {
@@ -78,9 +82,14 @@ func (p *paths) get(raw string) *target {
 }
 
 func (p *paths) put(raw string, t *target) {
+	n := len(raw) + len(t.key) + len(t.what)
 	p.mu.Lock()
-	if len(p.m) >= p.max {
+	if len(p.m) >= p.max || p.size+n > p.maxBytes {
 		clear(p.m)
+		p.size = 0
+	}
+	if _, ok := p.m[raw]; !ok {
+		p.size += n
 	}
 	p.m[raw] = t
 	p.mu.Unlock()
@@ -115,15 +124,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed here; use GET or HEAD")
 		return
 	}
-	// The request target as sent (origin form), without the query; else the URL's escaped path.
-	raw := r.RequestURI
-	if i := strings.IndexByte(raw, '?'); i >= 0 {
-		raw = raw[:i]
-	}
-	if raw == "" || raw[0] != '/' {
-		raw = r.URL.EscapedPath()
-	}
-	code, route, doc, msg := h.answer(raw, r.Header.Get("If-None-Match"), r.Header.Get("If-Modified-Since"))
+	raw := requestPath(r)
+	code, route, doc, msg := h.answer(raw, strings.Join(r.Header.Values("If-None-Match"), ","), r.Header.Get("If-Modified-Since"))
 	h.s.m.request(route, code)
 	if doc == nil {
 		h.fail(w, code, msg)
@@ -142,6 +144,19 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet {
 		_, _ = w.Write(doc.Body)
 	}
+}
+
+// requestPath is the request target as sent (origin form) without the query, else the URL's escaped path: what
+// the read and write APIs route on.
+func requestPath(r *http.Request) string {
+	raw := r.RequestURI
+	if i := strings.IndexByte(raw, '?'); i >= 0 {
+		raw = raw[:i]
+	}
+	if raw == "" || raw[0] != '/' {
+		raw = r.URL.EscapedPath()
+	}
+	return raw
 }
 
 // answer decides a GET or HEAD of the escaped path raw: 200 or 304 with the document, or an error status with

@@ -89,6 +89,10 @@ func (s *Service) Import(ctx context.Context, name string, r io.Reader, progress
 		if err := dec.Decode(&rec); err != nil {
 			return st, &ImportError{Where: where, Err: invalidf("record", "not a valid record: %v", err)}
 		}
+		if dec.InputOffset() != int64(len(b)) {
+			// A second object (or anything) after the record would otherwise be dropped without a word.
+			return st, &ImportError{Where: where, Err: invalid("record", "text after the record; one JSON object per line")}
+		}
 		n := 0
 		for _, set := range []bool{rec.Group != nil, rec.Metadata != nil, rec.Owner != nil} {
 			if set {

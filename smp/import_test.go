@@ -232,3 +232,15 @@ func TestImportJSONLinesIdempotentAndExport(t *testing.T) {
 		t.Errorf("metadata without group: %v", err)
 	}
 }
+
+// TestImportTwoRecordsOnALine: a second record on the same line is refused, not silently dropped.
+func TestImportTwoRecordsOnALine(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	rec := func(v string) string {
+		return `{"service_group":{"participant":"iso6523-actorid-upis::9915:` + v + `"}}`
+	}
+	_, err := f.svc.Import(context.Background(), "two.jsonl", strings.NewReader(rec("one")+rec("two")+"\n"), nil)
+	if err == nil || !strings.Contains(err.Error(), "two.jsonl:1") {
+		t.Errorf("two records on one line: %v", err)
+	}
+}

@@ -85,9 +85,15 @@ type Service struct {
 	cache    *cache
 	m        *metrics
 	resignMu sync.Mutex
+	// commitMu orders commits with their cache updates: without it, two writes of the same key could commit in
+	// one order and update the cache in the other, leaving the older document cached (and served) for good.
+	commitMu sync.Mutex
 	stale    atomic.Bool
 	layout   string
 }
+
+// afterCommit, when set (tests), runs between a write's commit and its cache update.
+var afterCommit func()
 
 // State keys.
 var (
@@ -364,6 +370,10 @@ func (w *writer) flush() error {
 }
 
 func (s *Service) update(fn func(w *writer) error) error {
+	// The store runs one write transaction at a time anyway; holding the lock until the cache is updated costs
+	// nothing more.
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
 	var w *writer
 	err := s.repo.Update(func(tx Tx) error {
 		w = &writer{s: s, tx: tx, k: s.keys.Load(), now: s.now()}
@@ -378,6 +388,9 @@ func (s *Service) update(fn func(w *writer) error) error {
 			err = internal("store", err)
 		}
 		return err
+	}
+	if afterCommit != nil {
+		afterCommit()
 	}
 	s.cache.apply(w.ops)
 	s.m.signatures.WithLabelValues("smp1").Add(float64(w.sigs[0]))

@@ -142,13 +142,7 @@ func (wa *writeAPI) write(w http.ResponseWriter, r *http.Request, route *string)
 	if r.Method != http.MethodPut && r.Method != http.MethodDelete {
 		return http.StatusMethodNotAllowed, "method " + r.Method + " is not allowed here; use GET, HEAD, PUT or DELETE"
 	}
-	raw := r.RequestURI
-	if i := strings.IndexByte(raw, '?'); i >= 0 {
-		raw = raw[:i]
-	}
-	if raw == "" || raw[0] != '/' {
-		raw = r.URL.EscapedPath()
-	}
+	raw := requestPath(r)
 	t, code, msg := wa.parsePath(raw)
 	if t != nil {
 		*route = t.route
