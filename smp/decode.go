@@ -28,11 +28,20 @@ func DetectFlavour(root *etree.Element) (Flavour, error) {
 	}
 }
 
+// maxMarkup bounds the number of tags (start, end, comment, ...) of a body: a ServiceMetadata with a thousand
+// endpoints has about 30,000.
+const maxMarkup = 100_000
+
 func parseBody(body []byte) (*etree.Element, error) {
 	doc := etree.NewDocument()
 	doc.ReadSettings.Permissive = false
 	if bytes.Contains(body, []byte("<!DOCTYPE")) || bytes.Contains(body, []byte("<!ENTITY")) {
 		return nil, invalid("body", "DOCTYPE and entity declarations are not accepted")
+	}
+	// A tree costs far more memory than its text: refuse bodies with more markup than any real document has
+	// before building one (a 4 MiB body of empty elements would otherwise take hundreds of MB).
+	if n := bytes.Count(body, []byte("<")); n > maxMarkup {
+		return nil, invalidf("body", "has %d tags; at most %d are accepted", n, maxMarkup)
 	}
 	if err := doc.ReadFromBytes(body); err != nil {
 		return nil, invalidf("body", "not well-formed XML: %v", err)

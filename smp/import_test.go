@@ -244,3 +244,16 @@ func TestImportTwoRecordsOnALine(t *testing.T) {
 		t.Errorf("two records on one line: %v", err)
 	}
 }
+
+func TestDecodeRefusesExcessiveMarkup(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`<ServiceGroup xmlns="http://busdox.org/serviceMetadata/publishing/1.0/">`)
+	for i := 0; i < 60_000; i++ {
+		b.WriteString("<a/><b/>")
+	}
+	b.WriteString(`</ServiceGroup>`)
+	_, err := smp.DecodeServiceGroup([]byte(b.String()), identifier.PEPPOL)
+	if err == nil || !strings.Contains(err.Error(), "tags") || smp.KindOf(err) != smp.KindInvalid {
+		t.Fatalf("decode of 120,000 elements = %v, want an invalid-body error about tags", err)
+	}
+}
