@@ -44,3 +44,29 @@ second=$(t "$work/signpost" smp import --config "$work/smp.yaml" "$work/in.jsonl
 echo "import again (idempotent): ${second} s   $(tail -1 "$work/out.txt")"
 exp=$(t "$work/signpost" smp export --config "$work/smp.yaml" "$work/out.jsonl")
 echo "export:                   ${exp} s   $(wc -l <"$work/out.jsonl") records, store $(du -h "$work/smp.db" | cut -f1)"
+
+# Memory: serve the store, read every participant's metadata once, then report anonymous resident memory.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+sed -i "s#^ops: .*#ops: {addr: \"\"}\nhttp: {listen: 127.0.0.1:$port}#" "$work/smp.yaml"
+"$work/signpost" smp serve --config "$work/smp.yaml" 2>"$work/serve.log" &
+pid=$!
+trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
+python3 - "$port" "$N" <<'PY'
+import http.client, sys, time, urllib.parse
+port, n = int(sys.argv[1]), int(sys.argv[2])
+for _ in range(100):
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10); c.connect(); break
+    except OSError:
+        time.sleep(0.1)
+d = urllib.parse.quote("busdox-docid-qns::urn:oasis:names:specification:ubl:schema:xsd:Invoice-2::Invoice##urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0::2.1", safe="")
+bad = 0
+for i in range(n):
+    c.request("GET", "/%s/services/%s" % (urllib.parse.quote("iso6523-actorid-upis::9915:bench%07d" % i, safe=""), d))
+    r = c.getresponse(); r.read()
+    bad += r.status != 200
+if bad:
+    sys.exit("bench-smp-import: %d GETs did not answer 200" % bad)
+PY
+echo "serve after one GET of every document: $(grep -E 'RssAnon' /proc/$pid/status | tr -s ' \t' ' ')  ($N service groups)"
+kill $pid; wait $pid 2>/dev/null || true
