@@ -50,7 +50,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 sed -i "s#^ops: .*#ops: {addr: \"\"}\nhttp: {listen: 127.0.0.1:$port}#" "$work/smp.yaml"
 "$work/signpost" smp serve --config "$work/smp.yaml" 2>"$work/serve.log" &
 pid=$!
-trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 python3 - "$port" "$N" <<'PY'
 import http.client, sys, time, urllib.parse
 port, n = int(sys.argv[1]), int(sys.argv[2])
