@@ -120,12 +120,7 @@ func newSMPImportCmd() *cobra.Command {
 		Use:   "import --config FILE FILE|DIR",
 		Short: "Load service groups and metadata from an import file (JSON Lines, docs/smp-import.md) or a directory of XML bodies",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := openSMP(cfgPath)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: withApp(openSMP, &cfgPath, func(cmd *cobra.Command, args []string, a *smpapp.App) error {
 			ctx := context.Background()
 			start := time.Now()
 			fi, err := os.Stat(args[0])
@@ -157,7 +152,7 @@ func newSMPImportCmd() *cobra.Command {
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "imported %s: %s in %s\n", args[0], st, time.Since(start).Round(time.Millisecond))
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&cfgPath, "config", "conf/smp.yaml", "SMP configuration file (YAML)")
 	return cmd
@@ -169,14 +164,10 @@ func newSMPExportCmd() *cobra.Command {
 		Use:   "export --config FILE FILE",
 		Short: "Write the whole SMP to an import file (JSON Lines; - for stdout)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := openSMP(cfgPath)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: withApp(openSMP, &cfgPath, func(cmd *cobra.Command, args []string, a *smpapp.App) error {
 			var w io.Writer = cmd.OutOrStdout()
 			var f *os.File
+			var err error
 			if args[0] != "-" {
 				if f, err = os.Create(args[0]); err != nil {
 					return &exitError{code: 2, err: err}
@@ -209,7 +200,7 @@ func newSMPExportCmd() *cobra.Command {
 				fmt.Fprintf(cmd.ErrOrStderr(), "exported %d records to %s\n", n, args[0])
 			}
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&cfgPath, "config", "conf/smp.yaml", "SMP configuration file (YAML)")
 	return cmd
@@ -230,12 +221,7 @@ background while serving. With the server stopped, this command does the same; g
 --cert/--key (or --pkcs12), then point signing: in the configuration at them before the next start (a server
 started with another key than the store records re-signs everything with that key).`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := openSMP(cfgPath)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: withApp(openSMP, &cfgPath, func(cmd *cobra.Command, _ []string, a *smpapp.App) error {
 			svc := a.Service()
 			out := cmd.OutOrStdout()
 			progress := func(done int) {
@@ -245,6 +231,7 @@ started with another key than the store records re-signs everything with that ke
 			}
 			start := time.Now()
 			var n int
+			var err error
 			if files.Set() {
 				key, chain, err := smpapp.LoadSigningKey(files)
 				if err != nil {
@@ -268,7 +255,7 @@ started with another key than the store records re-signs everything with that ke
 			fmt.Fprintf(out, "re-signed %d service groups with key generation %d (%s) in %s\n", n, svc.Generation(),
 				svc.Certificate().Subject, time.Since(start).Round(time.Millisecond))
 			return nil
-		},
+		}),
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfgPath, "config", "conf/smp.yaml", "SMP configuration file (YAML)")
@@ -277,4 +264,17 @@ started with another key than the store records re-signs everything with that ke
 	f.StringVar(&files.PKCS12, "pkcs12", "", "new signing key and certificate (PKCS#12) instead of --cert/--key")
 	f.StringVar(&files.PasswordFile, "password-file", "", "file holding the PKCS#12 password")
 	return cmd
+}
+
+// withApp is the RunE of an admin command: it opens the SMP of --config with open (the server must be stopped),
+// runs fn and closes the SMP.
+func withApp(open func(string) (*smpapp.App, error), cfgPath *string, fn func(cmd *cobra.Command, args []string, a *smpapp.App) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		a, err := open(*cfgPath)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		return fn(cmd, args, a)
+	}
 }

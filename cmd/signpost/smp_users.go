@@ -41,12 +41,7 @@ func newSMPTokenCmd() *cobra.Command {
 		Use:   "create --config FILE --user NAME [--admin]",
 		Short: "Issue a bearer token for a user (created when missing); the token is printed once",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := openSMPTokens(cfgPath)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: withApp(openSMPTokens, &cfgPath, func(cmd *cobra.Command, _ []string, a *smpapp.App) error {
 			tok, ti, err := a.Service().CreateToken(context.Background(), user, admin)
 			if err != nil {
 				return &exitError{code: 1, err: err}
@@ -54,7 +49,7 @@ func newSMPTokenCmd() *cobra.Command {
 			fmt.Fprintln(cmd.OutOrStdout(), tok)
 			fmt.Fprintf(cmd.ErrOrStderr(), "token %s for user %s; use it as: Authorization: Bearer <token> (it is not shown again)\n", ti.ID, ti.User)
 			return nil
-		},
+		}),
 	}
 	create.Flags().StringVar(&user, "user", "", "user the token belongs to (created when missing)")
 	create.Flags().BoolVar(&admin, "admin", false, "make the user an administrator (changes every service group)")
@@ -63,12 +58,7 @@ func newSMPTokenCmd() *cobra.Command {
 		Use:   "list --config FILE",
 		Short: "List the tokens (ID, user, created); tokens themselves are stored only hashed",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := openSMPTokens(cfgPath)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: withApp(openSMPTokens, &cfgPath, func(cmd *cobra.Command, _ []string, a *smpapp.App) error {
 			ts, err := a.Service().Tokens(context.Background())
 			if err != nil {
 				return &exitError{code: 1, err: err}
@@ -87,24 +77,19 @@ func newSMPTokenCmd() *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", t.ID, t.User, admins[t.User], t.Created.Format(time.RFC3339))
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	revoke := &cobra.Command{
 		Use:   "revoke --config FILE ID",
 		Short: "Revoke a token (a running server refuses it from its next request on)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := openSMPTokens(cfgPath)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: withApp(openSMPTokens, &cfgPath, func(cmd *cobra.Command, args []string, a *smpapp.App) error {
 			if err := a.Service().RevokeToken(context.Background(), args[0]); err != nil {
 				return &exitError{code: 1, err: err}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "revoked token %s\n", args[0])
 			return nil
-		},
+		}),
 	}
 	for _, c := range []*cobra.Command{create, list, revoke} {
 		c.Flags().StringVar(&cfgPath, "config", "conf/smp.yaml", "SMP configuration file (YAML)")
@@ -171,12 +156,7 @@ func newSMPUserCmd() *cobra.Command {
 		Use:   "list --config FILE",
 		Short: "List the users",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := openSMP(cfgPath)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: withApp(openSMP, &cfgPath, func(cmd *cobra.Command, _ []string, a *smpapp.App) error {
 			us, err := a.Service().Users(context.Background())
 			if err != nil {
 				return &exitError{code: 1, err: err}
@@ -187,24 +167,19 @@ func newSMPUserCmd() *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%v\t%v\t%s\n", u.Name, u.Admin, u.HasPassword(), u.Created.Format(time.RFC3339))
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	del := &cobra.Command{
 		Use:   "delete --config FILE NAME",
 		Short: "Delete a user and revoke its tokens (its service groups keep it as owner; administrators still change them)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := openSMP(cfgPath)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: withApp(openSMP, &cfgPath, func(cmd *cobra.Command, args []string, a *smpapp.App) error {
 			if err := a.Service().DeleteUser(context.Background(), args[0]); err != nil {
 				return &exitError{code: 1, err: err}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "deleted user %s\n", args[0])
 			return nil
-		},
+		}),
 	}
 	for _, c := range []*cobra.Command{set, list, del} {
 		c.Flags().StringVar(&cfgPath, "config", "conf/smp.yaml", "SMP configuration file (YAML)")
