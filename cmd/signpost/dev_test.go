@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/signpost-project/signpost/internal/testnet"
 )
 
 // buildBinary builds bin/signpost for the test into a temporary directory.
@@ -26,32 +27,12 @@ func buildBinary(t *testing.T) string {
 	return bin
 }
 
-// freeAddr returns a loopback address whose port is free for both UDP and TCP at the time of the call.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	for i := 0; i < 50; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := l.Addr().String()
-		u, err := net.ListenPacket("udp", addr)
-		l.Close()
-		if err == nil {
-			u.Close()
-			return addr
-		}
-	}
-	t.Fatal("no free port")
-	return ""
-}
-
 // TestDevEndToEnd runs `signpost dev` as a user does, waits for it to say it is ready, pastes the lookup command
 // it prints, checks the PKI with openssl, and stops it with SIGTERM.
 func TestDevEndToEnd(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	dnsAddr, smlAddr, smpAddr, opsAddr := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
+	dnsAddr, smlAddr, smpAddr, opsAddr := testnet.FreeAddr(t), testnet.FreeAddr(t), testnet.FreeAddr(t), testnet.FreeAddr(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "dev", "--dir", dir, "--dns-addr", dnsAddr, "--sml-addr", smlAddr,

@@ -17,6 +17,7 @@ import (
 	"github.com/signpost-project/signpost/identifier"
 	"github.com/signpost-project/signpost/internal/ops"
 	"github.com/signpost-project/signpost/internal/pki"
+	"github.com/signpost-project/signpost/internal/testnet"
 	"github.com/signpost-project/signpost/lookup"
 	"github.com/signpost-project/signpost/lookup/lookuptest"
 	"github.com/signpost-project/signpost/sml"
@@ -31,16 +32,6 @@ const (
 	process = "cenbii-procid-ubl::urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"
 )
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 func TestLookupThroughRealSML(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -48,7 +39,7 @@ func TestLookupThroughRealSML(t *testing.T) {
 store:
   path: `+filepath.Join(t.TempDir(), "sml.db")+`
 dns:
-  listen: `+freeAddr(t)+`
+  listen: `+testnet.FreeAddr(t)+`
 domains:
   - zone: `+zone+`
     records: [naptr, cname]
@@ -164,7 +155,7 @@ func TestLookupThroughRealSMLAndSMP(t *testing.T) {
 	dir := t.TempDir()
 	p := lookuptest.NewPKI(t)
 
-	smlCfg, err := conf.ParseSML("e2e.yaml", []byte("store: {path: "+filepath.Join(dir, "sml.db")+"}\ndns: {listen: \""+freeAddr(t)+"\"}\ndomains:\n  - zone: "+zone+"\n"))
+	smlCfg, err := conf.ParseSML("e2e.yaml", []byte("store: {path: "+filepath.Join(dir, "sml.db")+"}\ndns: {listen: \""+testnet.FreeAddr(t)+"\"}\ndomains:\n  - zone: "+zone+"\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,19 +16,9 @@ import (
 	"github.com/signpost-project/signpost/conf"
 	"github.com/signpost-project/signpost/identifier"
 	"github.com/signpost-project/signpost/internal/ops"
+	"github.com/signpost-project/signpost/internal/testnet"
 	"github.com/signpost-project/signpost/sml"
 )
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	// A TCP port that is free now; the DNS server binds UDP and TCP on it.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // TestAppServesWhatTheServiceCommits starts the assembled SML (store, Service, DNS server), registers a
 // participant through the Service and asks the real DNS server over UDP: the answer is there when the write
@@ -39,7 +29,7 @@ func TestAppServesWhatTheServiceCommits(t *testing.T) {
 store:
   path: `+filepath.Join(dir, "sml.db")+`
 dns:
-  listen: `+freePort(t)+`
+  listen: `+testnet.FreeAddr(t)+`
 domains:
   - zone: sml.test
     records: [naptr, cname]
@@ -144,7 +134,7 @@ func TestStartRaisesSerialAboveSecondaries(t *testing.T) {
 store:
   path: `+filepath.Join(dir, "sml.db")+`
 dns:
-  listen: `+freePort(t)+`
+  listen: `+testnet.FreeAddr(t)+`
   notify: [`+pc.LocalAddr().String()+`]
 domains:
   - zone: sml.test

@@ -194,28 +194,4 @@ func eventually(t testing.TB, what string, timeout time.Duration, f func() error
 	t.Fatalf("%s: not within %s: %v", what, timeout, err)
 }
 
-// freePort asks the kernel for a free loopback port (TCP and UDP).
-func freePort(t testing.TB) int {
-	t.Helper()
-	for range 20 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		u, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(p))
-		if err != nil {
-			continue
-		}
-		u.Close()
-		if p == 5353 || p == 15353 || p == 18443 || p == 18080 || p == 19090 {
-			continue
-		}
-		return p
-	}
-	t.Fatal("no free port")
-	return 0
-}
-
 func errorf(format string, a ...any) error { return fmt.Errorf(format, a...) }

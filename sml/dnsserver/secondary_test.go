@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/signpost-project/signpost/internal/dnstest"
+	"github.com/signpost-project/signpost/internal/testnet"
 )
 
 // daemon is an external server started by a test and stopped by PID.
@@ -202,9 +203,9 @@ func testSecondaries(t *testing.T, withKey bool) {
 		cfg.TSIGKeys = map[string]string{keyName: secret}
 		cfg.TransferKey, cfg.NotifyKey = keyName, keyName
 	}
-	primaryPort, bindPort, knotPort := freePort(t), freePort(t), freePort(t)
+	primaryPort, bindPort, knotPort := testnet.FreePort(t), testnet.FreePort(t), testnet.FreePort(t)
 	for bindPort == primaryPort || knotPort == primaryPort || knotPort == bindPort {
-		bindPort, knotPort = freePort(t), freePort(t)
+		bindPort, knotPort = testnet.FreePort(t), testnet.FreePort(t)
 	}
 	cfg.Listen = "127.0.0.1:" + strconv.Itoa(primaryPort)
 	cfg.Notify = []string{"127.0.0.1:" + strconv.Itoa(bindPort), "127.0.0.1:" + strconv.Itoa(knotPort)}
