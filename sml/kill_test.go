@@ -4,14 +4,12 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 
 	"github.com/signpost-project/signpost/identifier"
+	"github.com/signpost-project/signpost/internal/testproc"
 	"github.com/signpost-project/signpost/store"
 	"github.com/signpost-project/signpost/store/storetest"
 )
@@ -26,33 +24,7 @@ func TestKilledWriterLosesNothingAcknowledged(t *testing.T) {
 		return
 	}
 	path := filepath.Join(t.TempDir(), "kill.db")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestKilledWriterLosesNothingAcknowledged$")
-	cmd.Env = append(os.Environ(), "SIGNPOST_SML_CHILD="+path)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var acked []string
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "acked "); ok {
-			acked = append(acked, v)
-			if len(acked) == 400 {
-				break
-			}
-		}
-	}
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
-	if len(acked) < 400 {
-		t.Fatalf("child acknowledged only %d registrations", len(acked))
-	}
+	acked := testproc.KillAfterAcks(t, "TestKilledWriterLosesNothingAcknowledged", "SIGNPOST_SML_CHILD="+path, 400)
 	db := storetest.OpenPath(t, path)
 	f := newFixtureOn(t, db, Options{})
 	have := map[identifier.ID]bool{}

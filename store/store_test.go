@@ -7,15 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/signpost-project/signpost/internal/testproc"
 	"github.com/signpost-project/signpost/store"
 	"github.com/signpost-project/signpost/store/storetest"
 )
@@ -244,34 +243,7 @@ func TestKilledWriterLosesNothingCommitted(t *testing.T) {
 		return
 	}
 	path := filepath.Join(t.TempDir(), "kill.db")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestKilledWriterLosesNothingCommitted$")
-	cmd.Env = append(os.Environ(), "SIGNPOST_STORE_CHILD="+path)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var acked []string
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "acked ") {
-			acked = append(acked, strings.TrimPrefix(line, "acked "))
-			if len(acked) == 300 {
-				break
-			}
-		}
-	}
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
-	if len(acked) < 300 {
-		t.Fatalf("child acknowledged only %d writes", len(acked))
-	}
+	acked := testproc.KillAfterAcks(t, "TestKilledWriterLosesNothingCommitted", "SIGNPOST_STORE_CHILD="+path, 300)
 	db := storetest.OpenPath(t, path)
 	_ = db.View(func(tx *store.Tx) error {
 		for _, k := range acked {
