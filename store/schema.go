@@ -1,7 +1,7 @@
 package store
 
-// SchemaVersion is the layout version this build reads and writes. Open refuses a store with another version.
-const SchemaVersion uint64 = 1
+// SchemaVersion is the layout version this build reads and writes. Open refuses a store with a newer version.
+const SchemaVersion uint64 = 2
 
 // Bucket names one top-level bucket. Every bucket is declared here, once; Open creates all of them.
 type Bucket struct{ name []byte }
@@ -30,9 +30,15 @@ var (
 	SMLJournal = bucket("sml.journal")
 	// SMLZones: zone name -> zone state (serial) (package sml).
 	SMLZones = bucket("sml.zones")
+	// SMLTokens: token hash -> admin token record (package sml). Since schema 2.
+	SMLTokens = bucket("sml.tokens")
 
 	// SMPGroups: participant -> service group (package smp).
 	SMPGroups = bucket("smp.groups")
+	// SMPVersions: participant -> version of its service group, uint64 big-endian (package smp). A writer signs
+	// outside the write transaction and the transaction checks that the version it read has not changed.
+	// Since schema 2.
+	SMPVersions = bucket("smp.versions")
 	// SMPMetadata: participant NUL document type -> service metadata (package smp).
 	SMPMetadata = bucket("smp.metadata")
 	// SMPDocuments: flavour NUL path -> signed response bytes (package smp).
@@ -50,8 +56,8 @@ var (
 // Buckets lists every bucket the schema has.
 var Buckets = []Bucket{
 	Meta,
-	SMLDomains, SMLSMPs, SMLParticipants, SMLBySMP, SMLNames, SMLJournal, SMLZones,
-	SMPGroups, SMPMetadata, SMPDocuments, SMPUsers, SMPTokens, SMPOutbox, SMPState,
+	SMLDomains, SMLSMPs, SMLParticipants, SMLBySMP, SMLNames, SMLJournal, SMLZones, SMLTokens,
+	SMPGroups, SMPVersions, SMPMetadata, SMPDocuments, SMPUsers, SMPTokens, SMPOutbox, SMPState,
 }
 
 var keySchemaVersion = []byte("schema-version")

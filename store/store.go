@@ -79,7 +79,9 @@ func (db *DB) prepare(readOnly bool) error {
 		if len(v) != 8 {
 			return true, fmt.Errorf("%w: %s has a malformed schema version", ErrSchemaVersion, db.path)
 		}
-		if got := binary.BigEndian.Uint64(v); got != SchemaVersion {
+		// Interim: a schema-1 store opens read-write with its missing buckets created (below). The migration
+		// framework replaces this with a backup and a step that also writes the new version.
+		if got := binary.BigEndian.Uint64(v); got != SchemaVersion && (got != 1 || readOnly) {
 			return true, fmt.Errorf("%w: %s has schema version %d, this build reads version %d", ErrSchemaVersion, db.path, got, SchemaVersion)
 		}
 		return true, nil
