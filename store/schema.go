@@ -1,6 +1,17 @@
 package store
 
-// SchemaVersion is the layout version this build reads and writes. Open refuses a store with a newer version.
+import (
+	"encoding/binary"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// SchemaVersion is the layout version this build reads and writes. Open upgrades an older store to it, step by
+// step through [migrations], after backing the file up; it refuses a newer one.
+//
+// Changing the layout (a new bucket, a new key or value format) means: raise SchemaVersion, declare the change
+// below, and append one step to migrations that turns a store of the previous version into the new one.
 const SchemaVersion uint64 = 2
 
 // Bucket names one top-level bucket. Every bucket is declared here, once; Open creates all of them.
@@ -61,3 +72,34 @@ var Buckets = []Bucket{
 }
 
 var keySchemaVersion = []byte("schema-version")
+
+// migrations lists every upgrade step, oldest first: step i turns schema i+1 into schema i+2. Open runs each in
+// its own write transaction that also writes the new schema version, so a step is applied whole or not at all.
+// A step must only change the store (no files, no network): an interrupted upgrade runs it again from the start.
+var migrations = []migration{
+	{
+		from:        1,
+		description: "add sml.tokens and smp.versions; give every service group version 1",
+		apply: func(tx *bolt.Tx) error {
+			if _, err := tx.CreateBucketIfNotExists(SMLTokens.name); err != nil {
+				return err
+			}
+			versions, err := tx.CreateBucketIfNotExists(SMPVersions.name)
+			if err != nil {
+				return err
+			}
+			groups := tx.Bucket(SMPGroups.name)
+			if groups == nil {
+				return fmt.Errorf("bucket %s is missing", SMPGroups.name)
+			}
+			var one [8]byte
+			binary.BigEndian.PutUint64(one[:], 1)
+			return groups.ForEach(func(participant, _ []byte) error {
+				if versions.Get(participant) != nil {
+					return nil // written by a build that already kept versions: keep it
+				}
+				return versions.Put(participant, one[:])
+			})
+		},
+	},
+}

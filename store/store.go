@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +36,11 @@ type DB struct {
 
 // Open opens or creates the store file at path. It creates the parent directory, waits at most
 // LockTimeout for the file lock, creates missing buckets and checks the schema version.
+//
+// A store of an older schema version is first copied to <path>.schema-<N>.<UTC time>.bak beside it (atomically,
+// fsynced, logged with its path) and then upgraded in place, one transaction per step (see [Migrations]); an
+// interrupted upgrade resumes at the next Open. Errors wrap [ErrUpgrade]. A read-only Open of an older store,
+// and any Open of a newer one, fail with [ErrSchemaVersion] and a message that says what to do.
 func Open(path string, opts Options) (*DB, error) {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = DefaultLockTimeout
@@ -65,40 +69,42 @@ func Open(path string, opts Options) (*DB, error) {
 	return db, nil
 }
 
-// prepare creates the buckets of a new store and checks the schema version of an existing one.
+// prepare creates the buckets of a new store, upgrades an older one and checks the schema version.
 func (db *DB) prepare(readOnly bool) error {
-	check := func(tx *bolt.Tx) (found bool, err error) {
-		m := tx.Bucket(Meta.name)
-		if m == nil {
-			return false, nil
+	var (
+		version uint64
+		found   bool
+	)
+	if err := db.bolt.View(func(tx *bolt.Tx) (err error) {
+		version, found, err = readVersion(tx, db.path)
+		return err
+	}); err != nil {
+		return err
+	}
+	switch {
+	case found && version > SchemaVersion:
+		return fmt.Errorf("%w: store %s has schema version %d; this signpost build reads up to %d: upgrade signpost or restore a backup",
+			ErrSchemaVersion, db.path, version, SchemaVersion)
+	case found && version < SchemaVersion && readOnly:
+		return fmt.Errorf("%w: store %s has schema version %d and this signpost build reads version %d; it was opened read-only, so it cannot be upgraded: open it read-write once with this build (any serve command does; the store is backed up beside itself first), or upgrade a copy that way",
+			ErrSchemaVersion, db.path, version, SchemaVersion)
+	case found && version < SchemaVersion:
+		if err := db.upgrade(version); err != nil {
+			return err
 		}
-		v := m.Get(keySchemaVersion)
-		if v == nil {
-			return false, nil
-		}
-		if len(v) != 8 {
-			return true, fmt.Errorf("%w: %s has a malformed schema version", ErrSchemaVersion, db.path)
-		}
-		// Interim: a schema-1 store opens read-write with its missing buckets created (below). The migration
-		// framework replaces this with a backup and a step that also writes the new version.
-		if got := binary.BigEndian.Uint64(v); got != SchemaVersion && (got != 1 || readOnly) {
-			return true, fmt.Errorf("%w: %s has schema version %d, this build reads version %d", ErrSchemaVersion, db.path, got, SchemaVersion)
-		}
-		return true, nil
+	case readOnly && !found:
+		return fmt.Errorf("store: %s is not a signpost store (no schema version)", db.path)
 	}
 	if readOnly {
-		return db.bolt.View(func(tx *bolt.Tx) error {
-			found, err := check(tx)
-			if err == nil && !found {
-				err = fmt.Errorf("store: %s is not a signpost store (no schema version)", db.path)
-			}
-			return err
-		})
+		return nil
 	}
 	return db.bolt.Update(func(tx *bolt.Tx) error {
-		found, err := check(tx)
+		version, found, err := readVersion(tx, db.path)
 		if err != nil {
 			return err
+		}
+		if found && version != SchemaVersion {
+			return fmt.Errorf("%w: store %s has schema version %d after its upgrade, want %d", ErrSchemaVersion, db.path, version, SchemaVersion)
 		}
 		if !found {
 			// A new file, or one that holds something else: refuse anything that has foreign buckets.
@@ -117,9 +123,7 @@ func (db *DB) prepare(readOnly bool) error {
 			}
 		}
 		if !found {
-			var v [8]byte
-			binary.BigEndian.PutUint64(v[:], SchemaVersion)
-			if err := tx.Bucket(Meta.name).Put(keySchemaVersion, v[:]); err != nil {
+			if err := writeVersion(tx, SchemaVersion); err != nil {
 				return err
 			}
 			db.log.Info("store created", "path", db.path, "schema", SchemaVersion)
@@ -206,7 +210,23 @@ func (db *DB) BackupFile(path string) error {
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("store: backup: %w", err)
 	}
+	// Make the rename itself durable: without this a crash can leave the directory without the new name.
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("store: backup: %w", err)
+	}
 	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Check verifies the integrity of the whole file (page structure, free list, bucket layout) and that every
