@@ -3,7 +3,9 @@ package conf
 import (
 	"encoding/base64"
 	"fmt"
+	"net"
 	"net/netip"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -18,6 +20,7 @@ type SML struct {
 	Ops        Ops        `yaml:"ops"`
 	DNS        DNS        `yaml:"dns"`
 	Management Management `yaml:"management"`
+	Admin      Admin      `yaml:"admin"`
 	Domains    []Domain   `yaml:"domains"`
 	TSIGKeys   []TSIGKey  `yaml:"tsig_keys"`
 	file       string     // where it was loaded from, for messages
@@ -72,6 +75,18 @@ type Management struct {
 	// ReadTimeout and WriteTimeout bound a request. Defaults 30s.
 	ReadTimeout  time.Duration `yaml:"read_timeout"`
 	WriteTimeout time.Duration `yaml:"write_timeout"`
+}
+
+// Admin is a server's admin listener: the JSON admin API that the admin commands use against a running server.
+// It is plain HTTP, so it listens on a loopback address only, and every request carries the admin token
+// (Authorization: Bearer).
+type Admin struct {
+	// Listen is HOST:PORT on a loopback address (127.0.0.1, ::1 or localhost). Default 127.0.0.1:8082.
+	Listen string `yaml:"listen"`
+	// TokenFile holds the admin token (its first line). The server writes a new random token there, mode 0600,
+	// when the file does not exist; the admin commands read it. Default: sml-admin.token in the directory of
+	// store.path.
+	TokenFile string `yaml:"token_file"`
 }
 
 // SOA fields of a zone.
@@ -178,6 +193,12 @@ func (c *SML) Defaults() {
 	}
 	if m.WriteTimeout == 0 {
 		m.WriteTimeout = 30 * time.Second
+	}
+	if c.Admin.Listen == "" {
+		c.Admin.Listen = "127.0.0.1:8082"
+	}
+	if c.Admin.TokenFile == "" {
+		c.Admin.TokenFile = filepath.Join(filepath.Dir(c.Store.Path), "sml-admin.token")
 	}
 	for i := range c.TSIGKeys {
 		if c.TSIGKeys[i].Algorithm == "" {
@@ -315,6 +336,16 @@ func (c *SML) Validate() error {
 	validatePositive(p, "management.read_timeout", m.ReadTimeout)
 	validatePositive(p, "management.write_timeout", m.WriteTimeout)
 
+	validateLoopback(p, "admin.listen", c.Admin.Listen)
+	if c.Admin.TokenFile == "" {
+		p.add("admin.token_file", "missing: give the file that holds the admin token")
+	}
+	for _, a := range []struct{ key, v string }{{"dns.listen", c.DNS.Listen}, {"management.listen", m.Listen}, {"ops.addr", c.Ops.Addr}} {
+		if a.v != "" && a.v == c.Admin.Listen {
+			p.add("admin.listen", "%q is also %s; the admin API needs a listener of its own", a.v, a.key)
+		}
+	}
+
 	if len(c.Domains) == 0 {
 		p.add("domains", "missing: configure at least one domain (zone)")
 	}
@@ -323,6 +354,23 @@ func (c *SML) Validate() error {
 		c.Domains[i].validate(p, fmt.Sprintf("domains[%d]", i), zones)
 	}
 	return p.err(c.file)
+}
+
+// validateLoopback checks that addr is HOST:PORT with a loopback host: an IP literal such as 127.0.0.1 or ::1, or
+// localhost.
+func validateLoopback(p *problems, path, addr string) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" {
+		p.add(path, "%q is not HOST:PORT", addr)
+		return
+	}
+	if host == "localhost" {
+		return
+	}
+	if ip, err := netip.ParseAddr(host); err != nil || !ip.IsLoopback() {
+		p.add(path, "%q is not a loopback address: the admin API is plain HTTP and listens on 127.0.0.1 or [::1] only "+
+			"(reach it from another machine through an SSH tunnel)", addr)
+	}
 }
 
 func (d *Domain) validate(p *problems, path string, zones map[string]bool) {
