@@ -341,8 +341,8 @@ func newSMLImportCmd() *cobra.Command {
 one transaction per batch. While the server runs, the file goes through its admin API and the server serves
 each batch in DNS as it commits; when the server is stopped, the command works on the store.
 Re-running an import is harmless. After an import the zone's IXFR journal is reset: secondaries take the
-whole zone (AXFR) at their next transfer. Interrupted (Ctrl-C), it stops after the batch in progress; the
-batches before are committed.
+whole zone (AXFR) at their next transfer. Interrupted (Ctrl-C), it stops: each batch commits whole or not at
+all, and the batches committed before stay.
 
 With --generate N, FILE is not read but written: N participants over --smps SMPs in --zone, owned by --owner.`,
 		Args: cobra.ExactArgs(1),
