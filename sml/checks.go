@@ -34,14 +34,14 @@ func (s *Service) ownedSMP(t txn, c Caller, id string) (SMP, *Domain, error) {
 		return SMP{}, nil, err
 	}
 	if !ok {
-		return SMP{}, nil, errorf(KindNotFound, "[ERR-100] the SMP '%s' does not exist; create it first (CreateServiceMetadataPublisherService)", id)
+		return SMP{}, nil, smpError(KindNotFound, id, "the SMP '%s' does not exist; create it first (CreateServiceMetadataPublisherService)", id)
 	}
 	if smp.Owner != c.Identity {
-		return SMP{}, nil, errorf(KindUnauthorized, "the SMP '%s' belongs to another certificate; call with the certificate that created it", id)
+		return SMP{}, nil, smpError(KindUnauthorized, id, "the SMP '%s' belongs to another certificate; call with the certificate that created it", id)
 	}
 	d, ok := s.domains[smp.Domain]
 	if !ok || smp.Domain != fqdn(c.Domain) {
-		return SMP{}, nil, errorf(KindUnauthorized, "the SMP '%s' is not in the SML domain of your certificate", id)
+		return SMP{}, nil, smpError(KindUnauthorized, id, "the SMP '%s' is not in the SML domain of your certificate", id)
 	}
 	return smp, d, nil
 }
@@ -49,20 +49,20 @@ func (s *Service) ownedSMP(t txn, c Caller, id string) (SMP, *Domain, error) {
 // checkSMPID checks that id can form a DNS label: 1..63 letters, digits, '-' or '_', not beginning or ending with '-'.
 func checkSMPID(id string) error {
 	if id == "" {
-		return errorf(KindBadRequest, "the SMP ID is empty; give the ID agreed for your SMP")
+		return smpError(KindBadRequest, id, "the SMP ID is empty; give the ID agreed for your SMP")
 	}
 	if len(id) > 63 {
-		return errorf(KindBadRequest, "the SMP ID '%s' is longer than 63 characters (it must form a DNS label)", shorten(id))
+		return smpError(KindBadRequest, id, "the SMP ID '%s' is longer than 63 characters (it must form a DNS label)", shorten(id))
 	}
 	for i := 0; i < len(id); i++ {
 		ch := id[i]
 		ok := ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '_' || ch == '-'
 		if !ok {
-			return errorf(KindBadRequest, "the SMP ID '%s' has the character %q at position %d; use letters, digits, '-' and '_' (it must form a DNS label)", shorten(id), rune(ch), i+1)
+			return smpError(KindBadRequest, id, "the SMP ID '%s' has the character %q at position %d; use letters, digits, '-' and '_' (it must form a DNS label)", shorten(id), rune(ch), i+1)
 		}
 	}
 	if id[0] == '-' || id[len(id)-1] == '-' {
-		return errorf(KindBadRequest, "the SMP ID '%s' begins or ends with '-'; it must form a DNS label", id)
+		return smpError(KindBadRequest, id, "the SMP ID '%s' begins or ends with '-'; it must form a DNS label", id)
 	}
 	return nil
 }
@@ -83,23 +83,23 @@ func checkAddresses(smp *SMP) error {
 	la := smp.LogicalAddress
 	u, err := url.Parse(la)
 	if la == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
-		return errorf(KindBadRequest, "the logical address '%s' is not an absolute http or https URL; give the SMP's base URL, e.g. https://smp.example.org", shorten(la))
+		return smpError(KindBadRequest, smp.ID, "the logical address '%s' is not an absolute http or https URL; give the SMP's base URL, e.g. https://smp.example.org", shorten(la))
 	}
 	if len(la) > MaxAddressLength {
-		return errorf(KindBadRequest, "the logical address is %d characters long; at most %d fit into a NAPTR record", len(la), MaxAddressLength)
+		return smpError(KindBadRequest, smp.ID, "the logical address is %d characters long; at most %d fit into a NAPTR record", len(la), MaxAddressLength)
 	}
 	if u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(la, "!\\\" ") {
-		return errorf(KindBadRequest, "the logical address '%s' has a query, fragment, space, quote, '!' or '\\'; give the SMP's base URL only", shorten(la))
+		return smpError(KindBadRequest, smp.ID, "the logical address '%s' has a query, fragment, space, quote, '!' or '\\'; give the SMP's base URL only", shorten(la))
 	}
 	for _, r := range la {
 		if r > unicode.MaxASCII || unicode.IsControl(r) {
-			return errorf(KindBadRequest, "the logical address '%s' has a non-ASCII or control character; encode it (punycode host, percent-encoded path)", shorten(la))
+			return smpError(KindBadRequest, smp.ID, "the logical address '%s' has a non-ASCII or control character; encode it (punycode host, percent-encoded path)", shorten(la))
 		}
 	}
 	if smp.PhysicalAddress != "" {
 		a, err := netip.ParseAddr(smp.PhysicalAddress)
 		if err != nil || a.Zone() != "" {
-			return errorf(KindBadRequest, "the physical address '%s' is not an IP address; give the SMP's IPv4 address, e.g. 192.0.2.10", shorten(smp.PhysicalAddress))
+			return smpError(KindBadRequest, smp.ID, "the physical address '%s' is not an IP address; give the SMP's IPv4 address, e.g. 192.0.2.10", shorten(smp.PhysicalAddress))
 		}
 	}
 	return nil
@@ -110,28 +110,28 @@ func (d *Domain) canonical(raw identifier.ID, wildcard bool) (identifier.ID, err
 	var id identifier.ID
 	if raw.Value == Wildcard {
 		if !wildcard {
-			return id, errorf(KindUnauthorized, "registering the wildcard participant '*' of scheme '%s' needs a certificate allowed to; ask the SML operator", raw.Scheme)
+			return id, participantError(KindUnauthorized, raw, "registering the wildcard participant '*' of scheme '%s' needs a certificate allowed to; ask the SML operator", raw.Scheme)
 		}
 		if d.Hashing != identifier.SchemeLabel {
-			return id, errorf(KindBadRequest, "the wildcard participant '*' needs a domain with a scheme label (hashing scheme-label)")
+			return id, participantError(KindBadRequest, raw, "the wildcard participant '*' needs a domain with a scheme label (hashing scheme-label)")
 		}
 		probe, err := d.Policy.New(identifier.Participant, raw.Scheme, "wildcard")
 		if err != nil && !d.Policy.Lax && strings.EqualFold(raw.Scheme, identifier.SchemeISO6523) {
 			probe, err = identifier.ID{Scheme: identifier.SchemeISO6523}, nil
 		}
 		if err != nil {
-			return id, &Error{Kind: KindBadRequest, Msg: err.Error()}
+			return id, &Error{Kind: KindBadRequest, Participant: raw, Msg: err.Error()}
 		}
 		id = identifier.ID{Scheme: probe.Scheme, Value: Wildcard}
 	} else {
 		var err error
 		id, err = d.Policy.New(identifier.Participant, strings.TrimSpace(raw.Scheme), strings.TrimSpace(raw.Value))
 		if err != nil {
-			return id, &Error{Kind: KindBadRequest, Msg: err.Error() + "; correct the participant identifier"}
+			return id, &Error{Kind: KindBadRequest, Participant: raw, Msg: err.Error() + "; correct the participant identifier"}
 		}
 	}
 	if d.schemes != nil && !d.schemes.MatchString(id.Scheme) {
-		return id, errorf(KindBadRequest, "the participant scheme '%s' is not accepted in domain %s (allowed: %s)", id.Scheme, d.Zone, d.SchemePattern)
+		return id, participantError(KindBadRequest, raw, "the participant scheme '%s' is not accepted in domain %s (allowed: %s)", id.Scheme, d.Zone, d.SchemePattern)
 	}
 	return id, nil
 }

@@ -3,6 +3,8 @@ package sml
 import (
 	"errors"
 	"fmt"
+
+	"github.com/signpost-project/signpost/identifier"
 )
 
 // Kind is the class of an SML error. Each edge translates it once: the SOAP API to a typed fault, the CLI to an
@@ -20,8 +22,7 @@ const (
 	KindNotFound
 	// KindUnauthorized is a caller that does not own the SMP, or whose certificate belongs to another domain.
 	KindUnauthorized
-	// KindAlreadyExists is an SMP or participant that exists already; its message contains "already exists"
-	// (DomiSMP treats that text as success). SOAP reports it as a BadRequest fault.
+	// KindAlreadyExists is an SMP or participant that exists already; its message contains "already exists".
 	KindAlreadyExists
 )
 
@@ -41,12 +42,23 @@ func (k Kind) String() string {
 	}
 }
 
-// Error is the one error type of package sml. Msg is for the operator of the calling SMP: what is wrong and what to
-// do; it is safe to send. Err is the cause, for the SML's own log; never sent.
+// Error is the one error type of package sml. It says what went wrong in the domain's terms only: its kind, what
+// it is about and a message; the wire codes and texts of each protocol are the edges' business (the SOAP API's
+// BDMSL codes are in sml/soap).
 type Error struct {
 	Kind Kind
-	Msg  string
-	Err  error
+	// SMP is the ID of the SMP the error is about, as the caller gave it; "" when it is about no SMP in particular.
+	SMP string
+	// Participant is the participant identifier the error is about, as the caller gave it (before it was
+	// canonicalised); zero when it is about no participant.
+	Participant identifier.ID
+	// Participants holds, for a refused batch (CreateParticipants, DeleteParticipants), one error per refused
+	// participant, in the order of the request. The batch error itself is a copy of the first of them.
+	Participants []*Error
+	// Msg is for the operator of the calling SMP: what is wrong and what to do; it is safe to send.
+	Msg string
+	// Err is the cause, for the SML's own log; never sent.
+	Err error
 }
 
 // Error returns Msg only, so that an edge that sends err.Error() cannot leak the cause; the service logs causes.
@@ -74,6 +86,28 @@ func MessageOf(err error) string {
 
 func errorf(k Kind, format string, args ...any) *Error {
 	return &Error{Kind: k, Msg: fmt.Sprintf(format, args...)}
+}
+
+// smpError is errorf about the SMP id.
+func smpError(k Kind, id, format string, args ...any) *Error {
+	e := errorf(k, format, args...)
+	e.SMP = id
+	return e
+}
+
+// participantError is errorf about the participant p (as the caller gave it).
+func participantError(k Kind, p identifier.ID, format string, args ...any) *Error {
+	e := errorf(k, format, args...)
+	e.Participant = p
+	return e
+}
+
+// batchError is the error of a batch of which each of refused (at least one) was refused: the first refusal,
+// with all of them in Participants.
+func batchError(refused []*Error) *Error {
+	e := *refused[0]
+	e.Participants = refused
+	return &e
 }
 
 func internal(what string, err error) *Error {

@@ -23,7 +23,7 @@ func (s *Service) removeParticipant(t txn, d *Domain, p Participant, smp SMP, ch
 }
 
 // CreateParticipants registers 1..MaxBatch participants for the caller's SMP: all of them, or none when any is
-// refused.
+// refused. A refused batch's *Error lists every refused participant (Error.Participants).
 func (s *Service) CreateParticipants(ctx context.Context, c Caller, smpID string, ps []ParticipantSpec) error {
 	if err := checkBatch(len(ps)); err != nil {
 		return s.reject("create-participants", err)
@@ -40,29 +40,44 @@ func (s *Service) CreateParticipants(ctx context.Context, c Caller, smpID string
 		seen := make(map[identifier.ID]bool, len(ps))
 		created := make([]Participant, 0, len(ps))
 		ch.zone = d.Zone
+		var refused refusals
 		for _, spec := range ps {
 			id, err := d.canonical(spec.ID, c.Wildcard)
 			if err != nil {
-				return err
+				if err := refused.add(err, spec.ID); err != nil {
+					return err
+				}
+				continue
 			}
 			if seen[id] {
-				return errorf(KindBadRequest, "the participant '%s' is listed twice; list each participant once", id)
+				refused.refuse(errorf(KindBadRequest, "the participant '%s' is listed twice; list each participant once", id), spec.ID)
+				continue
 			}
 			seen[id] = true
 			svc, err := checkService(spec.Service)
 			if err != nil {
-				return err
+				if err := refused.add(err, spec.ID); err != nil {
+					return err
+				}
+				continue
 			}
 			if _, exists, err := t.participant(d.Zone, id); err != nil {
 				return err
 			} else if exists {
-				return errorf(KindAlreadyExists, "[ERR-106] the participant '%s' already exists", id)
+				refused.refuse(errorf(KindAlreadyExists, "the participant '%s' already exists", id), spec.ID)
+				continue
 			}
 			p := Participant{ID: id, SMPID: smp.ID, Service: svc, Domain: d.Zone, Created: now, Updated: now}
 			if err := s.addParticipant(t, d, p, smp, ch); err != nil {
-				return err
+				if err := refused.add(err, spec.ID); err != nil {
+					return err
+				}
+				continue
 			}
 			created = append(created, p)
+		}
+		if len(refused) > 0 {
+			return batchError(refused)
 		}
 		ch.audit = func() {
 			for _, p := range created {
@@ -71,6 +86,28 @@ func (s *Service) CreateParticipants(ctx context.Context, c Caller, smpID string
 		}
 		return nil
 	})
+}
+
+// refusals collects the refused participants of a batch, so that the caller learns of every one at once.
+type refusals []*Error
+
+// add records err as the refusal of the participant p (as the caller gave it). An error that is no refusal (a
+// failure of the store, KindInternal) is returned: it ends the batch at once.
+func (r *refusals) add(err error, p identifier.ID) error {
+	e, ok := err.(*Error)
+	if !ok || e.Kind == KindInternal {
+		return err
+	}
+	r.refuse(e, p)
+	return nil
+}
+
+// refuse records e as the refusal of the participant p (as the caller gave it).
+func (r *refusals) refuse(e *Error, p identifier.ID) {
+	if e.Participant == (identifier.ID{}) {
+		e.Participant = p
+	}
+	*r = append(*r, e)
 }
 
 func (s *Service) addParticipant(t txn, d *Domain, p Participant, smp SMP, ch *change) error {
@@ -92,7 +129,7 @@ func (s *Service) addParticipant(t txn, d *Domain, p Participant, smp SMP, ch *c
 }
 
 // DeleteParticipants removes 1..MaxBatch participants of the caller's SMP: all of them, or none when any is
-// refused.
+// refused. A refused batch's *Error lists every refused participant (Error.Participants).
 func (s *Service) DeleteParticipants(ctx context.Context, c Caller, smpID string, ids []identifier.ID) error {
 	if err := checkBatch(len(ids)); err != nil {
 		return s.reject("delete-participants", err)
@@ -108,13 +145,18 @@ func (s *Service) DeleteParticipants(ctx context.Context, c Caller, smpID string
 		ch.zone = d.Zone
 		seen := make(map[identifier.ID]bool, len(ids))
 		deleted := make([]identifier.ID, 0, len(ids))
+		var refused refusals
 		for _, raw := range ids {
 			id, err := d.canonical(raw, true)
 			if err != nil {
-				return err
+				if err := refused.add(err, raw); err != nil {
+					return err
+				}
+				continue
 			}
 			if seen[id] {
-				return errorf(KindBadRequest, "the participant '%s' is listed twice; list each participant once", id)
+				refused.refuse(errorf(KindBadRequest, "the participant '%s' is listed twice; list each participant once", id), raw)
+				continue
 			}
 			seen[id] = true
 			p, ok, err := t.participant(d.Zone, id)
@@ -122,12 +164,16 @@ func (s *Service) DeleteParticipants(ctx context.Context, c Caller, smpID string
 				return err
 			}
 			if !ok || !strings.EqualFold(p.SMPID, smp.ID) {
-				return errorf(KindNotFound, "[ERR-110] the participant '%s' is not registered for the SMP '%s'", id, smp.ID)
+				refused.refuse(errorf(KindNotFound, "the participant '%s' is not registered for the SMP '%s'", id, smp.ID), raw)
+				continue
 			}
 			if err := s.removeParticipant(t, d, p, smp, ch); err != nil {
 				return err
 			}
 			deleted = append(deleted, p.ID)
+		}
+		if len(refused) > 0 {
+			return batchError(refused)
 		}
 		ch.audit = func() {
 			for _, id := range deleted {

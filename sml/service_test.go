@@ -775,3 +775,83 @@ func TestConcurrentCreatesOfOneParticipant(t *testing.T) {
 		t.Fatalf("count %d", st[0].Participants)
 	}
 }
+
+// TestErrorSubjects checks that each refusal names what it is about (the SMP, or the participant as the caller gave
+// it) and that a refused batch lists every refused participant in request order, with nothing written.
+func TestErrorSubjects(t *testing.T) {
+	f := newFixture(t, Options{})
+	f.createSMP(t, alice, "SMP-A", "http://smp.example.org")
+	if err := f.s.CreateParticipants(ctx, alice, "SMP-A", specs("0088:1", "0088:2")); err != nil {
+		t.Fatal(err)
+	}
+	subject := func(t *testing.T, err error) *Error {
+		t.Helper()
+		var e *Error
+		if !errors.As(err, &e) {
+			t.Fatalf("error %v is not an *Error", err)
+		}
+		return e
+	}
+	// SMP subjects.
+	for _, c := range []struct {
+		name string
+		err  error
+		kind Kind
+		smp  string
+	}{
+		{"exists", f.s.CreateSMP(ctx, alice, SMP{ID: "SMP-A", LogicalAddress: "http://x.example.org"}), KindAlreadyExists, "SMP-A"},
+		{"not found", func() error { _, err := f.s.ReadSMP(ctx, alice, "NOPE"); return err }(), KindNotFound, "NOPE"},
+		{"other owner", func() error { _, err := f.s.ReadSMP(ctx, bob, "SMP-A"); return err }(), KindUnauthorized, "SMP-A"},
+		{"bad id", f.s.CreateSMP(ctx, alice, SMP{ID: "a!b", LogicalAddress: "http://x.example.org"}), KindBadRequest, "a!b"},
+		{"bad address", f.s.CreateSMP(ctx, alice, SMP{ID: "SMP-X", LogicalAddress: "ftp://x"}), KindBadRequest, "SMP-X"},
+		{"participants of a missing smp", f.s.CreateParticipants(ctx, alice, "NOPE", specs("0088:9")), KindNotFound, "NOPE"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := subject(t, c.err)
+			if e.Kind != c.kind || e.SMP != c.smp || e.Participant != (identifier.ID{}) || e.Participants != nil {
+				t.Fatalf("error %+v; want kind %v about the SMP %q only", e, c.kind, c.smp)
+			}
+			if strings.Contains(e.Msg, "[ERR-") {
+				t.Fatalf("message %q carries a SOAP code", e.Msg)
+			}
+		})
+	}
+
+	// A batch of five with three refusals: every refusal, in order, each about the participant as given.
+	upper := identifier.ID{Scheme: "ISO6523-ACTORID-UPIS", Value: "0088:1"}
+	err := f.s.CreateParticipants(ctx, alice, "SMP-A", []ParticipantSpec{
+		{ID: pid("0088:10")}, {ID: upper}, {ID: pid("88:bad")}, {ID: pid("0088:10")}, {ID: pid("0088:11")},
+	})
+	e := subject(t, err)
+	want := []struct {
+		kind Kind
+		p    identifier.ID
+	}{{KindAlreadyExists, upper}, {KindBadRequest, pid("88:bad")}, {KindBadRequest, pid("0088:10")}}
+	if len(e.Participants) != len(want) {
+		t.Fatalf("%d refusals %+v; want %d", len(e.Participants), e.Participants, len(want))
+	}
+	for i, w := range want {
+		if got := e.Participants[i]; got.Kind != w.kind || got.Participant != w.p || strings.Contains(got.Msg, "[ERR-") {
+			t.Errorf("refusal %d = %+v; want kind %v about %v", i, got, w.kind, w.p)
+		}
+	}
+	if e.Kind != KindAlreadyExists || e.Participant != upper || e.Msg != e.Participants[0].Msg {
+		t.Errorf("batch error %+v is not its first refusal", e)
+	}
+	for _, v := range []string{"0088:10", "0088:11"} {
+		if err := f.s.DeleteParticipants(ctx, alice, "SMP-A", []identifier.ID{pid(v)}); KindOf(err) != KindNotFound {
+			t.Errorf("%s was created by a refused batch (delete: %v)", v, err)
+		}
+	}
+
+	// Delete: two missing of three; the existing one stays.
+	err = f.s.DeleteParticipants(ctx, alice, "SMP-A", []identifier.ID{pid("0088:8"), pid("0088:2"), pid("0088:9")})
+	e = subject(t, err)
+	if len(e.Participants) != 2 || e.Participants[0].Participant != pid("0088:8") || e.Participants[1].Participant != pid("0088:9") ||
+		e.Kind != KindNotFound || e.SMP != "" {
+		t.Fatalf("delete batch error %+v, refusals %+v", e, e.Participants)
+	}
+	if err := f.s.DeleteParticipants(ctx, alice, "SMP-A", []identifier.ID{pid("0088:2")}); err != nil {
+		t.Fatalf("0088:2 was removed by a refused batch: %v", err)
+	}
+}

@@ -18,7 +18,7 @@ func (s *Service) CreateSMP(ctx context.Context, c Caller, smp SMP) error {
 			return err
 		}
 		if smp.Domain != "" && fqdn(smp.Domain) != d.Zone {
-			return errorf(KindUnauthorized, "the SMP '%s' would be in domain %s but your certificate belongs to %s", smp.ID, fqdn(smp.Domain), d.Zone)
+			return smpError(KindUnauthorized, smp.ID, "the SMP '%s' would be in domain %s but your certificate belongs to %s", smp.ID, fqdn(smp.Domain), d.Zone)
 		}
 		if err := checkSMPID(smp.ID); err != nil {
 			return err
@@ -29,7 +29,7 @@ func (s *Service) CreateSMP(ctx context.Context, c Caller, smp SMP) error {
 		if _, exists, err := t.smp(smp.ID); err != nil {
 			return err
 		} else if exists {
-			return errorf(KindAlreadyExists, "[ERR-106] the SMP '%s' already exists", smp.ID)
+			return smpError(KindAlreadyExists, smp.ID, "the SMP '%s' already exists", smp.ID)
 		}
 		now := s.now().UTC()
 		smp.Owner, smp.Domain, smp.Created, smp.Updated = c.Identity, d.Zone, now, now
@@ -53,7 +53,7 @@ func (s *Service) putPublisher(t txn, d *Domain, smp SMP) error {
 	}
 	name := PublisherName(smp.ID, d.Zone)
 	if what, ok := t.name(name); ok && what != "s"+smp.ID {
-		return errorf(KindBadRequest, "the DNS name %s is taken; choose another SMP ID", name)
+		return smpError(KindBadRequest, smp.ID, "the DNS name %s is taken; choose another SMP ID", name)
 	}
 	return t.putName(name, "s"+smp.ID)
 }

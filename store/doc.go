@@ -5,6 +5,10 @@
 // own and implement them on top of [DB] and [Tx]; no bbolt type leaves this package, so another backend can take
 // its place behind those interfaces later.
 //
+// The file records its schema version. [Open] backs up and upgrades a store of an older version, step by step
+// (the steps are listed in schema.go, next to the buckets), and refuses a newer one; docs/store.md says how to
+// operate that and how to add a step.
+//
 // Every value read through a [Tx] is either copied out ([Tx.Get]) or valid only inside the callback that
 // received it ([Tx.Scan]): bbolt's memory is reused once the transaction ends.
 package store

@@ -130,7 +130,7 @@ func TestLockedFileGivesClearError(t *testing.T) {
 	}
 }
 
-func TestSchemaVersionChecked(t *testing.T) {
+func TestNewerSchemaVersionRefused(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.db")
 	db, err := store.Open(path, store.Options{})
 	if err != nil {
@@ -152,8 +152,17 @@ func TestSchemaVersionChecked(t *testing.T) {
 	if !errors.Is(err, store.ErrSchemaVersion) {
 		t.Fatalf("Open = %v, want ErrSchemaVersion", err)
 	}
-	if !strings.Contains(err.Error(), fmt.Sprint(store.SchemaVersion+1)) {
-		t.Errorf("error %q should name the version found", err)
+	want := fmt.Sprintf("store %s has schema version %d; this signpost build reads up to %d: upgrade signpost or restore a backup",
+		path, store.SchemaVersion+1, store.SchemaVersion)
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q should say %q", err, want)
+	}
+	if b, _ := filepath.Glob(path + ".*.bak"); len(b) != 0 {
+		t.Errorf("a newer store was backed up: %v", b)
+	}
+	// A read-only Open refuses it the same way.
+	if _, err := store.Open(path, store.Options{ReadOnly: true}); !errors.Is(err, store.ErrSchemaVersion) || !strings.Contains(err.Error(), want) {
+		t.Errorf("read-only Open = %v", err)
 	}
 }
 

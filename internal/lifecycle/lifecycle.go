@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -24,21 +25,38 @@ type Server interface {
 	Name() string
 }
 
+// Checker is a Server that can say whether it is serving (HTTP does); Group.Check asks it.
+type Checker interface {
+	Check(ctx context.Context) error
+}
+
 // Group starts servers in order and shuts them down in reverse order.
 type Group struct {
 	Log             *slog.Logger
 	ShutdownTimeout time.Duration // default 10s
-	servers         []Server
-	failed          chan error
+
+	once     sync.Once
+	mu       sync.Mutex
+	servers  []Server
+	failures []error
+	failed   chan error
 }
 
 // Add appends servers to start, in order.
-func (g *Group) Add(s ...Server) { g.servers = append(g.servers, s...) }
+func (g *Group) Add(s ...Server) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.servers = append(g.servers, s...)
+}
 
-// Failed returns a function a server calls when it fails while serving; Run then shuts everything down.
+// Failed returns a function a server calls when it fails while serving: Check reports the failure from then on
+// and Wait shuts everything down and returns it.
 func (g *Group) Failed() func(error) {
 	g.init()
 	return func(err error) {
+		g.mu.Lock()
+		g.failures = append(g.failures, err)
+		g.mu.Unlock()
 		select {
 		case g.failed <- err:
 		default:
@@ -46,24 +64,58 @@ func (g *Group) Failed() func(error) {
 	}
 }
 
-func (g *Group) init() {
-	if g.failed == nil {
-		g.failed = make(chan error, 1)
+// Check is the group's readiness check (its signature is that of an ops check): it fails when a server has
+// reported a failure through Failed, or when a server that is a Checker (HTTP) says it is not serving, which
+// is also the case before Start and after Shutdown.
+func (g *Group) Check(ctx context.Context) error {
+	g.mu.Lock()
+	errs := append([]error(nil), g.failures...)
+	servers := append([]Server(nil), g.servers...)
+	g.mu.Unlock()
+	for _, s := range servers {
+		if c, ok := s.(Checker); ok {
+			if err := c.Check(ctx); err != nil && !reported(errs, err) {
+				errs = append(errs, err)
+			}
+		}
 	}
-	if g.Log == nil {
-		g.Log = slog.New(slog.DiscardHandler)
-	}
-	if g.ShutdownTimeout == 0 {
-		g.ShutdownTimeout = 10 * time.Second
-	}
+	return errors.Join(errs...)
 }
 
-// Start starts every server in order; if one fails, those already started are shut down.
+func reported(errs []error, err error) bool {
+	for _, e := range errs {
+		if e == err {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *Group) init() {
+	g.once.Do(func() {
+		g.failed = make(chan error, 1)
+		if g.Log == nil {
+			g.Log = slog.New(slog.DiscardHandler)
+		}
+		if g.ShutdownTimeout == 0 {
+			g.ShutdownTimeout = 10 * time.Second
+		}
+	})
+}
+
+// Start starts every server in order; if one fails, those already started are shut down. An HTTP server
+// without an OnFail of its own reports to Failed.
 func (g *Group) Start(ctx context.Context) error {
 	g.init()
-	for i, s := range g.servers {
+	g.mu.Lock()
+	servers := append([]Server(nil), g.servers...)
+	g.mu.Unlock()
+	for i, s := range servers {
+		if h, ok := s.(*HTTP); ok && h.OnFail == nil {
+			h.OnFail = g.Failed()
+		}
 		if err := s.Start(ctx); err != nil {
-			g.shutdown(g.servers[:i])
+			g.shutdown(servers[:i])
 			return fmt.Errorf("start %s: %w", s.Name(), err)
 		}
 		g.Log.Debug("started", "server", s.Name())
@@ -84,7 +136,7 @@ func (g *Group) Wait(ctx context.Context) error {
 	case cause = <-g.failed:
 		g.Log.Error("server failed; shutting down", "err", cause)
 	}
-	if err := g.shutdown(g.servers); err != nil && cause == nil {
+	if err := g.shutdown(g.list()); err != nil && cause == nil {
 		cause = err
 	}
 	return cause
@@ -93,7 +145,13 @@ func (g *Group) Wait(ctx context.Context) error {
 // Shutdown shuts every server down in reverse order within ShutdownTimeout, without waiting for a signal.
 func (g *Group) Shutdown() error {
 	g.init()
-	return g.shutdown(g.servers)
+	return g.shutdown(g.list())
+}
+
+func (g *Group) list() []Server {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]Server(nil), g.servers...)
 }
 
 func (g *Group) shutdown(servers []Server) error {

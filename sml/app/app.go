@@ -1,6 +1,7 @@
 // Package smlapp assembles the SML process (`signpost sml serve`, and the SML part of `signpost dev`): it opens the
-// store, builds the sml.Service and the servers around it (the authoritative DNS server, the SOAP management
-// API), and registers the SML's metrics and readiness check on the operations listener.
+// store, builds the sml.Service and the servers around it (the authoritative DNS server, the admin API on its
+// loopback listener, the SOAP management API), and registers the SML's metrics and readiness check on the
+// operations listener.
 package smlapp
 
 import (
@@ -22,6 +23,7 @@ import (
 	"github.com/signpost-project/signpost/internal/logging"
 	"github.com/signpost-project/signpost/internal/ops"
 	"github.com/signpost-project/signpost/sml"
+	"github.com/signpost-project/signpost/sml/admin"
 	"github.com/signpost-project/signpost/sml/dnsserver"
 	"github.com/signpost-project/signpost/sml/soap"
 	"github.com/signpost-project/signpost/sml/zone"
@@ -35,6 +37,7 @@ type App struct {
 	db      *store.DB
 	svc     *sml.Service
 	dns     *dnsserver.Server
+	admin   *lifecycle.HTTP
 	soap    *lifecycle.HTTP // nil when management.tls is not configured
 	servers []lifecycle.Server
 	onFail  atomic.Pointer[func(error)]
@@ -94,6 +97,15 @@ func New(cfg *conf.SML, log *slog.Logger, o *ops.Ops) (*App, error) {
 	}
 	dnsSrv.Store(d)
 	a.dns = d
+	tok, created, err := admin.EnsureTokenFile(cfg.Admin.TokenFile)
+	if err != nil {
+		return nil, fmt.Errorf("%w (the file is admin.token_file in the configuration)", err)
+	}
+	if created {
+		log.Info("SML admin token written", "file", cfg.Admin.TokenFile)
+	}
+	a.admin = &lifecycle.HTTP{N: "sml admin", OnFail: a.fail, Server: admin.NewServer(cfg.Admin.Listen,
+		admin.NewHandler(svc, admin.Config{Token: admin.NewToken(tok), Log: log, OnPanic: m.adminPanics.Inc}), log)}
 	if cfg.Management.TLS.Set() {
 		h, err := soap.NewServer(svc, soap.Config{Management: cfg.Management, Log: log, OnFail: a.fail})
 		if err != nil {
@@ -110,6 +122,7 @@ func New(cfg *conf.SML, log *slog.Logger, o *ops.Ops) (*App, error) {
 	a.servers = []lifecycle.Server{
 		lifecycle.Func{N: "sml serial floor", Up: func(ctx context.Context) error { a.raiseSerials(ctx); return nil }},
 		d,
+		a.admin,
 	}
 	if a.soap != nil {
 		a.servers = append(a.servers, a.soap)
@@ -152,7 +165,8 @@ func (a *App) fail(err error) {
 	a.log.Error("SML server failed", "err", err)
 }
 
-// Servers returns the servers to start, in order: the serial check, the DNS server, the management API.
+// Servers returns the servers to start, in order: the serial check, the DNS server, the admin API, the management
+// API.
 func (a *App) Servers() []lifecycle.Server { return a.servers }
 
 // Service returns the SML's use cases.
@@ -160,6 +174,9 @@ func (a *App) Service() *sml.Service { return a.svc }
 
 // DNS returns the DNS server (its Addr is the bound address once started).
 func (a *App) DNS() *dnsserver.Server { return a.dns }
+
+// Admin returns the admin API's listener (its Addr is the bound address once started).
+func (a *App) Admin() *lifecycle.HTTP { return a.admin }
 
 // Management returns the SOAP management listener, or nil when management.tls is not configured.
 func (a *App) Management() *lifecycle.HTTP { return a.soap }
@@ -238,14 +255,17 @@ func errText(err error, r *dns.Msg) string {
 
 // metrics are the SML's own metrics (the DNS server registers its own).
 type metrics struct {
-	writes *prometheus.CounterVec
-	svc    *sml.Service
+	writes      *prometheus.CounterVec
+	adminPanics prometheus.Counter
+	svc         *sml.Service
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{writes: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "signpost_sml_writes_total", Help: "SML write use cases by operation and result (ok or the error kind).",
-	}, []string{"op", "result"})}
+	}, []string{"op", "result"}), adminPanics: prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "signpost_sml_admin_panics_total", Help: "Panics in the SML admin API's handlers, each answered 500.",
+	})}
 	participants := prometheus.NewDesc("signpost_sml_participants", "Participants registered, per domain (zone).", []string{"zone"}, nil)
 	serial := prometheus.NewDesc("signpost_sml_zone_serial", "Committed SOA serial, per zone.", []string{"zone"}, nil)
 	col := collectorFunc{descs: []*prometheus.Desc{participants, serial}, collect: func(ch chan<- prometheus.Metric) {
@@ -261,7 +281,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			ch <- prometheus.MustNewConstMetric(serial, prometheus.GaugeValue, float64(z.Serial), z.Zone)
 		}
 	}}
-	for _, c := range []prometheus.Collector{m.writes, col} {
+	for _, c := range []prometheus.Collector{m.writes, m.adminPanics, col} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {

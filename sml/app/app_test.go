@@ -30,6 +30,8 @@ store:
   path: `+filepath.Join(dir, "sml.db")+`
 dns:
   listen: `+testnet.FreeAddr(t)+`
+admin:
+  listen: `+testnet.FreeAddr(t)+`
 domains:
   - zone: sml.test
     records: [naptr, cname]
@@ -136,6 +138,8 @@ store:
 dns:
   listen: `+testnet.FreeAddr(t)+`
   notify: [`+pc.LocalAddr().String()+`]
+admin:
+  listen: `+testnet.FreeAddr(t)+`
 domains:
   - zone: sml.test
 `))

@@ -1,15 +1,17 @@
 package soap
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
+	"github.com/signpost-project/signpost/identifier"
 	"github.com/signpost-project/signpost/sml"
 	"github.com/signpost-project/signpost/sml/soapmsg"
 )
 
-// BDMSL error codes that prefix fault strings (see docs/sml-soap.md for where each was found).
+// BDMSL error codes that prefix fault strings (see docs/sml-soap.md for where each was found). They are the SOAP
+// edge's alone: the sml domain reports kinds and subjects (sml.Error), this file turns them into codes and texts.
 const (
 	errSMPNotFound         = "ERR-100" // the SMP does not exist (NotFoundFault)
 	errUnauthorized        = "ERR-101" // the caller does not own the SMP, or its certificate is refused (UnauthorizedFault)
@@ -72,80 +74,53 @@ func newFault(kind soapmsg.FaultKind, code, text string) *soapmsg.Fault {
 	return &soapmsg.Fault{Code: fc, String: s, Kind: kind, Message: s}
 }
 
-// stripCode removes a leading "[ERR-nnn] " and returns the code ("" if none) and the rest, first letter upper-case.
-func stripCode(msg string) (code, rest string) {
-	if strings.HasPrefix(msg, "[ERR-") {
-		if i := strings.IndexByte(msg, ']'); i > 0 {
-			code, msg = msg[1:i], strings.TrimSpace(msg[i+1:])
-		}
-	}
+// upperFirst returns msg with its first letter upper-case: the domain's messages begin in lower case, BDMSL's
+// fault texts with a capital.
+func upperFirst(msg string) string {
 	if msg != "" && msg[0] >= 'a' && msg[0] <= 'z' {
 		msg = string(msg[0]-'a'+'A') + msg[1:]
 	}
-	return code, msg
+	return msg
 }
 
-// faultFor translates an error of the Service into the fault the client gets, once, here. req is the decoded
-// request: where clients compare fault strings with BDMSL's texts (DomiSMP: "already exists" and "doesn't exist"
-// count as success), the text is built from the request's identifiers exactly as BDMSL words it, followed by our
-// own explanation.
-func faultFor(op soapmsg.Operation, body any, err error) *soapmsg.Fault {
-	code, msg := stripCode(sml.MessageOf(err))
-	switch sml.KindOf(err) {
+// faultFor translates an error of the Service into the fault the client gets, once, here: the error's kind picks
+// the fault and the BDMSL code, its subject (the SMP or the participant it is about) the text. Where clients
+// compare fault strings with BDMSL's texts (DomiSMP: "already exists" and "doesn't exist" count as success), the
+// text is built from the identifiers as the request gave them, exactly as BDMSL words it, followed by the
+// Service's own explanation. op is the request's operation: only a request for one participant gets BDMSL's
+// "already exist" text (a CreateList names no participant in BDMSL's answer).
+func faultFor(op soapmsg.Operation, err error) *soapmsg.Fault {
+	var e *sml.Error
+	if !errors.As(err, &e) || e.Kind == sml.KindInternal {
+		// The cause was logged by the Service (and by the handler); the client gets no detail.
+		return internalFault()
+	}
+	msg := upperFirst(e.Msg)
+	participant := e.Participant != (identifier.ID{})
+	switch e.Kind {
 	case sml.KindAlreadyExists:
-		switch b := body.(type) {
-		case *soapmsg.SMPService:
-			return newFault(soapmsg.FaultBadRequest, errBadRequest, fmt.Sprintf(textSMPExists, b.SMPID)+". "+msg)
-		case *soapmsg.ParticipantForSMP:
-			if op == soapmsg.OpCreateParticipant {
-				return newFault(soapmsg.FaultBadRequest, errBadRequest,
-					fmt.Sprintf(textParticipantExists, b.Participant.Value, b.Participant.Scheme)+". "+msg)
-			}
-		case *soapmsg.AdvancedParticipant:
-			p := b.Participant.Participant
-			return newFault(soapmsg.FaultBadRequest, errBadRequest, fmt.Sprintf(textParticipantExists, p.Value, p.Scheme)+". "+msg)
+		switch {
+		case participant && (op == soapmsg.OpCreateParticipant || op == soapmsg.OpCreateParticipantService):
+			return newFault(soapmsg.FaultBadRequest, errBadRequest,
+				fmt.Sprintf(textParticipantExists, e.Participant.Value, e.Participant.Scheme)+". "+msg)
+		case !participant && e.SMP != "":
+			return newFault(soapmsg.FaultBadRequest, errBadRequest, fmt.Sprintf(textSMPExists, e.SMP)+". "+msg)
 		}
-		return newFault(soapmsg.FaultBadRequest, errBadRequest, msg)
-	case sml.KindBadRequest:
 		return newFault(soapmsg.FaultBadRequest, errBadRequest, msg)
 	case sml.KindNotFound:
-		if code == errParticipantNotFound {
+		switch {
+		case participant:
 			return newFault(soapmsg.FaultNotFound, errParticipantNotFound, textParticipantNotFound+". "+msg)
-		}
-		if id := smpIDOf(body); id != "" {
-			return newFault(soapmsg.FaultNotFound, errSMPNotFound, fmt.Sprintf(textSMPNotFound, id)+". "+msg)
+		case e.SMP != "":
+			return newFault(soapmsg.FaultNotFound, errSMPNotFound, fmt.Sprintf(textSMPNotFound, e.SMP)+". "+msg)
 		}
 		return newFault(soapmsg.FaultNotFound, errSMPNotFound, msg)
 	case sml.KindUnauthorized:
 		return newFault(soapmsg.FaultUnauthorized, errUnauthorized, msg)
 	}
-	// Internal: the cause was logged by the Service (and by the handler); the client gets no detail.
-	return internalFault()
+	return newFault(soapmsg.FaultBadRequest, errBadRequest, msg)
 }
 
 func internalFault() *soapmsg.Fault {
 	return newFault(soapmsg.FaultInternal, errInternal, "Internal error of the SML; try again later or contact its operator")
-}
-
-// smpIDOf returns the SMP ID a request names.
-func smpIDOf(body any) string {
-	switch b := body.(type) {
-	case *soapmsg.SMPService:
-		return b.SMPID
-	case *soapmsg.SMPID:
-		return b.ID
-	case *soapmsg.ParticipantForSMP:
-		return b.SMPID
-	case *soapmsg.ParticipantPage:
-		if b.SMPID != "" {
-			return b.SMPID
-		}
-	case *soapmsg.PageRequest:
-		return b.SMPID
-	case *soapmsg.MigrationRecord:
-		return b.SMPID
-	case *soapmsg.AdvancedParticipant:
-		return b.Participant.SMPID
-	}
-	return ""
 }

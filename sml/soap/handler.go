@@ -107,7 +107,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var f *soapmsg.Fault
 		if !errors.As(err, &f) {
-			f = faultFor(req.Op, req.Body, err)
+			f = faultFor(req.Op, err)
 		}
 		if f.Kind == soapmsg.FaultInternal {
 			h.o.Log.Error("soap: internal error", "op", req.Op.String(), "caller", caller.Identity, "smp", smpIDOf(req.Body), "err", err)
@@ -118,11 +118,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.writeBody(w, r, resp)
-}
-
-func upperFirst(s string) string {
-	_, s = stripCode(s)
-	return s
 }
 
 func (h *Handler) refuseDecode(w http.ResponseWriter, r *http.Request, err error) {
@@ -255,4 +250,27 @@ func (h *Handler) call(ctx context.Context, c sml.Caller, req *soapmsg.Request) 
 // surrounding whitespace of the text is not part of it.
 func rawID(p soapmsg.ParticipantIdentifier) identifier.ID {
 	return identifier.ID{Scheme: strings.TrimSpace(p.Scheme), Value: strings.TrimSpace(p.Value)}
+}
+
+// smpIDOf returns the SMP ID a request names (for logs).
+func smpIDOf(body any) string {
+	switch b := body.(type) {
+	case *soapmsg.SMPService:
+		return b.SMPID
+	case *soapmsg.SMPID:
+		return b.ID
+	case *soapmsg.ParticipantForSMP:
+		return b.SMPID
+	case *soapmsg.ParticipantPage:
+		if b.SMPID != "" {
+			return b.SMPID
+		}
+	case *soapmsg.PageRequest:
+		return b.SMPID
+	case *soapmsg.MigrationRecord:
+		return b.SMPID
+	case *soapmsg.AdvancedParticipant:
+		return b.Participant.SMPID
+	}
+	return ""
 }
