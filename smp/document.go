@@ -8,8 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
-
-	)
+)
 
 // Doc is one stored response: the bytes served as they are, with the header values computed when it was written.
 type Doc struct {

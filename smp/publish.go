@@ -219,6 +219,9 @@ func (s *Service) write(ctx context.Context, p plan) (int, error) {
 }
 
 func asError(what string, err error) error {
+	if err == nil {
+		return nil
+	}
 	var e *Error
 	if errors.As(err, &e) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err

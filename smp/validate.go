@@ -78,4 +78,3 @@ func absoluteURL(field, s string) error {
 	}
 	return nil
 }
-

@@ -1,4 +1,4 @@
-package smpapp_test
+package app_test
 
 import (
 	"bytes"

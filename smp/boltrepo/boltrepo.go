@@ -117,7 +117,9 @@ func (x tx) Counts() (int, int, error) {
 	return x.t.Count(store.SMPGroups, nil), x.t.Count(store.SMPMetadata, nil), nil
 }
 
-func (x tx) Document(k smp.DocKey) ([]byte, error) { return x.t.Get(store.SMPDocuments, docKey(k)), nil }
+func (x tx) Document(k smp.DocKey) ([]byte, error) {
+	return x.t.Get(store.SMPDocuments, docKey(k)), nil
+}
 
 func (x tx) Setting(name string) ([]byte, error) { return x.t.Get(store.SMPState, []byte(name)), nil }
 

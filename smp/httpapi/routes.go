@@ -68,7 +68,9 @@ func Public(o Options) http.Handler {
 	if o.Write {
 		allow = "GET, HEAD, PUT, DELETE"
 	}
-	e.NoRoute(func(c *gin.Context) { a.fail(c, routeOther, smp.NotFound("no such path: use /{participant} or /{participant}/services/{document type}")) })
+	e.NoRoute(func(c *gin.Context) {
+		a.fail(c, routeOther, smp.NotFound("no such path: use /{participant} or /{participant}/services/{document type}"))
+	})
 	e.NoMethod(func(c *gin.Context) {
 		c.Header("Allow", allow)
 		a.failStatus(c, routeOther, http.StatusMethodNotAllowed, "method "+c.Request.Method+" is not allowed here; use "+allow)

@@ -75,7 +75,6 @@ func ImportDir(ctx context.Context, svc *smp.Service, dir string, lim Limits) (s
 	return st, nil
 }
 
-
 // rootTag returns the local name of a document's root element, or "" when it does not parse.
 func rootTag(body []byte) string {
 	d := etree.NewDocument()
