@@ -206,7 +206,7 @@ func (c *SMP) Validate() error {
 	}
 	validateLoopback(p, "admin.listen", c.Admin.Listen)
 	for _, a := range []struct{ key, v string }{{"http.listen", c.HTTP.Listen}, {"ops.addr", c.Ops.Addr}} {
-		if a.v != "" && a.v == c.Admin.Listen {
+		if a.v != "" && a.v == c.Admin.Listen && !strings.HasSuffix(a.v, ":0") { // port 0: any free port, never the same
 			p.add("admin.listen", "%q is also %s; the admin API needs a listener of its own", a.v, a.key)
 		}
 	}

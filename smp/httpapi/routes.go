@@ -73,7 +73,11 @@ func Public(o Options) http.Handler {
 	})
 	e.NoMethod(func(c *gin.Context) {
 		c.Header("Allow", allow)
-		a.failStatus(c, routeOther, http.StatusMethodNotAllowed, "method "+c.Request.Method+" is not allowed here; use "+allow)
+		msg := "method " + c.Request.Method + " is not allowed here; use " + allow
+		if c.Request.Method == http.MethodPut && strings.HasSuffix(c.Request.URL.RawPath, "/services") {
+			msg = "PUT needs a document type: /{participant}/services/{document type}"
+		}
+		a.failStatus(c, routeOther, http.StatusMethodNotAllowed, msg)
 	})
 	prefixes := []string{""}
 	if a.prefix != "" {
