@@ -36,16 +36,17 @@ const (
 
 // devOptions are the flags of `signpost dev` (DESIGN.md 1.2); the defaults are the public contract.
 type devOptions struct {
-	dir     string
-	dnsAddr string
-	smlAddr string
-	smpAddr string
-	opsAddr string
-	// smpAdminAddr is the SMP's admin listener (JSON admin and token API).
-	smpAdminAddr string
-	notify       []string
-	noSeed       bool
-	logLevel     string
+	dir      string
+	dnsAddr  string
+	smlAddr  string
+	smpAddr  string
+	opsAddr  string
+	notify   []string
+	noSeed   bool
+	logLevel string
+
+	smpAdminAddr string // the SMP's admin API (token in DIR/smp-admin.token)
+	smlAdminAddr string // the SML's admin API (token in DIR/sml-admin.token)
 }
 
 func newDevCmd() *cobra.Command {
@@ -70,6 +71,7 @@ command to paste, then serves until interrupted.`,
 	f.StringVar(&o.smpAddr, "smp-addr", "127.0.0.1:18080", "SMP HTTP address")
 	f.StringVar(&o.smpAdminAddr, "smp-admin-addr", "127.0.0.1:18081", "SMP admin listener (JSON admin and token API; admin token in DIR/smp-admin.token)")
 	f.StringVar(&o.opsAddr, "ops-addr", "127.0.0.1:19090", "operations listener (/healthz, /readyz, /metrics)")
+	f.StringVar(&o.smlAdminAddr, "sml-admin-addr", "127.0.0.1:18082", "SML admin API address (loopback HTTP; token in DIR/sml-admin.token)")
 	f.StringArrayVar(&o.notify, "notify", nil, "secondary HOST:PORT to NOTIFY on zone changes and allow transfers from (repeatable)")
 	f.BoolVar(&o.noSeed, "no-seed", false, "do not create the demo participant")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -103,6 +105,7 @@ func devConfigs(o *devOptions, files pki.DevFiles) (*conf.SML, *conf.SMP, error)
 			Listen: o.smlAddr,
 			TLS:    conf.TLSFiles{Cert: files.SML, Key: files.SMLKey},
 		},
+		Admin: conf.Admin{Listen: o.smlAdminAddr, TokenFile: filepath.Join(o.dir, "sml-admin.token")},
 		Domains: []conf.Domain{{
 			Zone:           devZone,
 			Records:        []string{"naptr", "cname"},
@@ -293,6 +296,7 @@ Signpost dev is ready.
   operations     http://%s/healthz /readyz /metrics
   PKI            %s
 `, o.dnsAddr, devZone, o.smlAddr, files.CA, o.smpAddr, devSMPID, shellPath(tokenFile), o.smpAdminAddr, o.opsAddr, files.Dir)
+	fmt.Fprintf(out, "  SML admin API  http://%s  (signpost sml status --admin-addr %s --token-file %s)\n", o.smlAdminAddr, o.smlAdminAddr, shellPath(filepath.Join(o.dir, "sml-admin.token")))
 	if !o.noSeed {
 		fmt.Fprintf(out, "\nLook up the demo participant (paste in another terminal, from the repository root):\n  %s\n",
 			devLookupCommand(o, files))

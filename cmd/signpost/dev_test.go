@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -33,10 +34,11 @@ func TestDevEndToEnd(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	dnsAddr, smlAddr, smpAddr, opsAddr := testnet.FreeAddr(t), testnet.FreeAddr(t), testnet.FreeAddr(t), testnet.FreeAddr(t)
+	smlAdminAddr := testnet.FreeAddr(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "dev", "--dir", dir, "--dns-addr", dnsAddr, "--sml-addr", smlAddr,
-		"--smp-addr", smpAddr, "--ops-addr", opsAddr)
+		"--smp-addr", smpAddr, "--ops-addr", opsAddr, "--sml-admin-addr", smlAdminAddr)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -123,6 +125,16 @@ func TestDevEndToEnd(t *testing.T) {
 		}
 	}
 
+	// The SML's admin API: `sml status` through it with the token dev wrote (0600) shows the demo participant.
+	smlToken := filepath.Join(dir, "sml-admin.token")
+	if st, _ := os.Stat(smlToken); st == nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("sml-admin.token should be mode 0600")
+	}
+	out, err = exec.CommandContext(ctx, bin, "sml", "status", "--admin-addr", smlAdminAddr, "--token-file", smlToken).CombinedOutput()
+	if err != nil || !regexp.MustCompile(`(?m)^sml\.test\.\s+\d+\s+1\s+1\s`).Match(out) {
+		t.Errorf("sml status against dev: %v\n%s", err, out)
+	}
+
 	// SIGTERM: a clean shutdown, exit status 0.
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -134,7 +146,7 @@ func TestDevEndToEnd(t *testing.T) {
 	// A second start reuses the PKI and the stores, and is ready again.
 	ca1, _ := os.ReadFile(ca)
 	cmd2 := exec.CommandContext(ctx, bin, "dev", "--dir", dir, "--dns-addr", dnsAddr, "--sml-addr", smlAddr,
-		"--smp-addr", smpAddr, "--ops-addr", opsAddr)
+		"--smp-addr", smpAddr, "--ops-addr", opsAddr, "--sml-admin-addr", smlAdminAddr)
 	stdout2, _ := cmd2.StdoutPipe()
 	cmd2.Stderr = &stderr
 	if err := cmd2.Start(); err != nil {

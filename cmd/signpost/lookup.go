@@ -19,16 +19,6 @@ import (
 	"github.com/signpost-project/signpost/xmldsig"
 )
 
-// Exit codes of `signpost lookup`: one per lookup.Kind (docs/lookup.md and README list them).
-const (
-	exitLookupOK         = 0
-	exitLookupOther      = 1 // anything else (an internal error)
-	exitLookupUsage      = 2 // bad arguments, flags or trust file
-	exitLookupBaseOffset = 2 // Kind k exits with 2+k: 3 not-registered ... 10 bad-response
-)
-
-func lookupExitCode(k lookup.Kind) int { return exitLookupBaseOffset + int(k) }
-
 type lookupOptions struct {
 	dns        []string
 	zone       string
@@ -44,11 +34,6 @@ type lookupOptions struct {
 
 func newLookupCmd() *cobra.Command {
 	o := &lookupOptions{}
-	var codes strings.Builder
-	fmt.Fprintf(&codes, "  %2d  %s\n  %2d  %s\n  %2d  %s\n", exitLookupOK, "found", exitLookupOther, "other error", exitLookupUsage, "bad arguments, flags or trust file")
-	for _, k := range lookup.Kinds() {
-		fmt.Fprintf(&codes, "  %2d  %s\n", lookupExitCode(k), k)
-	}
 	cmd := &cobra.Command{
 		Use:   "lookup [flags] PARTICIPANT [DOCTYPE [PROCESS]]",
 		Short: "Resolve a participant like a sending access point: DNS, SMP, signature, endpoint",
@@ -57,22 +42,16 @@ zone gives the SMP; the SMP's signed service metadata for DOCTYPE gives the endp
 the signing certificate's chain to the --trust anchors are checked. Without DOCTYPE, list the document types
 of the participant's service group. Identifiers are written scheme::value.
 
-Exit codes:
-` + codes.String(),
+Exit codes (the other codes of signpost --help apply too):
+` + exitCodeHelp(func(r exitCodeRow) bool { return r.code <= lookupExitCode(lookup.BadResponse) }),
 		Example: `  signpost lookup --dns 127.0.0.1:15353 --zone sml.test --trust data/dev/pki/ca.pem \
     iso6523-actorid-upis::9915:signpost-demo \
     'busdox-docid-qns::urn:oasis:names:specification:ubl:schema:xsd:Invoice-2::Invoice##urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0::2.1'`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if err := cobra.RangeArgs(1, 3)(cmd, args); err != nil {
-				return usageErr("lookup: %v", err)
-			}
-			return nil
-		},
+		Args: cobra.RangeArgs(1, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runLookup(cmd, o, args)
 		},
 	}
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr("lookup: %v", err) })
 	f := cmd.Flags()
 	f.StringArrayVar(&o.dns, "dns", nil, "name server HOST:PORT to ask (repeatable; default: /etc/resolv.conf)")
 	f.StringVar(&o.zone, "zone", "edelivery.tech.ec.europa.eu", "SML zone")
@@ -87,10 +66,6 @@ Exit codes:
 	return cmd
 }
 
-func usageErr(format string, args ...any) error {
-	return &exitError{code: exitLookupUsage, err: fmt.Errorf(format, args...)}
-}
-
 func runLookup(cmd *cobra.Command, o *lookupOptions, args []string) error {
 	var policy identifier.Policy
 	switch o.policy {
@@ -99,31 +74,31 @@ func runLookup(cmd *cobra.Command, o *lookupOptions, args []string) error {
 	case "oasis":
 		policy = identifier.OASIS
 	default:
-		return usageErr("lookup: --policy %q: want peppol or oasis", o.policy)
+		return usageErrorf("lookup: --policy %q: want peppol or oasis", o.policy)
 	}
 	mode := identifier.HashMode(o.hashing)
 	if !mode.Valid() {
-		return usageErr("lookup: --hashing %q: want scheme-label or full-id", o.hashing)
+		return usageErrorf("lookup: --hashing %q: want scheme-label or full-id", o.hashing)
 	}
 	if o.trust == "" {
-		return usageErr("lookup: --trust FILE is required: the PEM trust anchors of the network's SMP certificates (for signpost dev: data/dev/pki/ca.pem)")
+		return usageErrorf("lookup: --trust FILE is required: the PEM trust anchors of the network's SMP certificates (for signpost dev: data/dev/pki/ca.pem)")
 	}
 	roots, err := pki.LoadCertPool(o.trust)
 	if err != nil {
-		return usageErr("lookup: --trust: %v", err)
+		return usageErrorf("lookup: --trust: %v", err)
 	}
 	var req lookup.Request
 	if req.Participant, err = policy.Parse(identifier.Participant, args[0]); err != nil {
-		return usageErr("lookup: %v", err)
+		return usageErrorf("lookup: %v", err)
 	}
 	if len(args) > 1 {
 		if req.DocumentType, err = policy.Parse(identifier.DocumentType, args[1]); err != nil {
-			return usageErr("lookup: %v", err)
+			return usageErrorf("lookup: %v", err)
 		}
 	}
 	if len(args) > 2 {
 		if req.Process, err = policy.Parse(identifier.Process, args[2]); err != nil {
-			return usageErr("lookup: %v", err)
+			return usageErrorf("lookup: %v", err)
 		}
 	}
 	dnsTimeout := min(lookup.DefaultDNSTimeout, o.timeout)
@@ -141,7 +116,7 @@ func runLookup(cmd *cobra.Command, o *lookupOptions, args []string) error {
 		CacheEntries:      -1,
 	})
 	if err != nil {
-		return usageErr("%v", err)
+		return usageErrorf("%v", err)
 	}
 	ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
 	defer cancel()
@@ -160,18 +135,19 @@ func runLookup(cmd *cobra.Command, o *lookupOptions, args []string) error {
 	return printResult(out, o.json, res)
 }
 
-// lookupFailed translates a lookup error into the exit code of its kind (the one place this happens).
+// lookupFailed reports a failed lookup: with --json, the error as JSON on out, with its kind and exit code. The
+// error returned keeps its lookup.Kind, which exitCode maps.
 func lookupFailed(out io.Writer, asJSON bool, err error) error {
-	code, kind := exitLookupOther, "error"
+	kind, msg := "error", err.Error()
 	if k := lookup.KindOf(err); k != 0 {
-		code, kind = lookupExitCode(k), k.String()
+		kind = k.String()
 	}
 	if asJSON {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
-		_ = enc.Encode(map[string]any{"error": map[string]any{"kind": kind, "message": err.Error(), "exitCode": code}})
+		_ = enc.Encode(map[string]any{"error": map[string]any{"kind": kind, "message": msg, "exitCode": exitCode(err)}})
 	}
-	return &exitError{code: code, err: fmt.Errorf("%s: %w", kind, err)}
+	return fmt.Errorf("%s: %w", kind, err)
 }
 
 type jsonCert struct {

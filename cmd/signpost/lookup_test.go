@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -21,25 +20,18 @@ const (
 	cliProc = "cenbii-procid-ubl::urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"
 )
 
-// runCLI runs `signpost args...` in-process and returns stdout and the exit code main would use.
+// runCLI runs `signpost args...` in-process as main does and returns its exit code with stdout (and, when it
+// failed, stderr).
 func runCLI(t *testing.T, args ...string) (string, int) {
 	t.Helper()
-	root := newRootCmd()
 	var out, errOut bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	root.SetArgs(args)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err := root.ExecuteContext(ctx)
-	if err == nil {
+	code := run(ctx, args, &out, &errOut)
+	if code == 0 {
 		return out.String(), 0
 	}
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return out.String() + err.Error(), ee.code
-	}
-	return out.String() + err.Error(), 1
+	return out.String() + errOut.String(), code
 }
 
 func cliID(t *testing.T, k identifier.Kind, s string) identifier.ID {
@@ -178,8 +170,8 @@ func TestLookupCLI(t *testing.T) {
 		{"lookup", "--trust", trust, "--hashing", "md5", "a::b"},      // bad flag value
 		{"lookup", "--trust", trust, "--no-such-flag", good.String()}, // unknown flag
 	} {
-		if out, code := runCLI(t, bad...); code != exitLookupUsage {
-			t.Errorf("%q: exit %d, want %d\n%s", bad, code, exitLookupUsage, out)
+		if out, code := runCLI(t, bad...); code != exitUsage {
+			t.Errorf("%q: exit %d, want %d\n%s", bad, code, exitUsage, out)
 		}
 	}
 }
@@ -189,7 +181,7 @@ func TestLookupExitCodesDistinct(t *testing.T) {
 	seen := map[int]lookup.Kind{}
 	for _, k := range lookup.Kinds() {
 		c := lookupExitCode(k)
-		if c <= exitLookupUsage || seen[c] != 0 {
+		if c <= exitUsage || seen[c] != 0 {
 			t.Errorf("kind %s: exit code %d is not its own", k, c)
 		}
 		seen[c] = k

@@ -2,20 +2,27 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"strings"
+	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/signpost-project/signpost/conf"
 	"github.com/signpost-project/signpost/internal/lifecycle"
 	"github.com/signpost-project/signpost/internal/logging"
 	"github.com/signpost-project/signpost/internal/ops"
 	"github.com/signpost-project/signpost/sml"
+	"github.com/signpost-project/signpost/sml/admin"
 	smlapp "github.com/signpost-project/signpost/sml/app"
 	"github.com/signpost-project/signpost/store"
 )
@@ -24,34 +31,21 @@ func newSMLCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sml",
 		Short: "The Service Metadata Locator: authoritative DNS zone and SOAP management API",
-	}
-	cmd.AddCommand(newSMLServeCmd(), newSMLExportZoneCmd(), newSMLImportCmd())
-	return cmd
-}
+		Long: `The Service Metadata Locator: an authoritative DNS zone and its SOAP management API.
 
-// smlExit translates an sml error kind into the exit code of the admin commands.
-func smlExit(err error) error {
-	if err == nil {
-		return nil
+The admin commands (status, smps, export-zone, import) talk to the running server through its admin API
+(admin.listen in the configuration, with the token in admin.token_file), and work on the store directly when
+the server is stopped. For a server whose configuration you do not have (signpost dev), give --admin-addr and
+--token-file instead of --config.`,
 	}
-	var e *sml.Error
-	if !errors.As(err, &e) {
-		return err
-	}
-	code := map[sml.Kind]int{sml.KindBadRequest: 3, sml.KindNotFound: 4, sml.KindUnauthorized: 5, sml.KindAlreadyExists: 6}[e.Kind]
-	if code == 0 {
-		code = 1
-	}
-	if e.Err != nil {
-		return &exitError{code: code, err: fmt.Errorf("%s: %w", e.Msg, e.Err)}
-	}
-	return &exitError{code: code, err: e}
+	cmd.AddCommand(newSMLServeCmd(), newSMLStatusCmd(), newSMLSMPsCmd(), newSMLExportZoneCmd(), newSMLImportCmd())
+	return cmd
 }
 
 func loadSMLConfig(path string) (*conf.SML, error) {
 	c, err := conf.LoadSML(path)
 	if err != nil {
-		return nil, &exitError{code: 2, err: err}
+		return nil, configError(err)
 	}
 	return c, nil
 }
@@ -60,7 +54,7 @@ func newSMLServeCmd() *cobra.Command {
 	var cfg string
 	cmd := &cobra.Command{
 		Use:   "serve --config FILE",
-		Short: "Serve the SML: DNS (UDP and TCP) and the SOAP management API",
+		Short: "Serve the SML: DNS (UDP and TCP), the SOAP management API and the admin API",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := loadSMLConfig(cfg)
@@ -75,12 +69,9 @@ func newSMLServeCmd() *cobra.Command {
 }
 
 func runSMLServe(ctx context.Context, c *conf.SML) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	log, err := logging.New(os.Stderr, c.Log.Format, c.Log.Level)
 	if err != nil {
-		return err
+		return configError(err)
 	}
 	o := ops.New()
 	app, err := smlapp.New(c, log, o)
@@ -98,7 +89,7 @@ func runSMLServe(ctx context.Context, c *conf.SML) error {
 		return err
 	}
 	udp, _ := app.DNS().Addr()
-	attrs := []any{"dns", udp, "ops", c.Ops.Addr, "store", c.Store.Path}
+	attrs := []any{"dns", udp, "admin", app.Admin().Addr(), "ops", c.Ops.Addr, "store", c.Store.Path}
 	if m := app.Management(); m != nil {
 		attrs = append(attrs, "management", m.Addr())
 	}
@@ -106,71 +97,221 @@ func runSMLServe(ctx context.Context, c *conf.SML) error {
 	return g.Wait(ctx)
 }
 
-// openSMLService opens the store of c and the Service on it, for the admin commands (the server must be stopped:
-// the store is locked by one process at a time).
-func openSMLService(c *conf.SML, opts sml.Options) (*store.DB, *sml.Service, error) {
+// smlTarget finds what an admin command works on: the running server's admin API, or the store when the server
+// is stopped.
+type smlTarget struct {
+	cfg       string
+	adminAddr string
+	tokenFile string
+}
+
+func (t *smlTarget) flags(f *pflag.FlagSet) {
+	f.StringVar(&t.cfg, "config", "conf/sml.yaml", "SML configuration file (YAML): where its admin API listens, its token file, its store")
+	f.StringVar(&t.adminAddr, "admin-addr", "", "HOST:PORT of a running server's admin API, instead of --config (needs --token-file)")
+	f.StringVar(&t.tokenFile, "token-file", "", "file holding the admin token (default: admin.token_file of --config)")
+}
+
+// open returns the API to use and a function that releases it. The server is running when something accepts
+// connections at its admin address; when nothing does, the command opens the store (and a server that holds it
+// regardless is reported).
+func (t *smlTarget) open(ctx context.Context, note io.Writer) (admin.API, func(), error) {
+	none := func() {}
+	if t.adminAddr != "" {
+		if t.tokenFile == "" {
+			return nil, none, usageErrorf("--admin-addr needs --token-file: the file holding the server's admin token")
+		}
+		tok, err := admin.ReadTokenFile(t.tokenFile)
+		if err != nil {
+			return nil, none, fileError(err)
+		}
+		return &admin.Client{Addr: t.adminAddr, Token: tok}, none, nil
+	}
+	c, err := loadSMLConfig(t.cfg)
+	if err != nil {
+		return nil, none, err
+	}
+	tokenFile := c.Admin.TokenFile
+	if t.tokenFile != "" {
+		tokenFile = t.tokenFile
+	}
+	addr := c.Admin.Listen
+	conn, err := (&net.Dialer{Timeout: 3 * time.Second}).DialContext(ctx, "tcp", addr)
+	if err == nil {
+		_ = conn.Close()
+		tok, err := admin.ReadTokenFile(tokenFile)
+		if err != nil {
+			return nil, none, fileError(fmt.Errorf("%w\n(the server at %s is running: its admin API needs this token)", err, addr))
+		}
+		return &admin.Client{Addr: addr, Token: tok}, none, nil
+	}
+	if ctx.Err() != nil {
+		return nil, none, ctx.Err()
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		return nil, none, fmt.Errorf("%w at %s (admin.listen in %s): %w", admin.ErrUnreachable, addr, c.File(), err)
+	}
+	db, svc, err := openSMLService(c)
+	if errors.Is(err, store.ErrLocked) {
+		return nil, none, fmt.Errorf("%w\nA running server holds the store, but nothing listens at %s (admin.listen in %s): "+
+			"give the configuration that server runs with, or its admin API with --admin-addr and --token-file", err, addr, c.File())
+	}
+	if err != nil {
+		return nil, none, err
+	}
+	fmt.Fprintf(note, "signpost: no server at %s (admin.listen): working on the store %s directly\n", addr, c.Store.Path)
+	return admin.Local{B: svc}, func() { _ = db.Close() }, nil
+}
+
+// openSMLService opens the store of c and the Service on it, for an admin command while the server is stopped.
+func openSMLService(c *conf.SML) (*store.DB, *sml.Service, error) {
 	db, err := store.Open(c.Store.Path, store.Options{LockTimeout: c.Store.LockTimeout})
 	if err != nil {
 		return nil, nil, err
 	}
-	opts.JournalSize = c.DNS.JournalSize
-	svc, err := sml.New(db, c.Domains, opts)
+	svc, err := sml.New(db, c.Domains, sml.Options{JournalSize: c.DNS.JournalSize})
 	if err != nil {
-		db.Close()
+		_ = db.Close()
 		return nil, nil, err
 	}
 	return db, svc, nil
 }
 
-func newSMLExportZoneCmd() *cobra.Command {
-	var cfg, out string
+func newSMLStatusCmd() *cobra.Command {
+	t := &smlTarget{}
+	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "export-zone --config FILE ZONE [-o FILE]",
-		Short: "Write a domain's zone as an RFC 1035 zone file (stop the server first, or use AXFR)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := loadSMLConfig(cfg)
+		Use:   "status [--config FILE | --admin-addr HOST:PORT --token-file FILE] [--json]",
+		Short: "Show each zone's serial, participants and SMPs (from the running server, or the store when it is stopped)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			api, done, err := t.open(cmd.Context(), cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
-			db, svc, err := openSMLService(c, sml.Options{})
+			defer done()
+			st, err := api.Status(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer db.Close()
-			if out == "" || out == "-" {
-				return smlExit(svc.ExportZone(cmd.OutOrStdout(), args[0]))
+			out := cmd.OutOrStdout()
+			if asJSON {
+				return writeIndentedJSON(out, st)
 			}
-			return writeFileAtomic(out, func(w io.Writer) error { return svc.ExportZone(w, args[0]) })
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ZONE\tSERIAL\tPARTICIPANTS\tSMPS\tJOURNAL\tRECORDS")
+			for _, z := range st.Zones {
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\n", z.Zone, z.Serial, z.Participants, z.SMPs, z.JournalEntries, strings.Join(z.Records, ","))
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "total: %d participants, %d SMPs in %d zones\n", st.Participants, st.SMPs, len(st.Zones))
+			return nil
 		},
 	}
-	cmd.Flags().StringVar(&cfg, "config", "conf/sml.yaml", "SML configuration file (YAML)")
-	cmd.Flags().StringVarP(&out, "output", "o", "", "write to FILE instead of standard output")
+	t.flags(cmd.Flags())
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
 	return cmd
 }
 
-// writeFileAtomic writes a file through a temporary file and a rename.
+func newSMLSMPsCmd() *cobra.Command {
+	t := &smlTarget{}
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "smps [--config FILE | --admin-addr HOST:PORT --token-file FILE] [--json]",
+		Short: "List the registered SMPs of every domain (from the running server, or the store when it is stopped)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			api, done, err := t.open(cmd.Context(), cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer done()
+			smps, err := api.SMPs(cmd.Context())
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				if smps == nil {
+					smps = []admin.SMP{}
+				}
+				return writeIndentedJSON(out, map[string]any{"smps": smps})
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tDOMAIN\tLOGICAL ADDRESS\tPHYSICAL ADDRESS\tOWNER\tUPDATED")
+			for _, s := range smps {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Domain, s.LogicalAddress, s.PhysicalAddress, s.Owner,
+					s.Updated.UTC().Format(time.RFC3339))
+			}
+			return tw.Flush()
+		},
+	}
+	t.flags(cmd.Flags())
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the SMPs as JSON")
+	return cmd
+}
+
+func writeIndentedJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func newSMLExportZoneCmd() *cobra.Command {
+	t := &smlTarget{}
+	var out string
+	cmd := &cobra.Command{
+		Use:   "export-zone [--config FILE | --admin-addr HOST:PORT --token-file FILE] ZONE [-o FILE]",
+		Short: "Write a domain's zone as an RFC 1035 zone file (from the running server, or the store when it is stopped)",
+		Long: `Write a domain's zone as an RFC 1035 master file ($ORIGIN, $TTL, SOA, NS, then every record, names absolute),
+from one consistent snapshot: the SOA serial is the one the records belong to. BIND, Knot and NSD load it.
+While the server runs, the zone comes from it through its admin API; the same zone an AXFR at that serial gives.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			api, done, err := t.open(cmd.Context(), cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer done()
+			ctx := cmd.Context()
+			if out == "" || out == "-" {
+				return api.ExportZone(ctx, cmd.OutOrStdout(), args[0])
+			}
+			return writeFileAtomic(out, func(w io.Writer) error { return api.ExportZone(ctx, w, args[0]) })
+		},
+	}
+	t.flags(cmd.Flags())
+	cmd.Flags().StringVarP(&out, "output", "o", "", "write to FILE (replaced whole, only when the export succeeds) instead of standard output")
+	return cmd
+}
+
+// writeFileAtomic writes a file through a temporary file beside it and a rename: the file is replaced only when
+// fn succeeds. fn's error is returned as it is; failures of the file itself are file errors.
 func writeFileAtomic(path string, fn func(io.Writer) error) error {
 	f, err := os.CreateTemp(dirOf(path), ".signpost-*")
 	if err != nil {
-		return err
+		return fileError(err)
 	}
 	defer os.Remove(f.Name())
 	if err := fn(f); err != nil {
 		f.Close()
-		return smlExit(err)
+		return err
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return err
+		return fileError(err)
 	}
 	if err := f.Close(); err != nil {
-		return err
+		return fileError(err)
 	}
 	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return err
+		return fileError(err)
 	}
-	return os.Rename(f.Name(), path)
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fileError(err)
+	}
+	return nil
 }
 
 func dirOf(path string) string {
@@ -183,7 +324,7 @@ func dirOf(path string) string {
 }
 
 type importOptions struct {
-	cfg      string
+	target   smlTarget
 	batch    int
 	generate int
 	smps     int
@@ -194,12 +335,14 @@ type importOptions struct {
 func newSMLImportCmd() *cobra.Command {
 	o := &importOptions{}
 	cmd := &cobra.Command{
-		Use:   "import --config FILE FILE",
+		Use:   "import [--config FILE | --admin-addr HOST:PORT --token-file FILE] FILE",
 		Short: "Bulk-load SMPs and participants from a JSON Lines file (docs/sml-import.md); --generate writes a test file",
 		Long: `Bulk-load SMPs and participants (a migration from another SML, or a scale test) from a JSON Lines file,
-one transaction per batch. The server must be stopped (the store is locked by one process at a time).
+one transaction per batch. While the server runs, the file goes through its admin API and the server serves
+each batch in DNS as it commits; when the server is stopped, the command works on the store.
 Re-running an import is harmless. After an import the zone's IXFR journal is reset: secondaries take the
-whole zone (AXFR) at their next transfer.
+whole zone (AXFR) at their next transfer. Interrupted (Ctrl-C), it stops after the batch in progress; the
+batches before are committed.
 
 With --generate N, FILE is not read but written: N participants over --smps SMPs in --zone, owned by --owner.`,
 		Args: cobra.ExactArgs(1),
@@ -209,16 +352,12 @@ With --generate N, FILE is not read but written: N participants over --smps SMPs
 					return sml.WriteGenerated(w, o.generate, o.smps, o.zone, o.owner)
 				})
 			}
-			c, err := loadSMLConfig(o.cfg)
-			if err != nil {
-				return err
-			}
-			return runSMLImport(cmd, c, args[0], o.batch)
+			return runSMLImport(cmd, o, args[0])
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.cfg, "config", "conf/sml.yaml", "SML configuration file (YAML)")
-	f.IntVar(&o.batch, "batch", 10000, "participants per transaction")
+	o.target.flags(f)
+	f.IntVar(&o.batch, "batch", admin.DefaultBatch, "participants per transaction")
 	f.IntVar(&o.generate, "generate", 0, "write a test import file of N participants to FILE instead of importing")
 	f.IntVar(&o.smps, "smps", 10, "with --generate: number of SMPs")
 	f.StringVar(&o.zone, "zone", "sml.test.", "with --generate: the zone of the SMPs")
@@ -226,22 +365,23 @@ With --generate N, FILE is not read but written: N participants over --smps SMPs
 	return cmd
 }
 
-func runSMLImport(cmd *cobra.Command, c *conf.SML, path string, batch int) error {
+func runSMLImport(cmd *cobra.Command, o *importOptions, path string) error {
+	ctx := cmd.Context()
 	in, err := os.Open(path)
 	if err != nil {
-		return &exitError{code: 3, err: err}
+		return fileError(err)
 	}
 	defer in.Close()
 	st, err := in.Stat()
 	if err != nil {
-		return err
+		return fileError(err)
 	}
-	db, svc, err := openSMLService(c, sml.Options{})
+	errOut := cmd.ErrOrStderr()
+	api, done, err := o.target.open(ctx, errOut)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	errOut := cmd.ErrOrStderr()
+	defer done()
 	var r io.Reader = in
 	var bar *progressbar.ProgressBar
 	if isTerminal(errOut) {
@@ -252,45 +392,31 @@ func runSMLImport(cmd *cobra.Command, c *conf.SML, path string, batch int) error
 		r = &pr
 	}
 	start := time.Now()
-	var total sml.ImportResult
-	err = sml.ReadImport(r, batch, func(b sml.ImportBatch) error {
-		res, err := svc.Import(cmd.Context(), b)
-		total.Add(res)
-		if bar == nil && err == nil {
+	total, err := api.Import(ctx, r, o.batch, func(ev admin.ImportEvent) {
+		if bar == nil {
+			p := ev.Result.Participants
 			fmt.Fprintf(errOut, "imported up to line %d: %d participants created, %d updated, %d unchanged (%s)\n",
-				lastLine(b), total.Created, total.Updated, total.Unchanged, time.Since(start).Round(time.Millisecond))
+				ev.Line, p.Created, p.Updated, p.Unchanged, time.Since(start).Round(time.Millisecond))
 		}
-		return err
 	})
 	if bar != nil {
 		_ = bar.Finish()
 		fmt.Fprintln(errOut)
 	}
 	out := cmd.OutOrStdout()
+	s, p := total.SMPs, total.Participants
 	fmt.Fprintf(out, "SMPs: %d created, %d updated, %d unchanged\nparticipants: %d created, %d updated, %d unchanged\ntime: %s\n",
-		total.SMPsCreated, total.SMPsUpdated, total.SMPsUnchanged, total.Created, total.Updated, total.Unchanged,
-		time.Since(start).Round(time.Millisecond))
+		s.Created, s.Updated, s.Unchanged, p.Created, p.Updated, p.Unchanged, time.Since(start).Round(time.Millisecond))
 	if err != nil {
-		fmt.Fprintln(out, "stopped at an error; batches before it are committed, and re-running the import after fixing the file is safe")
-		return smlExit(err)
+		fmt.Fprintln(out, "stopped; the batches before are committed, and re-running the import (after fixing the file) is safe")
+		return err
 	}
-	if stats, err := svc.Stats(); err == nil {
-		for _, z := range stats {
+	if status, err := api.Status(ctx); err == nil {
+		for _, z := range status.Zones {
 			fmt.Fprintf(out, "zone %s: serial %d, %d participants\n", z.Zone, z.Serial, z.Participants)
 		}
 	}
 	return nil
-}
-
-func lastLine(b sml.ImportBatch) int {
-	n := 0
-	if l := len(b.ParticipantLines); l > 0 {
-		n = b.ParticipantLines[l-1]
-	}
-	if l := len(b.SMPLines); l > 0 && b.SMPLines[l-1] > n {
-		n = b.SMPLines[l-1]
-	}
-	return n
 }
 
 func isTerminal(w io.Writer) bool {

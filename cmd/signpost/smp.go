@@ -34,7 +34,7 @@ func newSMPCmd() *cobra.Command {
 func loadSMP(path string) (*conf.SMP, error) {
 	cfg, err := conf.LoadSMP(path)
 	if err != nil {
-		return nil, &exitError{code: 2, err: err}
+		return nil, configError(err)
 	}
 	return cfg, nil
 }
@@ -52,7 +52,7 @@ func openSMP(path string) (*smpapp.App, error) {
 	}
 	a, err := smpapp.New(context.Background(), cfg, log, nil)
 	if errors.Is(err, store.ErrLocked) {
-		return nil, &exitError{code: 3, err: fmt.Errorf("%w\n(a running `signpost smp serve` holds the store: stop it for this command)", err)}
+		return nil, fmt.Errorf("%w\n(a running `signpost smp serve` holds the store: stop it for this command)", err)
 	}
 	return a, err
 }
@@ -126,20 +126,20 @@ func newSMPImportCmd() *cobra.Command {
 			start := time.Now()
 			fi, err := os.Stat(args[0])
 			if err != nil {
-				return &exitError{code: 2, err: err}
+				return fileError(err)
 			}
 			svc := a.Service()
 			var st fmt.Stringer
 			if fi.IsDir() {
 				s, err := xmlbind.ImportDir(ctx, svc, args[0], xmlbind.Limits{})
 				if err != nil {
-					return &exitError{code: 1, err: err}
+					return err
 				}
 				st = s
 			} else {
 				f, err := os.Open(args[0])
 				if err != nil {
-					return &exitError{code: 2, err: err}
+					return fileError(err)
 				}
 				defer f.Close()
 				cr := &countingReader{r: f}
@@ -147,7 +147,7 @@ func newSMPImportCmd() *cobra.Command {
 				s, err := svc.Import(ctx, args[0], cr, func(smp.ImportStats) { p.set(cr.n.Load()) })
 				p.finish()
 				if err != nil {
-					return &exitError{code: 1, err: err}
+					return err
 				}
 				st = s
 			}
@@ -171,7 +171,7 @@ func newSMPExportCmd() *cobra.Command {
 			var err error
 			if args[0] != "-" {
 				if f, err = os.Create(args[0]); err != nil {
-					return &exitError{code: 2, err: err}
+					return fileError(err)
 				}
 				w = f
 			}
@@ -195,7 +195,7 @@ func newSMPExportCmd() *cobra.Command {
 				}
 			}
 			if err != nil {
-				return &exitError{code: 1, err: err}
+				return err
 			}
 			if f != nil {
 				fmt.Fprintf(cmd.ErrOrStderr(), "exported %d records to %s\n", n, args[0])
@@ -236,11 +236,11 @@ started with another key than the store records re-signs everything with that ke
 			if files.Set() {
 				key, chain, err := smpapp.LoadSigningKey(files)
 				if err != nil {
-					return &exitError{code: 2, err: err}
+					return fileError(err)
 				}
 				n, err = svc.Rekey(context.Background(), key, chain, progress)
 				if err != nil {
-					return &exitError{code: 1, err: err}
+					return err
 				}
 				fmt.Fprintf(out, "now point signing: in %s at the new key and certificate\n", cfgPath)
 			} else {
@@ -250,7 +250,7 @@ started with another key than the store records re-signs everything with that ke
 				}
 				n, err = svc.Resign(context.Background(), progress)
 				if err != nil {
-					return &exitError{code: 1, err: err}
+					return err
 				}
 			}
 			fmt.Fprintf(out, "re-signed %d service groups with key generation %d (%s) in %s\n", n, svc.Generation(),

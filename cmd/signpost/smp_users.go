@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	smpapp "github.com/signpost-project/signpost/smp/app"
+	"github.com/signpost-project/signpost/store"
 )
 
 // Token and user commands of the SMP management API, and the progress display of import and export.
@@ -23,9 +25,9 @@ import (
 // the server's admin API instead.
 func openSMPTokens(cfgPath string) (*smpapp.App, error) {
 	a, err := openSMP(cfgPath)
-	if ee, ok := err.(*exitError); ok && ee.code == 3 {
-		return nil, &exitError{code: 3, err: fmt.Errorf("%w\nWith the server running, manage tokens through its admin API with an administrator's token, e.g.\n"+
-			"  curl -H \"Authorization: Bearer $(cat admin.token)\" -X DELETE PUBLIC_URL/api/v1/tokens/ID\n(GET and POST PUBLIC_URL/api/v1/tokens list and create; docs/smp-write.md)", ee.err)}
+	if errors.Is(err, store.ErrLocked) {
+		return nil, fmt.Errorf("%w\nWith the server running, manage tokens through its admin API with an administrator's token, e.g.\n"+
+			"  curl -H \"Authorization: Bearer $(cat admin.token)\" -X DELETE PUBLIC_URL/api/v1/tokens/ID\n(GET and POST PUBLIC_URL/api/v1/tokens list and create; docs/smp-write.md)", err)
 	}
 	return a, err
 }
@@ -44,7 +46,7 @@ func newSMPTokenCmd() *cobra.Command {
 		RunE: withApp(openSMPTokens, &cfgPath, func(cmd *cobra.Command, _ []string, a *smpapp.App) error {
 			tok, ti, err := a.Credentials().CreateToken(context.Background(), user, admin)
 			if err != nil {
-				return &exitError{code: 1, err: err}
+				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), tok)
 			fmt.Fprintf(cmd.ErrOrStderr(), "token %s for user %s; use it as: Authorization: Bearer <token> (it is not shown again)\n", ti.ID, ti.User)
@@ -61,11 +63,11 @@ func newSMPTokenCmd() *cobra.Command {
 		RunE: withApp(openSMPTokens, &cfgPath, func(cmd *cobra.Command, _ []string, a *smpapp.App) error {
 			ts, err := a.Credentials().Tokens(context.Background())
 			if err != nil {
-				return &exitError{code: 1, err: err}
+				return err
 			}
 			users, err := a.Credentials().Users(context.Background())
 			if err != nil {
-				return &exitError{code: 1, err: err}
+				return err
 			}
 			admins := map[string]bool{}
 			for _, u := range users {
@@ -85,7 +87,7 @@ func newSMPTokenCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: withApp(openSMPTokens, &cfgPath, func(cmd *cobra.Command, args []string, a *smpapp.App) error {
 			if err := a.Credentials().RevokeToken(context.Background(), args[0]); err != nil {
-				return &exitError{code: 1, err: err}
+				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "revoked token %s\n", args[0])
 			return nil
@@ -116,19 +118,19 @@ func newSMPUserCmd() *cobra.Command {
 			case pwFile != "":
 				b, err := os.ReadFile(pwFile)
 				if err != nil {
-					return &exitError{code: 2, err: err}
+					return fileError(err)
 				}
 				pw, _, _ = strings.Cut(string(b), "\n")
 				pw, setPW = strings.TrimRight(pw, "\r"), true
 			case pwStdin:
 				line, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
 				if err != nil && err != io.EOF {
-					return &exitError{code: 2, err: err}
+					return fileError(err)
 				}
 				pw, setPW = strings.TrimRight(line, "\r\n"), true
 			}
 			if setPW && !noPassword && pw == "" {
-				return &exitError{code: 2, err: fmt.Errorf("empty password; use --no-password to remove it")}
+				return usageErrorf("empty password; use --no-password to remove it")
 			}
 			a, err := openSMP(cfgPath)
 			if err != nil {
@@ -137,11 +139,11 @@ func newSMPUserCmd() *cobra.Command {
 			defer a.Close()
 			ctx := context.Background()
 			if err := a.Service().EnsureOwner(ctx, args[0], admin); err != nil {
-				return &exitError{code: 1, err: err}
+				return err
 			}
 			if setPW {
 				if err := a.Credentials().SetPassword(ctx, args[0], pw); err != nil {
-					return &exitError{code: 1, err: err}
+					return err
 				}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "user %s (admin %v)\n", args[0], admin)
@@ -159,7 +161,7 @@ func newSMPUserCmd() *cobra.Command {
 		RunE: withApp(openSMP, &cfgPath, func(cmd *cobra.Command, _ []string, a *smpapp.App) error {
 			us, err := a.Credentials().Users(context.Background())
 			if err != nil {
-				return &exitError{code: 1, err: err}
+				return err
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "USER\tADMIN\tPASSWORD\tCREATED")
@@ -175,7 +177,7 @@ func newSMPUserCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: withApp(openSMP, &cfgPath, func(cmd *cobra.Command, args []string, a *smpapp.App) error {
 			if err := a.Credentials().DeleteUser(context.Background(), args[0]); err != nil {
-				return &exitError{code: 1, err: err}
+				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "deleted user %s\n", args[0])
 			return nil

@@ -1,10 +1,12 @@
 // Package ops is the operations listener every server registers with: /healthz (the process is alive),
-// /readyz (every registered check passes) and /metrics (Prometheus).
+// /readyz (every registered check passes) and /metrics (Prometheus). A panic in a handler or a check is contained
+// (internal/recovery): 500, logged and counted in signpost_panics_total{edge="ops"}.
 package ops
 
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sort"
 	"strings"
@@ -14,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/signpost-project/signpost/internal/recovery"
 )
 
 // Check reports whether a part of the process is ready; nil means ready.
@@ -22,14 +26,17 @@ type Check func(ctx context.Context) error
 // Ops holds the metrics registry and readiness checks of one process.
 type Ops struct {
 	Registry *prometheus.Registry
-	mu       sync.Mutex
-	checks   map[string]Check
+	// Log receives the panics the listener contains. Default: slog.Default(). Set it before Handler or Server.
+	Log    *slog.Logger
+	mu     sync.Mutex
+	checks map[string]Check
 }
 
-// New returns an Ops with Go runtime and process collectors registered.
+// New returns an Ops with Go runtime and process collectors and the panic counter (signpost_panics_total)
+// registered.
 func New() *Ops {
 	r := prometheus.NewRegistry()
-	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), recovery.Collector())
 	return &Ops{Registry: r, checks: map[string]Check{}}
 }
 
@@ -58,7 +65,10 @@ func (o *Ops) Ready(ctx context.Context) map[string]error {
 	return failed
 }
 
-// Handler serves /healthz, /readyz and /metrics.
+// Edge is the edge label of the listener's contained panics.
+const Edge = "ops"
+
+// Handler serves /healthz, /readyz and /metrics, with panics contained.
 func (o *Ops) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -84,7 +94,7 @@ func (o *Ops) Handler() http.Handler {
 		fmt.Fprintln(w, strings.Join(lines, "\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{Registry: o.Registry}))
-	return mux
+	return recovery.Handler(o.Log, Edge, mux)
 }
 
 // Server returns the listener's *http.Server with fixed timeouts.

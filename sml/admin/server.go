@@ -214,6 +214,11 @@ func (h *handler) importFile(w http.ResponseWriter, r *http.Request) {
 		send(ev)
 	})
 	if err != nil {
+		if r.Context().Err() != nil || errors.Is(err, io.ErrUnexpectedEOF) {
+			// The client went away (interrupted): nothing of the SML failed, and nobody reads an answer.
+			h.cfg.Log.Warn("sml admin: import stopped by the client", "after_line", last.Line, "err", err)
+			return
+		}
 		h.cfg.Log.Warn("sml admin: import stopped", "after_line", last.Line, "err", err)
 		send(ImportEvent{Line: last.Line, Result: res, Error: h.errorBody(err)})
 		return

@@ -134,7 +134,8 @@ type env struct {
 type envOptions struct {
 	faultStatus  soap.FaultStatus
 	maxBodyBytes int64
-	backend      soap.Backend // replaces the Service (failing fakes)
+	backend      soap.Backend                    // replaces the Service (failing fakes)
+	wrap         func(soap.Backend) soap.Backend // wraps the Service (faults injected into some calls)
 	dbPath       string
 }
 
@@ -192,6 +193,9 @@ func newEnv(t testing.TB, o envOptions) *env {
 	var b soap.Backend = svc
 	if o.backend != nil {
 		b = o.backend
+	}
+	if o.wrap != nil {
+		b = o.wrap(b)
 	}
 	h := soap.NewHandler(b, auth, soap.Options{Log: log, FaultStatus: o.faultStatus, MaxBodyBytes: o.maxBodyBytes})
 	hs := soap.NewHTTP("127.0.0.1:0", e.pki.server, h, soap.Timeouts{}, log, func(err error) { t.Errorf("serve: %v", err) })

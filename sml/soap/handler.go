@@ -2,7 +2,8 @@
 // at /manageservicemetadata, ManageBusinessIdentifierService at /manageparticipantidentifier and the BDMSL service
 // (IsAlive, CreateParticipantIdentifier) at /bdmslservice. It decodes requests with package soapmsg, authenticates
 // the caller by its certificate (Authenticator), calls the sml.Service and translates its errors into typed SOAP
-// faults, once, in fault.go.
+// faults, once, in fault.go. A panic while serving a request is contained: the client gets an InternalErrorFault
+// (HTTP 500), the panic is logged with its stack and counted in signpost_panics_total{edge="sml_soap"}.
 package soap
 
 import (
@@ -15,6 +16,7 @@ import (
 
 	"github.com/signpost-project/signpost/identifier"
 	"github.com/signpost-project/signpost/internal/logging"
+	"github.com/signpost-project/signpost/internal/recovery"
 	"github.com/signpost-project/signpost/sml"
 	"github.com/signpost-project/signpost/sml/soapmsg"
 )
@@ -50,11 +52,15 @@ type Options struct {
 // DefaultMaxBodyBytes is the body limit used when Options.MaxBodyBytes is zero.
 const DefaultMaxBodyBytes = 1 << 20
 
+// Edge is the edge label of the panics the handler contains.
+const Edge = "sml_soap"
+
 // Handler is the http.Handler of the management interface.
 type Handler struct {
-	b    Backend
-	auth Authenticator
-	o    Options
+	b       Backend
+	auth    Authenticator
+	o       Options
+	guarded http.Handler // serve, with panics contained
 }
 
 // NewHandler returns the handler serving the three endpoints on b, authenticating callers with auth.
@@ -68,10 +74,17 @@ func NewHandler(b Backend, auth Authenticator, o Options) *Handler {
 	if o.PageSize <= 0 {
 		o.PageSize = sml.DefaultPageSize
 	}
-	return &Handler{b: b, auth: auth, o: o}
+	h := &Handler{b: b, auth: auth, o: o}
+	h.guarded = recovery.HandlerWith(o.Log, Edge, http.HandlerFunc(h.serve), func(w http.ResponseWriter, r *http.Request) {
+		h.writeFault(w, r, soapmsg.OpNone, internalFault())
+	})
+	return h
 }
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP serves one request of the management interface.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.guarded.ServeHTTP(w, r) }
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	svc := soapmsg.ServiceForPath(r.URL.Path)
 	if svc == soapmsg.ServiceNone {
 		http.Error(w, "not found: the SML management endpoints are /manageservicemetadata, /manageparticipantidentifier and /bdmslservice", http.StatusNotFound)

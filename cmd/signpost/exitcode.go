@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/signpost-project/signpost/lookup"
+	"github.com/signpost-project/signpost/sml"
+	"github.com/signpost-project/signpost/sml/admin"
+	"github.com/signpost-project/signpost/smp"
+	"github.com/signpost-project/signpost/store"
+)
+
+// Exit codes: the one place that maps each kind of error to the exit status of every command. Codes 0 to 10 are
+// the lookup's contract (docs/lookup.md) and keep their meaning; every other kind has its own code from 11 up,
+// and no code means two things. exitCodes documents them (root --help, README), and a test checks both.
+const (
+	exitOK       = 0
+	exitInternal = 1 // lookup's "error": anything not listed below
+	exitUsage    = 2 // lookup's "bad arguments, flags, identifier or trust file"
+	// 3 to 10: the lookup kinds, exitLookupBase + lookup.Kind.
+	exitLookupBase    = 2
+	exitConfig        = 11
+	exitFile          = 12
+	exitStoreLocked   = 13
+	exitStoreVersion  = 14
+	exitStoreDamaged  = 15
+	exitUnreachable   = 16
+	exitUnauthorized  = 17
+	exitBadRequest    = 18
+	exitNotFound      = 19
+	exitAlreadyExists = 20
+	exitForbidden     = 21
+	exitInterrupted   = 130 // as a shell reports a command ended by SIGINT
+)
+
+// exitCodeRow is one line of the exit code table.
+type exitCodeRow struct {
+	code    int
+	name    string
+	meaning string
+}
+
+// exitCodes is the table of every exit code, in order.
+func exitCodes() []exitCodeRow {
+	rows := []exitCodeRow{
+		{exitOK, "ok", "success (lookup: found, or the service group was listed)"},
+		{exitInternal, "internal", "internal error: any failure not listed here (lookup: kind \"error\")"},
+		{exitUsage, "usage", "bad command line: unknown command or flag, wrong arguments (lookup: also a bad identifier or --trust file)"},
+	}
+	for _, k := range lookup.Kinds() {
+		rows = append(rows, exitCodeRow{lookupExitCode(k), k.String(), "lookup only: " + lookupMeaning[k]})
+	}
+	return append(rows,
+		exitCodeRow{exitConfig, "config", "the configuration file is missing, unreadable or invalid (the message names each problem)"},
+		exitCodeRow{exitFile, "file", "a file named on the command line cannot be read or written"},
+		exitCodeRow{exitStoreLocked, "store-locked", "the store is in use by another process (a running server whose admin API could not be used instead)"},
+		exitCodeRow{exitStoreVersion, "store-version", "the store's schema version is one this build cannot use (written by a newer signpost)"},
+		exitCodeRow{exitStoreDamaged, "store-damaged", "the store file is damaged, or upgrading it to this build's schema failed (the message says which, and where the backup is)"},
+		exitCodeRow{exitUnreachable, "unreachable", "the running server's admin API did not answer"},
+		exitCodeRow{exitUnauthorized, "unauthorized", "the credential was refused (the admin token, or an SMP user's token or password)"},
+		exitCodeRow{exitBadRequest, "bad-request", "the SML or SMP refused the input as given (a bad line of an import file, an invalid document)"},
+		exitCodeRow{exitNotFound, "not-found", "what the command names does not exist (a zone, an SMP, a participant, a token)"},
+		exitCodeRow{exitAlreadyExists, "already-exists", "what the command would create exists already"},
+		exitCodeRow{exitForbidden, "forbidden", "the caller may not do this (it does not own the SMP or service group)"},
+		exitCodeRow{exitInterrupted, "interrupted", "interrupted by SIGINT (Ctrl-C) or SIGTERM before it finished; servers stopped this way exit 0"},
+	)
+}
+
+var lookupMeaning = map[lookup.Kind]string{
+	lookup.NotRegistered:            "DNS answered NXDOMAIN for the participant",
+	lookup.DNSFailure:               "no name server answered (timeout, SERVFAIL, REFUSED, network error)",
+	lookup.SMPUnreachable:           "the SMP could not be reached, or answered 5xx",
+	lookup.DocumentTypeNotSupported: "the SMP answered 404 for the document type",
+	lookup.SignatureInvalid:         "missing or broken signature",
+	lookup.CertificateUntrusted:     "the signing certificate does not chain to --trust, or has expired",
+	lookup.NoMatchingEndpoint:       "no active endpoint for the process and transport profiles asked for",
+	lookup.BadResponse:              "malformed or mismatching SMP response",
+}
+
+// exitCodeHelp is the exit code table as --help shows it.
+func exitCodeHelp(filter func(exitCodeRow) bool) string {
+	var b strings.Builder
+	for _, r := range exitCodes() {
+		if filter == nil || filter(r) {
+			fmt.Fprintf(&b, "  %3d  %-28s %s\n", r.code, r.name, r.meaning)
+		}
+	}
+	return b.String()
+}
+
+func lookupExitCode(k lookup.Kind) int { return exitLookupBase + int(k) }
+
+// cliError is an error whose kind only the command line knows (usage, configuration, file); the other kinds
+// come from the domain packages' errors.
+type cliError struct {
+	code int
+	err  error
+}
+
+func (e *cliError) Error() string { return e.err.Error() }
+func (e *cliError) Unwrap() error { return e.err }
+
+// usageError marks a bad command line.
+func usageError(err error) error { return &cliError{code: exitUsage, err: err} }
+
+// usageErrorf is usageError of a formatted message.
+func usageErrorf(format string, args ...any) error { return usageError(fmt.Errorf(format, args...)) }
+
+// configError marks a configuration file that cannot be loaded.
+func configError(err error) error { return &cliError{code: exitConfig, err: err} }
+
+// fileError marks a file named on the command line that cannot be read or written.
+func fileError(err error) error { return &cliError{code: exitFile, err: err} }
+
+// exitCode is the exit status of a command that returned err.
+func exitCode(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var ce *cliError
+	switch {
+	case errors.As(err, &ce):
+		return ce.code
+	case errors.Is(err, context.Canceled):
+		return exitInterrupted
+	case lookup.KindOf(err) != 0:
+		return lookupExitCode(lookup.KindOf(err))
+	case errors.Is(err, admin.ErrUnreachable):
+		return exitUnreachable
+	case errors.Is(err, admin.ErrUnauthorized):
+		return exitUnauthorized
+	case errors.Is(err, store.ErrLocked):
+		return exitStoreLocked
+	case errors.Is(err, store.ErrSchemaVersion):
+		return exitStoreVersion
+	case errors.Is(err, store.ErrUpgrade), errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum),
+		errors.Is(err, bolterrors.ErrVersionMismatch):
+		return exitStoreDamaged
+	}
+	if c, ok := smlExitCodes[sml.KindOf(err)]; ok {
+		return c
+	}
+	if c, ok := smpExitCodes[smp.KindOf(err)]; ok {
+		return c
+	}
+	return exitInternal
+}
+
+// The domain error kinds that have codes of their own; every other kind (the internal ones) is exitInternal.
+var (
+	smlExitCodes = map[sml.Kind]int{
+		sml.KindBadRequest:    exitBadRequest,
+		sml.KindNotFound:      exitNotFound,
+		sml.KindUnauthorized:  exitForbidden, // the caller does not own the SMP
+		sml.KindAlreadyExists: exitAlreadyExists,
+	}
+	smpExitCodes = map[smp.Kind]int{
+		smp.KindInvalid:      exitBadRequest,
+		smp.KindNotFound:     exitNotFound,
+		smp.KindForbidden:    exitForbidden,
+		smp.KindUnauthorized: exitUnauthorized,
+	}
+)
