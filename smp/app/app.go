@@ -18,9 +18,11 @@ import (
 	"time"
 
 	"github.com/signpost-project/signpost/conf"
+	"github.com/signpost-project/signpost/internal/clientip"
 	"github.com/signpost-project/signpost/internal/lifecycle"
 	"github.com/signpost-project/signpost/internal/ops"
 	"github.com/signpost-project/signpost/internal/pki"
+	"github.com/signpost-project/signpost/internal/ratelimit"
 	"github.com/signpost-project/signpost/smp"
 	"github.com/signpost-project/signpost/smp/auth"
 	"github.com/signpost-project/signpost/smp/boltrepo"
@@ -123,7 +125,13 @@ func New(ctx context.Context, cfg *conf.SMP, log *slog.Logger, o *ops.Ops) (*App
 	if o != nil {
 		ho.Registerer = o.Registry
 	}
-	// TODO(httpguard): trusted proxies and the failed-login limiter.
+	proxies, err := clientip.New(cfg.HTTP.TrustedProxies, clientip.XForwardedFor)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	ho.ClientAddr = func(r *http.Request) string { return clientip.RateKey(proxies.Addr(r)) }
+	ho.Limiter = ratelimit.New(ratelimit.Config{Failures: cfg.Write.AuthFailuresPerMinute, Window: time.Minute})
 	a.public = httpapi.Public(ho)
 	a.admin = httpapi.Admin(ho)
 	if o != nil {

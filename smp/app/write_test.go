@@ -19,10 +19,10 @@ import (
 	"github.com/signpost-project/signpost/internal/ops"
 	"github.com/signpost-project/signpost/internal/pki"
 	"github.com/signpost-project/signpost/smp"
-	"github.com/signpost-project/signpost/smp/httpapi"
-	"github.com/signpost-project/signpost/smp/auth"
-	"github.com/signpost-project/signpost/smp/xmlbind"
 	smpapp "github.com/signpost-project/signpost/smp/app"
+	"github.com/signpost-project/signpost/smp/auth"
+	"github.com/signpost-project/signpost/smp/httpapi"
+	"github.com/signpost-project/signpost/smp/xmlbind"
 )
 
 // writeFixture is an SMP app with the management API on a real loopback listener.

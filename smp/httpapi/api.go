@@ -42,12 +42,13 @@ type Credentials interface {
 	RevokeToken(ctx context.Context, id string) error
 }
 
-// Limiter counts failed authentications per client address (implemented by internal/httpguard).
+// Limiter counts authentication attempts per client address (implemented by internal/ratelimit): an attempt is
+// charged before the credentials are checked and given back when they are valid.
 type Limiter interface {
-	// Blocked reports whether key may not try again yet, and for how long.
-	Blocked(key string) (time.Duration, bool)
-	// Failed records a failed attempt of key.
-	Failed(key string)
+	// Attempt charges one attempt to key; when not ok, key has used up its failures and wait says for how long.
+	Attempt(key string) (wait time.Duration, ok bool)
+	// Succeeded gives the attempt back.
+	Succeeded(key string)
 }
 
 // Options configure the API.

@@ -6,11 +6,12 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/signpost-project/signpost/internal/recovery"
 )
 
 type metrics struct {
 	requests *prometheus.CounterVec
-	panics   prometheus.Counter
 	hot      sync.Map // route NUL code -> prometheus.Counter
 }
 
@@ -19,13 +20,9 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "signpost_smp_requests_total", Help: "SMP HTTP requests (protocol, management and admin API) by route and HTTP status.",
 		}, []string{"route", "code"}),
-		panics: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "signpost_panics_total", Help: "Panics recovered at an edge, answered as an error for that request only.",
-			ConstLabels: prometheus.Labels{"edge": "smp_http"},
-		}),
 	}
 	m.requests = register(r, m.requests)
-	m.panics = register(r, m.panics)
+	_ = recovery.Register(r)
 	return m
 }
 

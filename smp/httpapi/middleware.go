@@ -2,12 +2,12 @@ package httpapi
 
 import (
 	"net/http"
-	"runtime/debug"
 	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/signpost-project/signpost/internal/recovery"
 	"github.com/signpost-project/signpost/smp"
 )
 
@@ -30,8 +30,7 @@ func (a *api) recovery() gin.HandlerFunc {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			a.m.panics.Inc()
-			a.log.Error("panic in an SMP HTTP handler; answered 500", "panic", v, "method", c.Request.Method, "path", c.Request.URL.RawPath, "stack", string(debug.Stack()))
+			recovery.Report(a.log, "smp_http", v)
 			if !c.Writer.Written() {
 				a.failStatus(c, routeOther, http.StatusInternalServerError, "internal error; the SMP's log has the details")
 			}
@@ -67,7 +66,7 @@ func (a *api) authenticate() gin.HandlerFunc {
 		client := ""
 		if a.o.Limiter != nil {
 			client = a.o.ClientAddr(c.Request)
-			if wait, blocked := a.o.Limiter.Blocked(client); blocked {
+			if wait, ok := a.o.Limiter.Attempt(client); !ok {
 				secs := int(wait.Round(time.Second) / time.Second)
 				if secs < 1 {
 					secs = 1
@@ -79,10 +78,10 @@ func (a *api) authenticate() gin.HandlerFunc {
 			}
 		}
 		by, err := a.o.Creds.Authenticate(c.Request.Context(), c.GetHeader("Authorization"))
+		if a.o.Limiter != nil && smp.KindOf(err) != smp.KindUnauthorized {
+			a.o.Limiter.Succeeded(client) // only refused credentials count
+		}
 		if err != nil {
-			if a.o.Limiter != nil && smp.KindOf(err) == smp.KindUnauthorized {
-				a.o.Limiter.Failed(client)
-			}
 			a.failAuto(c, err)
 			c.Abort()
 			return
