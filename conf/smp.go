@@ -2,7 +2,9 @@ package conf
 
 import (
 	"fmt"
+	"net/netip"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -15,6 +17,9 @@ type SMP struct {
 	Log   Log   `yaml:"log"`
 	Ops   Ops   `yaml:"ops"`
 	HTTP  HTTP  `yaml:"http"`
+	// Admin is the admin listener (JSON admin and token API); the SMP's admin token is any administrator's token,
+	// and the server writes one to admin.token_file when that file does not exist.
+	Admin Admin `yaml:"admin"`
 	// SMPID is this SMP's identifier in the SML, e.g. SMP-EXAMPLE.
 	SMPID string `yaml:"smp_id"`
 	// PublicURL is the base URL clients reach this SMP at (behind any proxy, with any path prefix); hrefs are built
@@ -59,6 +64,11 @@ type HTTP struct {
 	ReadTimeout  time.Duration `yaml:"read_timeout"`
 	WriteTimeout time.Duration `yaml:"write_timeout"`
 	IdleTimeout  time.Duration `yaml:"idle_timeout"`
+	// ReadHeaderTimeout bounds the head of a request (slow clients). Default 10s.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// TrustedProxies are the addresses or CIDRs of reverse proxies whose X-Forwarded-For / Forwarded header names
+	// the client (for the limit on failed logins and the log). From any other peer those headers are ignored.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // Write configures the write (management) API.
@@ -69,6 +79,13 @@ type Write struct {
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// ExpiredCertificates is refuse (default) or warn: what to do with an endpoint certificate that has expired.
 	ExpiredCertificates string `yaml:"expired_certificates"`
+	// MaxNSPerElement bounds the namespace declarations on one element of a body (default 64), MaxNSPerDocument
+	// those of a whole body (default 1024); real documents carry a handful. More is answered 400.
+	MaxNSPerElement  int `yaml:"max_ns_per_element"`
+	MaxNSPerDocument int `yaml:"max_ns_per_document"`
+	// AuthFailuresPerMinute is how many failed authentications one client address may make per minute before it
+	// is answered 429 with Retry-After (default 10).
+	AuthFailuresPerMinute int `yaml:"auth_failures_per_minute"`
 }
 
 // SMLClient is how the SMP reaches its SML.
@@ -115,6 +132,15 @@ func (c *SMP) Defaults() {
 	if h.IdleTimeout == 0 {
 		h.IdleTimeout = 120 * time.Second
 	}
+	if h.ReadHeaderTimeout == 0 {
+		h.ReadHeaderTimeout = 10 * time.Second
+	}
+	if c.Admin.Listen == "" {
+		c.Admin.Listen = "127.0.0.1:8081"
+	}
+	if c.Admin.TokenFile == "" {
+		c.Admin.TokenFile = filepath.Join(filepath.Dir(c.Store.Path), "smp-admin.token")
+	}
 	if c.Flavour == "" {
 		c.Flavour = "peppol"
 	}
@@ -131,6 +157,15 @@ func (c *SMP) Defaults() {
 	}
 	if c.Write.ExpiredCertificates == "" {
 		c.Write.ExpiredCertificates = "refuse"
+	}
+	if c.Write.MaxNSPerElement == 0 {
+		c.Write.MaxNSPerElement = 64
+	}
+	if c.Write.MaxNSPerDocument == 0 {
+		c.Write.MaxNSPerDocument = 1024
+	}
+	if c.Write.AuthFailuresPerMinute == 0 {
+		c.Write.AuthFailuresPerMinute = 10
 	}
 	s := &c.SML
 	if !s.ClientTLS.Set() {
@@ -161,6 +196,26 @@ func (c *SMP) Validate() error {
 	validatePositive(p, "http.read_timeout", c.HTTP.ReadTimeout)
 	validatePositive(p, "http.write_timeout", c.HTTP.WriteTimeout)
 	validatePositive(p, "http.idle_timeout", c.HTTP.IdleTimeout)
+	validatePositive(p, "http.read_header_timeout", c.HTTP.ReadHeaderTimeout)
+	for i, tp := range c.HTTP.TrustedProxies {
+		if _, err := netip.ParsePrefix(tp); err != nil {
+			if _, err := netip.ParseAddr(tp); err != nil {
+				p.add(fmt.Sprintf("http.trusted_proxies[%d]", i), "%q is not an IP address or CIDR", tp)
+			}
+		}
+	}
+	validateLoopback(p, "admin.listen", c.Admin.Listen)
+	for _, a := range []struct{ key, v string }{{"http.listen", c.HTTP.Listen}, {"ops.addr", c.Ops.Addr}} {
+		if a.v != "" && a.v == c.Admin.Listen && !strings.HasSuffix(a.v, ":0") { // port 0: any free port, never the same
+			p.add("admin.listen", "%q is also %s; the admin API needs a listener of its own", a.v, a.key)
+		}
+	}
+	if c.Write.MaxNSPerElement < 1 || c.Write.MaxNSPerDocument < c.Write.MaxNSPerElement {
+		p.add("write.max_ns_per_document", "limits %d per element and %d per document: each at least 1, per document at least per element", c.Write.MaxNSPerElement, c.Write.MaxNSPerDocument)
+	}
+	if c.Write.AuthFailuresPerMinute < 1 {
+		p.add("write.auth_failures_per_minute", "%d: at least 1", c.Write.AuthFailuresPerMinute)
+	}
 	if c.SMPID == "" {
 		p.add("smp_id", "missing: the SMP's identifier in the SML, e.g. SMP-EXAMPLE")
 	} else if strings.ContainsAny(c.SMPID, " \t\r\n/") {

@@ -3,8 +3,6 @@ package smp_test
 import (
 	"net/http"
 	"testing"
-
-	"github.com/signpost-project/signpost/smp"
 )
 
 type nullWriter struct{ h http.Header }
@@ -17,7 +15,7 @@ func (w *nullWriter) WriteHeader(int)             {}
 func BenchmarkHandlerGet(b *testing.B) {
 	f := newFixture(b, fixtureOpts{})
 	f.seed(demoDocType)
-	h := f.svc.Handler(smp.HandlerOptions{})
+	h := f.srv.Handler
 	req, err := http.NewRequest(http.MethodGet, "http://x/"+seg(demoParticipant)+"/services/"+seg(demoDocType), nil)
 	if err != nil {
 		b.Fatal(err)

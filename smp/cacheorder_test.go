@@ -32,7 +32,7 @@ func TestCacheFollowsCommitOrder(t *testing.T) {
 			return
 		}
 		// A has committed; B writes now. Without ordering, B commits and updates the cache before A does.
-		go func() { _, err := f.svc.PutServiceMetadata(ctx, version("B")); bDone <- err }()
+		go func() { _, err := f.svc.PutServiceMetadata(ctx, smp.System, version("B")); bDone <- err }()
 		select {
 		case err := <-bDone:
 			bDone <- err
@@ -40,7 +40,7 @@ func TestCacheFollowsCommitOrder(t *testing.T) {
 		}
 	})
 	t.Cleanup(func() { smp.SetAfterCommit(nil) })
-	if _, err := f.svc.PutServiceMetadata(ctx, version("A")); err != nil {
+	if _, err := f.svc.PutServiceMetadata(ctx, smp.System, version("A")); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-bDone; err != nil {

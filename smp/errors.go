@@ -20,6 +20,8 @@ const (
 	KindForbidden
 	// KindUnauthorized is a missing, unknown or revoked credential: HTTP 401.
 	KindUnauthorized
+	// KindTooMany is a client address that failed to authenticate too often: HTTP 429 with Retry-After.
+	KindTooMany
 )
 
 // Error is every error of this package.
@@ -55,15 +57,25 @@ func (e *Error) Is(target error) bool {
 	return ok && t == ErrNotFound && e.Kind == KindNotFound
 }
 
-func invalid(field, msg string) error { return &Error{Kind: KindInvalid, Field: field, Msg: msg} }
+// Invalid is a KindInvalid error about field.
+func Invalid(field, msg string) error { return &Error{Kind: KindInvalid, Field: field, Msg: msg} }
 
-func invalidf(field, format string, a ...any) error {
+// Invalidf is Invalid with a format.
+func Invalidf(field, format string, a ...any) error {
 	return &Error{Kind: KindInvalid, Field: field, Msg: fmt.Sprintf(format, a...)}
 }
 
-func notFound(what string) error { return &Error{Kind: KindNotFound, Msg: what + " not found"} }
+// NotFound is a KindNotFound error: what is the thing that does not exist.
+func NotFound(what string) error { return &Error{Kind: KindNotFound, Msg: what + " not found"} }
 
-func internal(msg string, err error) error { return &Error{Kind: KindInternal, Msg: msg, Err: err} }
+// Internal is a KindInternal error: msg says what failed, err is the cause (logged, never sent).
+func Internal(msg string, err error) error { return &Error{Kind: KindInternal, Msg: msg, Err: err} }
+
+// Forbidden is a KindForbidden error.
+func Forbidden(msg string) error { return &Error{Kind: KindForbidden, Msg: msg} }
+
+// Unauthorized is a KindUnauthorized error.
+func Unauthorized(msg string) error { return &Error{Kind: KindUnauthorized, Msg: msg} }
 
 // KindOf returns the kind of err (KindInternal for foreign errors).
 func KindOf(err error) Kind {

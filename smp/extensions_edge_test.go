@@ -24,14 +24,14 @@ func TestEdgeExtensionsVerify(t *testing.T) {
 		}
 		f := newFixture(t, fixtureOpts{flavour: root})
 		ctx := context.Background()
-		if _, err := f.svc.PutServiceGroup(ctx, smp.ServiceGroup{Participant: demoParticipant, Extensions: []string{ext}}); err != nil {
+		if _, err := f.svc.PutServiceGroup(ctx, smp.System, smp.ServiceGroup{Participant: demoParticipant, Extensions: []string{ext}}, smp.GroupWrite{}); err != nil {
 			t.Fatalf("ext %d: group: %v", i, err)
 		}
 		sm := trickyMetadata(f, demoDocType)
 		sm.Extensions = []string{ext}
 		sm.Processes[0].Extensions = []string{ext}
 		sm.Processes[0].Endpoints[0].Extensions = []string{ext}
-		if _, err := f.svc.PutServiceMetadata(ctx, sm); err != nil {
+		if _, err := f.svc.PutServiceMetadata(ctx, smp.System, sm); err != nil {
 			t.Fatalf("ext %d: metadata: %v", i, err)
 		}
 		for _, fl := range []smp.Flavour{root, smp.SMP2} {

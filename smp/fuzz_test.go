@@ -8,6 +8,7 @@ import (
 
 	"github.com/signpost-project/signpost/identifier"
 	"github.com/signpost-project/signpost/smp"
+	"github.com/signpost-project/signpost/smp/xmlbind"
 )
 
 // FuzzDecode: the body decoders never panic, and what they accept renders in every flavour.
@@ -23,22 +24,22 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`<ServiceGroup xmlns="http://busdox.org/serviceMetadata/publishing/1.0/"/>`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, p := range []identifier.Policy{identifier.PEPPOL, identifier.OASIS} {
-			if sg, err := smp.DecodeServiceGroup(body, p); err == nil {
+			if sg, err := xmlbind.DecodeServiceGroup(body, p, xmlbind.Limits{}); err == nil {
 				for _, fl := range []smp.Flavour{smp.PEPPOL, smp.OASIS1, smp.SMP2} {
-					if _, err := smp.RenderGroup(fl, &sg, nil, "http://x"); err != nil {
+					if _, err := xmlbind.RenderGroup(fl, &sg, nil, "http://x"); err != nil {
 						t.Fatalf("accepted group does not render in %v: %v", fl, err)
 					}
 				}
 			} else if smp.KindOf(err) != smp.KindInvalid {
 				t.Fatalf("group: not a client error: %v", err)
 			}
-			if sm, err := smp.DecodeServiceMetadata(body, p); err == nil && sm.Validate() == nil {
+			if sm, err := xmlbind.DecodeServiceMetadata(body, p, xmlbind.Limits{}); err == nil && sm.Validate() == nil {
 				// The management API's further checks refuse as client errors only.
 				if _, err := smp.CheckPublishable(&sm, time.Now(), smp.RefuseExpired); err != nil && smp.KindOf(err) != smp.KindInvalid {
 					t.Fatalf("CheckPublishable: not a client error: %v", err)
 				}
 				for _, fl := range []smp.Flavour{smp.PEPPOL, smp.OASIS1, smp.SMP2} {
-					if _, err := smp.RenderMetadata(fl, &sm); err != nil {
+					if _, err := xmlbind.RenderMetadata(fl, &sm); err != nil {
 						t.Fatalf("accepted metadata does not render in %v: %v", fl, err)
 					}
 				}

@@ -20,7 +20,10 @@ import (
 	"github.com/signpost-project/signpost/identifier"
 	"github.com/signpost-project/signpost/internal/pki"
 	"github.com/signpost-project/signpost/smp"
-	"github.com/signpost-project/signpost/smp/smpstore"
+	"github.com/signpost-project/signpost/smp/auth"
+	"github.com/signpost-project/signpost/smp/boltrepo"
+	"github.com/signpost-project/signpost/smp/httpapi"
+	"github.com/signpost-project/signpost/smp/xmlbind"
 	"github.com/signpost-project/signpost/store/storetest"
 )
 
@@ -42,7 +45,6 @@ type fixtureOpts struct {
 	flavour smp.Flavour
 	policy  *identifier.Policy
 	cache   int
-	netHTTP bool // serve with net/http alone instead of the fast server
 }
 
 func newFixture(t testing.TB, o fixtureOpts) *fixture {
@@ -70,29 +72,18 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	if o.policy != nil {
 		policy = *o.policy
 	}
-	f.svc, err = smp.New(smpstore.New(storetest.Open(t)), smp.Options{
-		PublicURL: f.base + o.prefix, Flavour: o.flavour, SMP2: true, Policy: policy,
+	repo := boltrepo.New(storetest.Open(t))
+	f.svc, err = smp.New(context.Background(), repo, smp.Options{
+		PublicURL: f.base + o.prefix, Flavour: o.flavour, SMP2: true, Policy: policy, Binding: xmlbind.Binding{},
 		Key: f.leaf.Key, Chain: []*x509.Certificate{f.leaf.Cert}, Registerer: f.reg, CacheEntries: o.cache,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.srv = &http.Server{Handler: f.svc.Handler(smp.HandlerOptions{}), ReadHeaderTimeout: 5 * time.Second,
+	f.srv = &http.Server{Handler: httpapi.Public(httpapi.Options{SMP: f.svc, Creds: auth.New(repo, nil), Registerer: f.reg}), ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: 30 * time.Second}
-	if o.netHTTP {
-		go func() { _ = f.srv.Serve(ln) }()
-		t.Cleanup(func() { _ = f.srv.Close() })
-	} else {
-		fast := f.svc.NewServer(f.srv, smp.HandlerOptions{})
-		go func() { _ = fast.Serve(ln) }()
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if err := fast.Shutdown(ctx); err != nil {
-				t.Errorf("shutdown: %v", err)
-			}
-		})
-	}
+	go func() { _ = f.srv.Serve(ln) }()
+	t.Cleanup(func() { _ = f.srv.Close() })
 	return f
 }
 

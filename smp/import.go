@@ -7,12 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"sort"
 	"strings"
-
-	"github.com/beevik/etree"
+	"time"
 )
 
 // ImportStats counts what an import did.
@@ -87,11 +83,11 @@ func (s *Service) Import(ctx context.Context, name string, r io.Reader, progress
 		dec := json.NewDecoder(bytes.NewReader(b))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&rec); err != nil {
-			return st, &ImportError{Where: where, Err: invalidf("record", "not a valid record: %v", err)}
+			return st, &ImportError{Where: where, Err: Invalidf("record", "not a valid record: %v", err)}
 		}
 		if dec.InputOffset() != int64(len(b)) {
 			// A second object (or anything) after the record would otherwise be dropped without a word.
-			return st, &ImportError{Where: where, Err: invalid("record", "text after the record; one JSON object per line")}
+			return st, &ImportError{Where: where, Err: Invalid("record", "text after the record; one JSON object per line")}
 		}
 		n := 0
 		for _, set := range []bool{rec.Group != nil, rec.Metadata != nil, rec.Owner != nil} {
@@ -100,7 +96,7 @@ func (s *Service) Import(ctx context.Context, name string, r io.Reader, progress
 			}
 		}
 		if n != 1 {
-			return st, &ImportError{Where: where, Err: invalid("record", `needs exactly one of "service_group", "service_metadata", "owner"`)}
+			return st, &ImportError{Where: where, Err: Invalid("record", `needs exactly one of "service_group", "service_metadata", "owner"`)}
 		}
 		if first == 0 {
 			first = line
@@ -124,10 +120,10 @@ func (s *Service) Import(ctx context.Context, name string, r io.Reader, progress
 			// A user of the management API (created without credentials, or its admin flag set).
 			st.Owners++
 			if strings.TrimSpace(rec.Owner.Name) == "" {
-				return st, &ImportError{Where: where, Err: invalid("owner.name", "missing")}
+				return st, &ImportError{Where: where, Err: Invalid("owner.name", "missing")}
 			}
 			// Counted as read only: Created/Replaced/Unchanged count service groups and metadata.
-			if _, err := s.EnsureUser(ctx, rec.Owner.Name, rec.Owner.Admin); err != nil {
+			if err := s.EnsureOwner(ctx, rec.Owner.Name, rec.Owner.Admin); err != nil {
 				return st, &ImportError{Where: where, Err: err}
 			}
 		}
@@ -141,79 +137,6 @@ func (s *Service) Import(ctx context.Context, name string, r io.Reader, progress
 		return st, &ImportError{Where: name, Err: err}
 	}
 	return st, flush()
-}
-
-// ImportDir loads every *.xml file of dir: ServiceGroup and ServiceMetadata bodies of any flavour (a
-// SignedServiceMetadata's signature is ignored). Service groups are loaded first; a metadata whose group does
-// not exist creates it. Files are taken in name order.
-func (s *Service) ImportDir(ctx context.Context, dir string) (ImportStats, error) {
-	var st ImportStats
-	names, err := filepath.Glob(filepath.Join(dir, "*.xml"))
-	if err != nil {
-		return st, err
-	}
-	sort.Strings(names)
-	var metas []string
-	for _, n := range names {
-		if err := ctx.Err(); err != nil {
-			return st, err
-		}
-		body, err := os.ReadFile(n)
-		if err != nil {
-			return st, &ImportError{Where: n, Err: err}
-		}
-		if rootTag(body) != "ServiceGroup" {
-			metas = append(metas, n)
-			continue
-		}
-		st.Groups++
-		sg, err := DecodeServiceGroup(body, s.policy)
-		if err != nil {
-			return st, &ImportError{Where: n, Err: err}
-		}
-		created, changed, err := s.putServiceGroup(sg)
-		if err != nil {
-			return st, &ImportError{Where: n, Err: err}
-		}
-		st.count(created, changed)
-	}
-	for _, n := range metas {
-		body, err := os.ReadFile(n)
-		if err != nil {
-			return st, &ImportError{Where: n, Err: err}
-		}
-		st.Metadata++
-		sm, err := DecodeServiceMetadata(body, s.policy)
-		if err == nil && (sm.Participant.IsZero() || sm.DocumentType.IsZero()) {
-			err = invalid("Redirect", "a redirect document names no participant or document type; import it as a JSON record")
-		}
-		if err != nil {
-			return st, &ImportError{Where: n, Err: err}
-		}
-		if _, err := s.GetServiceGroup(ctx, sm.Participant); err != nil {
-			if KindOf(err) != KindNotFound {
-				return st, &ImportError{Where: n, Err: err}
-			}
-			if _, _, err := s.putServiceGroup(ServiceGroup{Participant: sm.Participant, InSML: true}); err != nil {
-				return st, &ImportError{Where: n, Err: err}
-			}
-		}
-		created, changed, err := s.putServiceMetadata(sm)
-		if err != nil {
-			return st, &ImportError{Where: n, Err: err}
-		}
-		st.count(created, changed)
-	}
-	return st, nil
-}
-
-// rootTag returns the local name of a document's root element, or "" when it does not parse.
-func rootTag(body []byte) string {
-	d := etree.NewDocument()
-	if err := d.ReadFromBytes(body); err != nil || d.Root() == nil {
-		return ""
-	}
-	return d.Root().Tag
 }
 
 // WriteExport writes the whole SMP in the import format.
@@ -237,3 +160,28 @@ func (st ImportStats) String() string {
 	return fmt.Sprintf("%d service groups, %d service metadata, %d owners read; %d created, %d replaced, %d unchanged",
 		st.Groups, st.Metadata, st.Owners, st.Created, st.Replaced, st.Unchanged)
 }
+
+// EnsureOwner creates a user without credentials, or sets the admin flag of an existing one (an import's owner
+// records).
+func (s *Service) EnsureOwner(ctx context.Context, name string, admin bool) error {
+	if err := ValidUserName(name); err != nil {
+		return err
+	}
+	err := s.repo.Update(ctx, func(tx WriteTx) error {
+		u, err := tx.User(name)
+		if err != nil {
+			return err
+		}
+		if u == nil {
+			u = &User{Name: name, Created: s.now().UTC().Truncate(time.Second)}
+		} else if u.Admin == admin {
+			return nil
+		}
+		u.Admin = admin
+		return tx.PutUser(*u)
+	})
+	return asError("store user", err)
+}
+
+// Count records a record's outcome.
+func (st *ImportStats) Count(created, changed bool) { st.count(created, changed) }

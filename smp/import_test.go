@@ -11,6 +11,7 @@ import (
 
 	"github.com/signpost-project/signpost/identifier"
 	"github.com/signpost-project/signpost/smp"
+	"github.com/signpost-project/signpost/smp/xmlbind"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/smp/golden")
@@ -35,14 +36,14 @@ func TestSamplesLoadAndRenderGolden(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
-	st, err := f.svc.ImportDir(ctx, dir)
+	st, err := xmlbind.ImportDir(ctx, f.svc, dir, xmlbind.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if st.Groups != 2 || st.Metadata != 1 || st.Created != 3 {
 		t.Fatalf("import stats %+v", st)
 	}
-	st, err = f.svc.ImportDir(ctx, dir)
+	st, err = xmlbind.ImportDir(ctx, f.svc, dir, xmlbind.Limits{})
 	if err != nil || st.Unchanged != 3 {
 		t.Fatalf("second import: %+v %v", st, err)
 	}
@@ -75,7 +76,7 @@ func TestSamplesLoadAndRenderGolden(t *testing.T) {
 					}
 					refs = append(refs, sm.Reference())
 				}
-				doc, err := smp.RenderGroup(fl, &sg, refs, base)
+				doc, err := xmlbind.RenderGroup(fl, &sg, refs, base)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -85,7 +86,7 @@ func TestSamplesLoadAndRenderGolden(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				doc, err := smp.RenderMetadata(fl, &sm)
+				doc, err := xmlbind.RenderMetadata(fl, &sm)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -147,7 +148,7 @@ func TestSignedSamplesDecode(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sm, err := smp.DecodeServiceMetadata(b, identifier.OASIS)
+		sm, err := xmlbind.DecodeServiceMetadata(b, identifier.OASIS, xmlbind.Limits{})
 		if err != nil {
 			t.Errorf("%s: %v", n, err)
 			continue
@@ -167,7 +168,7 @@ func TestDecodeRefusals(t *testing.T) {
 		"no participant":    `<ServiceGroup xmlns="http://busdox.org/serviceMetadata/publishing/1.0/"/>`,
 		"bad participant":   `<ServiceGroup xmlns="http://busdox.org/serviceMetadata/publishing/1.0/" xmlns:ids="http://busdox.org/transport/identifiers/1.0/"><ids:ParticipantIdentifier scheme="iso6523-actorid-upis">99:x</ids:ParticipantIdentifier></ServiceGroup>`,
 	} {
-		if _, err := smp.DecodeServiceGroup([]byte(body), identifier.PEPPOL); smp.KindOf(err) != smp.KindInvalid {
+		if _, err := xmlbind.DecodeServiceGroup([]byte(body), identifier.PEPPOL, xmlbind.Limits{}); smp.KindOf(err) != smp.KindInvalid {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -252,7 +253,7 @@ func TestDecodeRefusesExcessiveMarkup(t *testing.T) {
 		b.WriteString("<a/><b/>")
 	}
 	b.WriteString(`</ServiceGroup>`)
-	_, err := smp.DecodeServiceGroup([]byte(b.String()), identifier.PEPPOL)
+	_, err := xmlbind.DecodeServiceGroup([]byte(b.String()), identifier.PEPPOL, xmlbind.Limits{})
 	if err == nil || !strings.Contains(err.Error(), "tags") || smp.KindOf(err) != smp.KindInvalid {
 		t.Fatalf("decode of 120,000 elements = %v, want an invalid-body error about tags", err)
 	}

@@ -71,10 +71,10 @@ type Redirect struct {
 // endpoints with a transport profile and address, and only characters XML can carry.
 func (sm *ServiceMetadata) Validate() error {
 	if sm.Participant.IsZero() {
-		return invalid("participant", "missing")
+		return Invalid("participant", "missing")
 	}
 	if sm.DocumentType.IsZero() {
-		return invalid("document type", "missing")
+		return Invalid("document type", "missing")
 	}
 	if err := xmlChars("participant", sm.Participant.String()); err != nil {
 		return err
@@ -83,11 +83,11 @@ func (sm *ServiceMetadata) Validate() error {
 		return err
 	}
 	if (sm.Redirect == nil) == (len(sm.Processes) == 0) {
-		return invalid("service metadata", "give either processes with endpoints or a redirect")
+		return Invalid("service metadata", "give either processes with endpoints or a redirect")
 	}
 	if r := sm.Redirect; r != nil {
 		if r.Href == "" {
-			return invalid("Redirect href", "missing")
+			return Invalid("Redirect href", "missing")
 		}
 		for name, v := range map[string]string{"Redirect href": r.Href, "CertificateUID": r.CertificateUID} {
 			if err := xmlChars(name, v); err != nil {
@@ -97,23 +97,23 @@ func (sm *ServiceMetadata) Validate() error {
 	}
 	for i, p := range sm.Processes {
 		if p.ID.IsZero() {
-			return invalid(fmt.Sprintf("process %d", i+1), "identifier missing")
+			return Invalid(fmt.Sprintf("process %d", i+1), "identifier missing")
 		}
 		if err := xmlChars("process", p.ID.String()); err != nil {
 			return err
 		}
 		if len(p.Endpoints) == 0 {
-			return invalid(fmt.Sprintf("process %s", p.ID), "has no endpoint")
+			return Invalid(fmt.Sprintf("process %s", p.ID), "has no endpoint")
 		}
 		for _, e := range p.Endpoints {
 			if e.TransportProfile == "" {
-				return invalid("Endpoint transportProfile", "missing")
+				return Invalid("Endpoint transportProfile", "missing")
 			}
 			if e.Address == "" {
-				return invalid("Endpoint address", "missing")
+				return Invalid("Endpoint address", "missing")
 			}
 			if e.ActivationDate != nil && e.ExpirationDate != nil && e.ExpirationDate.Before(*e.ActivationDate) {
-				return invalid("ServiceExpirationDate", "is before ServiceActivationDate")
+				return Invalid("ServiceExpirationDate", "is before ServiceActivationDate")
 			}
 			for name, v := range map[string]string{
 				"transportProfile": e.TransportProfile, "address": e.Address, "ServiceDescription": e.Description,
@@ -132,7 +132,7 @@ func (sm *ServiceMetadata) Validate() error {
 // Validate checks a service group.
 func (sg *ServiceGroup) Validate() error {
 	if sg.Participant.IsZero() {
-		return invalid("participant", "missing")
+		return Invalid("participant", "missing")
 	}
 	return xmlChars("participant", sg.Participant.String())
 }
@@ -140,14 +140,14 @@ func (sg *ServiceGroup) Validate() error {
 // xmlChars refuses text XML 1.0 cannot carry (control characters other than TAB, CR, LF; invalid UTF-8).
 func xmlChars(field, s string) error {
 	if !utf8.ValidString(s) {
-		return invalid(field, "must be valid UTF-8")
+		return Invalid(field, "must be valid UTF-8")
 	}
 	for _, r := range s {
 		if r == '\t' || r == '\n' || r == '\r' {
 			continue
 		}
 		if r < 0x20 || r == 0xFFFE || r == 0xFFFF || (r >= 0xD800 && r <= 0xDFFF) {
-			return invalid(field, fmt.Sprintf("contains the character U+%04X, which XML cannot carry", r))
+			return Invalid(field, fmt.Sprintf("contains the character U+%04X, which XML cannot carry", r))
 		}
 	}
 	return nil

@@ -12,7 +12,8 @@ import (
 
 	"github.com/signpost-project/signpost/identifier"
 	"github.com/signpost-project/signpost/smp"
-	"github.com/signpost-project/signpost/smp/smpstore"
+	"github.com/signpost-project/signpost/smp/boltrepo"
+	"github.com/signpost-project/signpost/smp/xmlbind"
 	"github.com/signpost-project/signpost/store/storetest"
 )
 
@@ -62,11 +63,11 @@ func trickyMetadata(f *fixture, docType identifier.ID) smp.ServiceMetadata {
 func (f *fixture) seed(docTypes ...identifier.ID) {
 	f.t.Helper()
 	ctx := context.Background()
-	if _, err := f.svc.PutServiceGroup(ctx, smp.ServiceGroup{Participant: demoParticipant, InSML: true, Extensions: []string{extWithComment}}); err != nil {
+	if _, err := f.svc.PutServiceGroup(ctx, smp.System, smp.ServiceGroup{Participant: demoParticipant, InSML: true, Extensions: []string{extWithComment}}, smp.GroupWrite{}); err != nil {
 		f.t.Fatal(err)
 	}
 	for _, d := range docTypes {
-		if _, err := f.svc.PutServiceMetadata(ctx, trickyMetadata(f, d)); err != nil {
+		if _, err := f.svc.PutServiceMetadata(ctx, smp.System, trickyMetadata(f, d)); err != nil {
 			f.t.Fatal(err)
 		}
 	}
@@ -139,7 +140,7 @@ func TestTrickyValuesRoundTrip(t *testing.T) {
 	for _, fl := range []smp.Flavour{smp.PEPPOL, smp.SMP2} {
 		prefix := map[smp.Flavour]string{smp.PEPPOL: "", smp.SMP2: "/bdxr-smp-2"}[fl]
 		_, body := f.get(prefix + "/" + seg(demoParticipant) + "/services/" + seg(demoDocType))
-		sm, err := smp.DecodeServiceMetadata(body, identifier.PEPPOL)
+		sm, err := xmlbind.DecodeServiceMetadata(body, identifier.PEPPOL, xmlbind.Limits{})
 		if err != nil {
 			t.Fatalf("%v: decode served document: %v", fl, err)
 		}
@@ -254,22 +255,22 @@ func TestConditionalAndHead(t *testing.T) {
 func TestWritePathRendersGroupAndDeletes(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
 	ctx := context.Background()
-	created, err := f.svc.PutServiceGroup(ctx, smp.ServiceGroup{Participant: demoParticipant, InSML: true})
+	created, err := f.svc.PutServiceGroup(ctx, smp.System, smp.ServiceGroup{Participant: demoParticipant, InSML: true}, smp.GroupWrite{})
 	if err != nil || !created {
 		t.Fatalf("created=%v err=%v", created, err)
 	}
-	if created, _ := f.svc.PutServiceGroup(ctx, smp.ServiceGroup{Participant: demoParticipant, InSML: true}); created {
+	if created, _ := f.svc.PutServiceGroup(ctx, smp.System, smp.ServiceGroup{Participant: demoParticipant, InSML: true}, smp.GroupWrite{}); created {
 		t.Error("second put reports created")
 	}
-	if _, err := f.svc.PutServiceMetadata(ctx, smp.ServiceMetadata{Participant: identifier.ID{Scheme: "iso6523-actorid-upis", Value: "9915:none"},
+	if _, err := f.svc.PutServiceMetadata(ctx, smp.System, smp.ServiceMetadata{Participant: identifier.ID{Scheme: "iso6523-actorid-upis", Value: "9915:none"},
 		DocumentType: demoDocType, Processes: trickyMetadata(f, demoDocType).Processes}); smp.KindOf(err) != smp.KindNotFound {
 		t.Errorf("metadata without group: %v", err)
 	}
-	if _, err := f.svc.PutServiceMetadata(ctx, trickyMetadata(f, demoDocType)); err != nil {
+	if _, err := f.svc.PutServiceMetadata(ctx, smp.System, trickyMetadata(f, demoDocType)); err != nil {
 		t.Fatal(err)
 	}
 	_, group := f.get("/" + seg(demoParticipant))
-	href := smp.MetadataURL(f.base, demoParticipant, demoDocType)
+	href := xmlbind.MetadataURL(f.base, demoParticipant, demoDocType)
 	if !bytes.Contains(group, []byte(`href="`+href+`"`)) {
 		t.Fatalf("group lacks href %s:\n%s", href, group)
 	}
@@ -281,7 +282,7 @@ func TestWritePathRendersGroupAndDeletes(t *testing.T) {
 	if !bytes.Contains(g2, []byte(demoProcess.Value)) {
 		t.Errorf("SMP 2.0 group lacks the process reference:\n%s", g2)
 	}
-	if err := f.svc.DeleteServiceMetadata(ctx, demoParticipant, demoDocType); err != nil {
+	if _, err := f.svc.DeleteServiceMetadata(ctx, smp.System, demoParticipant, demoDocType); err != nil {
 		t.Fatal(err)
 	}
 	if r, _ := f.get(strings.TrimPrefix(href, f.base)); r.StatusCode != 404 {
@@ -290,10 +291,10 @@ func TestWritePathRendersGroupAndDeletes(t *testing.T) {
 	if _, group = f.get("/" + seg(demoParticipant)); bytes.Contains(group, []byte("href=")) {
 		t.Errorf("group still references deleted metadata:\n%s", group)
 	}
-	if _, err := f.svc.PutServiceMetadata(ctx, trickyMetadata(f, demoDocType)); err != nil {
+	if _, err := f.svc.PutServiceMetadata(ctx, smp.System, trickyMetadata(f, demoDocType)); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.DeleteServiceGroup(ctx, demoParticipant); err != nil {
+	if err := f.svc.DeleteServiceGroup(ctx, smp.System, demoParticipant); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range []string{"/" + seg(demoParticipant), strings.TrimPrefix(href, f.base), "/bdxr-smp-2/" + seg(demoParticipant)} {
@@ -301,7 +302,7 @@ func TestWritePathRendersGroupAndDeletes(t *testing.T) {
 			t.Errorf("after group delete GET %s: %d", p, r.StatusCode)
 		}
 	}
-	if err := f.svc.DeleteServiceGroup(ctx, demoParticipant); smp.KindOf(err) != smp.KindNotFound {
+	if err := f.svc.DeleteServiceGroup(ctx, smp.System, demoParticipant); smp.KindOf(err) != smp.KindNotFound {
 		t.Errorf("delete twice: %v", err)
 	}
 }
@@ -312,17 +313,17 @@ func TestInvalidModelsRefused(t *testing.T) {
 	ctx := context.Background()
 	bad := trickyMetadata(f, demoDocType)
 	bad.Processes[0].Endpoints[0].Description = "bell\x07"
-	if _, err := f.svc.PutServiceMetadata(ctx, bad); smp.KindOf(err) != smp.KindInvalid {
+	if _, err := f.svc.PutServiceMetadata(ctx, smp.System, bad); smp.KindOf(err) != smp.KindInvalid {
 		t.Errorf("control character: %v", err)
 	}
 	bad = trickyMetadata(f, demoDocType)
 	bad.Extensions = []string{"<unqualified/>"}
-	if _, err := f.svc.PutServiceMetadata(ctx, bad); smp.KindOf(err) != smp.KindInvalid {
+	if _, err := f.svc.PutServiceMetadata(ctx, smp.System, bad); smp.KindOf(err) != smp.KindInvalid {
 		t.Errorf("extension without namespace: %v", err)
 	}
 	bad = trickyMetadata(f, demoDocType)
 	bad.Extensions = []string{"<a:b xmlns:a='urn:a'>"}
-	if _, err := f.svc.PutServiceMetadata(ctx, bad); smp.KindOf(err) != smp.KindInvalid {
+	if _, err := f.svc.PutServiceMetadata(ctx, smp.System, bad); smp.KindOf(err) != smp.KindInvalid {
 		t.Errorf("malformed extension: %v", err)
 	}
 }
@@ -342,7 +343,7 @@ func testRedirect(t *testing.T, root smp.Flavour) {
 		Href: "https://other.example/iso6523-actorid-upis%3A%3A9915%3Asignpost-demo/services/x", CertificateUID: "CN=other SMP,O=Signpost,C=BE",
 		Certificate: other.Cert.Raw, Extensions: []string{extWithComment},
 	}}
-	if _, err := f.svc.PutServiceMetadata(context.Background(), sm); err != nil {
+	if _, err := f.svc.PutServiceMetadata(context.Background(), smp.System, sm); err != nil {
 		t.Fatal(err)
 	}
 	for _, fl := range []smp.Flavour{root, smp.SMP2} {
@@ -371,21 +372,21 @@ func testRedirect(t *testing.T, root smp.Flavour) {
 func TestLayoutChangeRerenders(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
 	ctx := context.Background()
-	repo := smpstore.New(storetest.Open(t))
+	repo := boltrepo.New(storetest.Open(t))
 	opts := smp.Options{PublicURL: "http://one.test", Flavour: smp.PEPPOL, SMP2: true, Policy: identifier.PEPPOL,
-		Key: f.leaf.Key, Chain: []*x509.Certificate{f.leaf.Cert}}
-	a, err := smp.New(repo, opts)
+		Key: f.leaf.Key, Chain: []*x509.Certificate{f.leaf.Cert}, Binding: xmlbind.Binding{}}
+	a, err := smp.New(context.Background(), repo, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.PutServiceGroup(ctx, smp.ServiceGroup{Participant: demoParticipant, InSML: true}); err != nil {
+	if _, err := a.PutServiceGroup(ctx, smp.System, smp.ServiceGroup{Participant: demoParticipant, InSML: true}, smp.GroupWrite{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.PutServiceMetadata(ctx, trickyMetadata(f, demoDocType)); err != nil {
+	if _, err := a.PutServiceMetadata(ctx, smp.System, trickyMetadata(f, demoDocType)); err != nil {
 		t.Fatal(err)
 	}
 	opts.PublicURL, opts.SMP2 = "http://two.test/smp", false
-	b, err := smp.New(repo, opts)
+	b, err := smp.New(context.Background(), repo, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,14 +396,14 @@ func TestLayoutChangeRerenders(t *testing.T) {
 	if n, err := b.Resign(ctx, nil); err != nil || n != 1 {
 		t.Fatalf("resign: %d %v", n, err)
 	}
-	d, err := b.Lookup(smp.PEPPOL, demoParticipant, identifier.ID{})
+	d, err := b.Lookup(context.Background(), smp.PEPPOL, demoParticipant, identifier.ID{})
 	if err != nil || !bytes.Contains(d.Body, []byte(`href="http://two.test/smp/`)) {
 		t.Fatalf("group not re-rendered: %v %s", err, d.Body)
 	}
-	if _, err := b.Lookup(smp.SMP2, demoParticipant, demoDocType); !errors.Is(err, smp.ErrNotFound) {
+	if _, err := b.Lookup(context.Background(), smp.SMP2, demoParticipant, demoDocType); !errors.Is(err, smp.ErrNotFound) {
 		t.Errorf("SMP 2.0 document of a flavour no longer served: %v", err)
 	}
-	c, err := smp.New(repo, opts)
+	c, err := smp.New(context.Background(), repo, opts)
 	if err != nil || c.Stale() {
 		t.Fatalf("unchanged layout reported stale: %v", err)
 	}

@@ -45,6 +45,7 @@ type devOptions struct {
 	noSeed   bool
 	logLevel string
 
+	smpAdminAddr string // the SMP's admin API (token in DIR/smp-admin.token)
 	smlAdminAddr string // the SML's admin API (token in DIR/sml-admin.token)
 }
 
@@ -68,6 +69,7 @@ command to paste, then serves until interrupted.`,
 	f.StringVar(&o.dnsAddr, "dns-addr", "127.0.0.1:15353", "SML DNS address (UDP and TCP)")
 	f.StringVar(&o.smlAddr, "sml-addr", "127.0.0.1:18443", "SML SOAP management API address (HTTPS, client certificates)")
 	f.StringVar(&o.smpAddr, "smp-addr", "127.0.0.1:18080", "SMP HTTP address")
+	f.StringVar(&o.smpAdminAddr, "smp-admin-addr", "127.0.0.1:18081", "SMP admin listener (JSON admin and token API; admin token in DIR/smp-admin.token)")
 	f.StringVar(&o.opsAddr, "ops-addr", "127.0.0.1:19090", "operations listener (/healthz, /readyz, /metrics)")
 	f.StringVar(&o.smlAdminAddr, "sml-admin-addr", "127.0.0.1:18082", "SML admin API address (loopback HTTP; token in DIR/sml-admin.token)")
 	f.StringArrayVar(&o.notify, "notify", nil, "secondary HOST:PORT to NOTIFY on zone changes and allow transfers from (repeatable)")
@@ -118,6 +120,7 @@ func devConfigs(o *devOptions, files pki.DevFiles) (*conf.SML, *conf.SMP, error)
 		Store:     conf.Store{Path: filepath.Join(o.dir, "smp.db")},
 		Log:       conf.Log{Level: o.logLevel},
 		HTTP:      conf.HTTP{Listen: o.smpAddr},
+		Admin:     conf.Admin{Listen: o.smpAdminAddr, TokenFile: filepath.Join(o.dir, "smp-admin.token")},
 		SMPID:     devSMPID,
 		PublicURL: "http://" + o.smpAddr,
 		Flavour:   "peppol",
@@ -167,7 +170,7 @@ func runDev(ctx context.Context, out io.Writer, o *devOptions) error {
 		return err
 	}
 	defer smlApp.Close()
-	smpApp, err := smpapp.New(smpCfg, log, opsReg)
+	smpApp, err := smpapp.New(ctx, smpCfg, log, opsReg)
 	if err != nil {
 		return err
 	}
@@ -183,7 +186,7 @@ func runDev(ctx context.Context, out io.Writer, o *devOptions) error {
 	}
 
 	tokenFile := filepath.Join(o.dir, "smp-admin.token")
-	if _, err := smpapp.EnsureAdminToken(ctx, smpApp.Service(), tokenFile); err != nil {
+	if _, err := smpapp.EnsureAdminToken(ctx, smpApp.Credentials(), tokenFile); err != nil {
 		_ = g.Shutdown()
 		return fmt.Errorf("dev: admin token: %w", err)
 	}
@@ -289,9 +292,10 @@ Signpost dev is ready.
   SML SOAP API   https://%s  (client certificate issued by %s)
   SMP            http://%s  (PEPPOL; SMP 2.0 under /bdxr-smp-2/), SMP ID %s
   SMP write API  Authorization: Bearer $(cat %s)
+  SMP admin API  http://%s/api/v1/ (same token)
   operations     http://%s/healthz /readyz /metrics
   PKI            %s
-`, o.dnsAddr, devZone, o.smlAddr, files.CA, o.smpAddr, devSMPID, shellPath(tokenFile), o.opsAddr, files.Dir)
+`, o.dnsAddr, devZone, o.smlAddr, files.CA, o.smpAddr, devSMPID, shellPath(tokenFile), o.smpAdminAddr, o.opsAddr, files.Dir)
 	fmt.Fprintf(out, "  SML admin API  http://%s  (signpost sml status --admin-addr %s --token-file %s)\n", o.smlAdminAddr, o.smlAdminAddr, shellPath(filepath.Join(o.dir, "sml-admin.token")))
 	if !o.noSeed {
 		fmt.Fprintf(out, "\nLook up the demo participant (paste in another terminal, from the repository root):\n  %s\n",

@@ -18,6 +18,7 @@ import (
 	"github.com/signpost-project/signpost/internal/ops"
 	"github.com/signpost-project/signpost/smp"
 	smpapp "github.com/signpost-project/signpost/smp/app"
+	"github.com/signpost-project/signpost/smp/xmlbind"
 	"github.com/signpost-project/signpost/store"
 )
 
@@ -49,7 +50,7 @@ func openSMP(path string) (*smpapp.App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := smpapp.New(cfg, log, nil)
+	a, err := smpapp.New(context.Background(), cfg, log, nil)
 	if errors.Is(err, store.ErrLocked) {
 		return nil, fmt.Errorf("%w\n(a running `signpost smp serve` holds the store: stop it for this command)", err)
 	}
@@ -72,7 +73,7 @@ func newSMPServeCmd() *cobra.Command {
 				return err
 			}
 			o := ops.New()
-			a, err := smpapp.New(cfg, log, o)
+			a, err := smpapp.New(cmd.Context(), cfg, log, o)
 			if err != nil {
 				return err
 			}
@@ -130,7 +131,7 @@ func newSMPImportCmd() *cobra.Command {
 			svc := a.Service()
 			var st fmt.Stringer
 			if fi.IsDir() {
-				s, err := svc.ImportDir(ctx, args[0])
+				s, err := xmlbind.ImportDir(ctx, svc, args[0], xmlbind.Limits{})
 				if err != nil {
 					return err
 				}
@@ -175,8 +176,8 @@ func newSMPExportCmd() *cobra.Command {
 				w = f
 			}
 			var total int64
-			if groups, metas, err := a.Service().Counts(); err == nil {
-				users, _ := a.Service().Users(context.Background())
+			if groups, metas, err := a.Service().Counts(context.Background()); err == nil {
+				users, _ := a.Credentials().Users(context.Background())
 				total = int64(groups + metas + len(users))
 			}
 			var p *progress

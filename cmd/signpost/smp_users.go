@@ -44,7 +44,7 @@ func newSMPTokenCmd() *cobra.Command {
 		Short: "Issue a bearer token for a user (created when missing); the token is printed once",
 		Args:  cobra.NoArgs,
 		RunE: withApp(openSMPTokens, &cfgPath, func(cmd *cobra.Command, _ []string, a *smpapp.App) error {
-			tok, ti, err := a.Service().CreateToken(context.Background(), user, admin)
+			tok, ti, err := a.Credentials().CreateToken(context.Background(), user, admin)
 			if err != nil {
 				return err
 			}
@@ -61,11 +61,11 @@ func newSMPTokenCmd() *cobra.Command {
 		Short: "List the tokens (ID, user, created); tokens themselves are stored only hashed",
 		Args:  cobra.NoArgs,
 		RunE: withApp(openSMPTokens, &cfgPath, func(cmd *cobra.Command, _ []string, a *smpapp.App) error {
-			ts, err := a.Service().Tokens(context.Background())
+			ts, err := a.Credentials().Tokens(context.Background())
 			if err != nil {
 				return err
 			}
-			users, err := a.Service().Users(context.Background())
+			users, err := a.Credentials().Users(context.Background())
 			if err != nil {
 				return err
 			}
@@ -86,7 +86,7 @@ func newSMPTokenCmd() *cobra.Command {
 		Short: "Revoke a token (a running server refuses it from its next request on)",
 		Args:  cobra.ExactArgs(1),
 		RunE: withApp(openSMPTokens, &cfgPath, func(cmd *cobra.Command, args []string, a *smpapp.App) error {
-			if err := a.Service().RevokeToken(context.Background(), args[0]); err != nil {
+			if err := a.Credentials().RevokeToken(context.Background(), args[0]); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "revoked token %s\n", args[0])
@@ -138,11 +138,11 @@ func newSMPUserCmd() *cobra.Command {
 			}
 			defer a.Close()
 			ctx := context.Background()
-			if _, err := a.Service().EnsureUser(ctx, args[0], admin); err != nil {
+			if err := a.Service().EnsureOwner(ctx, args[0], admin); err != nil {
 				return err
 			}
 			if setPW {
-				if err := a.Service().SetPassword(ctx, args[0], pw); err != nil {
+				if err := a.Credentials().SetPassword(ctx, args[0], pw); err != nil {
 					return err
 				}
 			}
@@ -159,7 +159,7 @@ func newSMPUserCmd() *cobra.Command {
 		Short: "List the users",
 		Args:  cobra.NoArgs,
 		RunE: withApp(openSMP, &cfgPath, func(cmd *cobra.Command, _ []string, a *smpapp.App) error {
-			us, err := a.Service().Users(context.Background())
+			us, err := a.Credentials().Users(context.Background())
 			if err != nil {
 				return err
 			}
@@ -176,7 +176,7 @@ func newSMPUserCmd() *cobra.Command {
 		Short: "Delete a user and revoke its tokens (its service groups keep it as owner; administrators still change them)",
 		Args:  cobra.ExactArgs(1),
 		RunE: withApp(openSMP, &cfgPath, func(cmd *cobra.Command, args []string, a *smpapp.App) error {
-			if err := a.Service().DeleteUser(context.Background(), args[0]); err != nil {
+			if err := a.Credentials().DeleteUser(context.Background(), args[0]); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "deleted user %s\n", args[0])

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -52,12 +53,12 @@ func TestSMPTokenAndUserCommands(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		a, err := smpapp.New(c, nil, nil)
+		a, err := smpapp.New(context.Background(), c, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer a.Close()
-		act, err := a.Service().Authenticate("Bearer " + token)
+		act, err := a.Credentials().Authenticate(context.Background(), "Bearer "+token)
 		if err == nil && (!act.Admin || act.User != "alice") {
 			t.Fatalf("actor %+v", act)
 		}

@@ -1,15 +1,16 @@
-// Package smpapp assembles the SMP of a configuration: the store, the signing key, the service and its HTTP
-// server, for `signpost smp serve`, `signpost dev` and the admin commands.
-package smpapp
+// Package app assembles the SMP of a configuration: the store and its repository, the signing key, the service,
+// the credentials, and the HTTP servers (the public port and the admin listener), for `signpost smp serve`,
+// `signpost dev` and the admin commands that work on a stopped store.
+package app
 
 import (
 	"context"
 	"crypto"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -17,24 +18,30 @@ import (
 	"time"
 
 	"github.com/signpost-project/signpost/conf"
+	"github.com/signpost-project/signpost/internal/clientip"
 	"github.com/signpost-project/signpost/internal/lifecycle"
 	"github.com/signpost-project/signpost/internal/ops"
 	"github.com/signpost-project/signpost/internal/pki"
+	"github.com/signpost-project/signpost/internal/ratelimit"
 	"github.com/signpost-project/signpost/smp"
-	"github.com/signpost-project/signpost/smp/smpstore"
+	"github.com/signpost-project/signpost/smp/auth"
+	"github.com/signpost-project/signpost/smp/boltrepo"
+	"github.com/signpost-project/signpost/smp/httpapi"
+	"github.com/signpost-project/signpost/smp/xmlbind"
 	"github.com/signpost-project/signpost/store"
 )
 
 // App is one configured SMP.
 type App struct {
-	cfg     *conf.SMP
-	log     *slog.Logger
-	db      *store.DB
-	svc     *smp.Service
-	handler http.Handler
-	hopts   smp.HandlerOptions
-	http    *lifecycle.HTTP
-	fast    *fastHTTP
+	cfg    *conf.SMP
+	log    *slog.Logger
+	db     *store.DB
+	svc    *smp.Service
+	creds  *auth.Service
+	public http.Handler
+	admin  http.Handler
+	web    *lifecycle.HTTP
+	adm    *lifecycle.HTTP
 
 	mu       sync.Mutex
 	cancel   context.CancelFunc
@@ -78,7 +85,7 @@ func withoutRoots(cs []*x509.Certificate) []*x509.Certificate {
 }
 
 // New opens the store and the signing key of cfg and builds the service. o may be nil (no metrics, no checks).
-func New(cfg *conf.SMP, log *slog.Logger, o *ops.Ops) (*App, error) {
+func New(ctx context.Context, cfg *conf.SMP, log *slog.Logger, o *ops.Ops) (*App, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -94,31 +101,39 @@ func New(cfg *conf.SMP, log *slog.Logger, o *ops.Ops) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	repo := boltrepo.New(db)
 	opts := smp.Options{
-		PublicURL: cfg.PublicURL, Flavour: flavour, SMP2: cfg.Serve2(), Policy: cfg.Policy(),
+		PublicURL: cfg.PublicURL, Flavour: flavour, SMP2: cfg.Serve2(), Policy: cfg.Policy(), Binding: xmlbind.Binding{},
 		Key: key, Chain: chain, Log: log,
 	}
 	if o != nil {
 		opts.Registerer = o.Registry
 	}
-	svc, err := smp.New(smpstore.New(db), opts)
+	svc, err := smp.New(ctx, repo, opts)
 	if err != nil {
 		_ = db.Close()
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, db: db, svc: svc}
-	a.hopts = smp.HandlerOptions{Log: log}
-	if cfg.WriteEnabled() {
-		wo := smp.WriteOptions{MaxBodyBytes: cfg.Write.MaxBodyBytes, Log: log}
-		if cfg.Write.ExpiredCertificates == "warn" {
-			wo.ExpiredCertificates = smp.WarnExpired
-		}
-		if o != nil {
-			wo.Registerer = o.Registry
-		}
-		a.hopts.Write, a.hopts.API = svc.WriteHandlers(wo)
+	a := &App{cfg: cfg, log: log, db: db, svc: svc, creds: auth.New(repo, nil)}
+	ho := httpapi.Options{
+		SMP: svc, Creds: a.creds, Write: cfg.WriteEnabled(), MaxBodyBytes: cfg.Write.MaxBodyBytes, Log: log,
+		Limits: xmlbind.Limits{NSPerElement: cfg.Write.MaxNSPerElement, NSPerDocument: cfg.Write.MaxNSPerDocument},
 	}
-	a.handler = svc.Handler(a.hopts)
+	if cfg.Write.ExpiredCertificates == "warn" {
+		ho.ExpiredCertificates = smp.WarnExpired
+	}
+	if o != nil {
+		ho.Registerer = o.Registry
+	}
+	proxies, err := clientip.New(cfg.HTTP.TrustedProxies, clientip.XForwardedFor)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	ho.ClientAddr = func(r *http.Request) string { return clientip.RateKey(proxies.Addr(r)) }
+	ho.Limiter = ratelimit.New(ratelimit.Config{Failures: cfg.Write.AuthFailuresPerMinute, Window: time.Minute})
+	a.public = httpapi.Public(ho)
+	a.admin = httpapi.Admin(ho)
 	if o != nil {
 		o.AddCheck("smp-store", func(context.Context) error {
 			return db.View(func(*store.Tx) error { return nil })
@@ -127,73 +142,57 @@ func New(cfg *conf.SMP, log *slog.Logger, o *ops.Ops) (*App, error) {
 	return a, nil
 }
 
-// Service returns the SMP service (the write path for importers and the management API).
+// Service returns the SMP service (the use cases for importers and commands).
 func (a *App) Service() *smp.Service { return a.svc }
 
-// Handler returns the SMP's HTTP handler: the read API, and the management and admin APIs unless write.enabled
-// is false.
-func (a *App) Handler() http.Handler { return a.handler }
+// Credentials returns the users and tokens.
+func (a *App) Credentials() *auth.Service { return a.creds }
 
-// Addr returns the bound address of the HTTP listener once started.
+// Handler returns the handler of the public port.
+func (a *App) Handler() http.Handler { return a.public }
+
+// AdminHandler returns the handler of the admin listener.
+func (a *App) AdminHandler() http.Handler { return a.admin }
+
+// Addr returns the bound address of the public listener once started.
 func (a *App) Addr() string {
-	switch {
-	case a.fast != nil && a.fast.ln != nil:
-		return a.fast.ln.Addr().String()
-	case a.http != nil && a.http.Addr() != nil:
-		return a.http.Addr().String()
+	if a.web != nil && a.web.Addr() != nil {
+		return a.web.Addr().String()
 	}
 	return ""
 }
 
-// fastHTTP runs the SMP's fast read server as a lifecycle.Server.
-type fastHTTP struct {
-	srv  *smp.Server
-	addr string
-	log  *slog.Logger
-	ln   net.Listener
-}
-
-func (f *fastHTTP) Name() string { return "smp http" }
-
-func (f *fastHTTP) Start(context.Context) error {
-	ln, err := net.Listen("tcp", f.addr)
-	if err != nil {
-		return err
+// AdminAddr returns the bound address of the admin listener once started.
+func (a *App) AdminAddr() string {
+	if a.adm != nil && a.adm.Addr() != nil {
+		return a.adm.Addr().String()
 	}
-	f.ln = ln
-	go func() {
-		if err := f.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			f.log.Error("smp http stopped", "err", err)
-		}
-	}()
-	return nil
+	return ""
 }
 
-func (f *fastHTTP) Shutdown(ctx context.Context) error { return f.srv.Shutdown(ctx) }
-
-// Servers returns the HTTP listener and, when documents signed by an older key or rendered for another layout
-// remain, the background re-signer.
+// Servers returns the lifecycle of the running SMP: the background re-signer (when documents signed by an older
+// key or rendered for another layout remain), the admin token, the admin listener and the public listener (HTTP,
+// or HTTPS with HTTP/2 when http.tls is set: one code path).
 func (a *App) Servers() []lifecycle.Server {
 	h := a.cfg.HTTP
 	srv := &http.Server{
-		Addr: h.Listen, Handler: a.handler, ReadHeaderTimeout: 10 * time.Second,
+		Addr: h.Listen, Handler: a.public, ReadHeaderTimeout: h.ReadHeaderTimeout,
 		ReadTimeout: h.ReadTimeout, WriteTimeout: h.WriteTimeout, IdleTimeout: h.IdleTimeout,
+		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
 	}
-	var web lifecycle.Server
+	a.web = &lifecycle.HTTP{N: "smp http", Server: srv}
 	if h.TLS.Set() {
-		// HTTPS: net/http alone.
-		a.http = &lifecycle.HTTP{N: "smp https", Server: srv}
+		a.web.N = "smp https"
 		key, chain, err := LoadSigningKey(h.TLS)
 		if err != nil {
-			return []lifecycle.Server{lifecycle.Func{N: "smp https", Up: func(context.Context) error { return err }}}
+			return []lifecycle.Server{lifecycle.Func{N: "smp https", Up: func(context.Context) error { return fmt.Errorf("http.tls: %w", err) }}}
 		}
-		a.http.TLS = tlsConfig(key, chain)
-		web = a.http
-	} else {
-		// Plain HTTP (what PEPPOL lookups use): the fast read server, net/http for everything else.
-		a.fast = &fastHTTP{srv: a.svc.NewServer(srv, a.hopts), addr: h.Listen, log: a.log}
-		web = a.fast
+		a.web.TLS = tlsConfig(key, chain)
 	}
+	a.adm = &lifecycle.HTTP{N: "smp admin", Server: &http.Server{
+		Addr: a.cfg.Admin.Listen, Handler: a.admin, ReadHeaderTimeout: h.ReadHeaderTimeout,
+		ReadTimeout: h.ReadTimeout, WriteTimeout: 10 * time.Minute, IdleTimeout: h.IdleTimeout,
+	}}
 	return []lifecycle.Server{
 		lifecycle.Func{N: "smp re-signer", Up: func(context.Context) error {
 			if a.svc.Stale() {
@@ -201,11 +200,26 @@ func (a *App) Servers() []lifecycle.Server {
 			}
 			return nil
 		}, Down: func(context.Context) error { a.stopResign(); return nil }},
-		web,
+		lifecycle.Func{N: "smp admin token", Up: func(ctx context.Context) error {
+			_, err := EnsureAdminToken(ctx, a.creds, a.cfg.Admin.TokenFile)
+			return err
+		}},
+		a.adm,
+		a.web,
 	}
 }
 
-// startResign re-signs in the background (with newKey first, when given).
+func tlsConfig(key crypto.Signer, chain []*x509.Certificate) *tls.Config {
+	c := tls.Certificate{PrivateKey: key, Leaf: chain[0]}
+	for _, x := range chain {
+		c.Certificate = append(c.Certificate, x.Raw)
+	}
+	// HTTP/2 is negotiated by ALPN; net/http serves it on a TLS listener that offers it.
+	return &tls.Config{Certificates: []tls.Certificate{c}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}
+}
+
+// startResign re-signs in the background (with newKey first, when given). A failure is logged and retried with
+// backoff; a panic in it is contained the same way.
 func (a *App) startResign(newKey *keyPair) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -217,23 +231,45 @@ func (a *App) startResign(newKey *keyPair) {
 	a.resignWG.Add(1)
 	go func() {
 		defer a.resignWG.Done()
-		start := time.Now()
-		var n int
-		var err error
-		if newKey != nil {
-			n, err = a.svc.Rekey(ctx, newKey.key, newKey.chain, nil)
-		} else {
-			n, err = a.svc.Resign(ctx, nil)
-		}
-		switch {
-		case errors.Is(err, context.Canceled):
-			a.log.Info("re-signing interrupted; it resumes at the next start", "groups", n)
-		case err != nil:
-			a.log.Error("re-signing failed; restart to resume", "err", err, "groups", n)
-		default:
-			a.log.Info("re-signed", "groups", n, "generation", a.svc.Generation(), "took", time.Since(start).Round(time.Millisecond))
+		backoff := time.Second
+		for {
+			start := time.Now()
+			n, err := a.resignOnce(ctx, newKey)
+			switch {
+			case errors.Is(err, context.Canceled):
+				a.log.Info("re-signing interrupted; it resumes at the next start", "groups", n)
+				return
+			case err != nil:
+				a.log.Error("re-signing failed; retrying", "err", err, "groups", n, "in", backoff)
+			default:
+				a.log.Info("re-signed", "groups", n, "generation", a.svc.Generation(), "took", time.Since(start).Round(time.Millisecond))
+				return
+			}
+			if newKey != nil && a.svc.Generation() > 0 && smp.Fingerprint(a.svc.Certificate()) == smp.Fingerprint(newKey.chain[0]) {
+				newKey = nil // switched already: only the re-signing is left
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 5*time.Minute)
 		}
 	}()
+}
+
+// resignOnce runs one pass; a panic becomes an error (the worker restarts it with backoff).
+func (a *App) resignOnce(ctx context.Context, newKey *keyPair) (n int, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("panic: %v", v)
+			a.log.Error("panic in the re-signer", "panic", v)
+		}
+	}()
+	if newKey != nil {
+		return a.svc.Rekey(ctx, newKey.key, newKey.chain, nil)
+	}
+	return a.svc.Resign(ctx, nil)
 }
 
 func (a *App) stopResign() {

@@ -1,4 +1,4 @@
-package smpapp_test
+package app_test
 
 import (
 	"bytes"
@@ -32,8 +32,8 @@ func issue(t *testing.T, ca *pki.Authority, cn string) *pki.Leaf {
 
 func config(t *testing.T, dir, signing string) *conf.SMP {
 	t.Helper()
-	y := fmt.Sprintf("store: {path: %s}\nops: {addr: \"\"}\nhttp: {listen: \"127.0.0.1:0\"}\nsmp_id: SMP-TEST\npublic_url: http://smp.test/prefix\n%s\n",
-		filepath.Join(dir, "smp.db"), signing)
+	y := fmt.Sprintf("store: {path: %s}\nops: {addr: \"\"}\nhttp: {listen: \"127.0.0.1:0\"}\nadmin: {listen: \"127.0.0.1:0\", token_file: %s}\nsmp_id: SMP-TEST\npublic_url: http://smp.test/prefix\n%s\n",
+		filepath.Join(dir, "smp.db"), filepath.Join(dir, "smp-admin.token"), signing)
 	cfg, err := conf.ParseSMP("test.yaml", []byte(y))
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +68,7 @@ func TestServeSeedAndReloadKey(t *testing.T) {
 	}
 	cfg := config(t, dir, fmt.Sprintf("signing: {cert: %s, key: %s}", certFile, keyFile))
 	o := ops.New()
-	a, err := smpapp.New(cfg, nil, o)
+	a, err := smpapp.New(context.Background(), cfg, nil, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestPKCS12AndRestartWithNewKey(t *testing.T) {
 	if err := first.WriteFiles(c1, k1); err != nil {
 		t.Fatal(err)
 	}
-	a, err := smpapp.New(config(t, dir, fmt.Sprintf("signing: {cert: %s, key: %s}", c1, k1)), nil, nil)
+	a, err := smpapp.New(context.Background(), config(t, dir, fmt.Sprintf("signing: {cert: %s, key: %s}", c1, k1)), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestPKCS12AndRestartWithNewKey(t *testing.T) {
 		t.Fatalf("openssl: %v %s", err, out)
 	}
 	cfg2 := config(t, dir, fmt.Sprintf("signing: {pkcs12: %s, password_file: %s}", p12, pw))
-	b, err := smpapp.New(cfg2, nil, nil)
+	b, err := smpapp.New(context.Background(), cfg2, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestPKCS12AndRestartWithNewKey(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if b, err = smpapp.New(cfg2, nil, nil); err != nil {
+	if b, err = smpapp.New(context.Background(), cfg2, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()

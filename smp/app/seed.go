@@ -1,4 +1,4 @@
-package smpapp
+package app
 
 import (
 	"bytes"

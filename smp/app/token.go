@@ -1,4 +1,4 @@
-package smpapp
+package app
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/signpost-project/signpost/smp"
+	"github.com/signpost-project/signpost/smp/auth"
 )
 
 // AdminUser is the user EnsureAdminToken creates.
@@ -16,18 +16,18 @@ const AdminUser = "admin"
 
 // EnsureAdminToken returns an administrator's bearer token for the management API, kept in the file path: the
 // token in the file when the store still accepts it as an administrator's, else a new token of user "admin"
-// (created as an administrator), written to path (mode 0600, replacing the file atomically). `signpost dev` calls
-// it with DIR/smp-admin.token.
-func EnsureAdminToken(ctx context.Context, svc *smp.Service, path string) (string, error) {
+// (created as an administrator), written to path (mode 0600, replacing the file atomically). The server calls it
+// with admin.token_file at start (DIR/smp-admin.token in `signpost dev`), so the admin commands find a token.
+func EnsureAdminToken(ctx context.Context, creds *auth.Service, path string) (string, error) {
 	if b, err := os.ReadFile(path); err == nil {
 		tok := strings.TrimSpace(string(b))
-		if a, err := svc.Authenticate("Bearer " + tok); err == nil && a.Admin {
+		if a, err := creds.Authenticate(ctx, "Bearer "+tok); err == nil && a.Admin {
 			return tok, nil
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return "", fmt.Errorf("admin token: %w", err)
 	}
-	tok, _, err := svc.CreateToken(ctx, AdminUser, true)
+	tok, _, err := creds.CreateToken(ctx, AdminUser, true)
 	if err != nil {
 		return "", fmt.Errorf("admin token: %w", err)
 	}

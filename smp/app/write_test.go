@@ -1,4 +1,4 @@
-package smpapp_test
+package app_test
 
 import (
 	"bytes"
@@ -20,6 +20,9 @@ import (
 	"github.com/signpost-project/signpost/internal/pki"
 	"github.com/signpost-project/signpost/smp"
 	smpapp "github.com/signpost-project/signpost/smp/app"
+	"github.com/signpost-project/signpost/smp/auth"
+	"github.com/signpost-project/signpost/smp/httpapi"
+	"github.com/signpost-project/signpost/smp/xmlbind"
 )
 
 // writeFixture is an SMP app with the management API on a real loopback listener.
@@ -54,7 +57,7 @@ func newWriteFixture(t *testing.T, extra string) *writeFixture {
 	f.ap = issue(t, ca, "AP one")
 	cfg := config(t, dir, fmt.Sprintf("signing: {cert: %s, key: %s}\n%s", certFile, keyFile, extra))
 	f.o = ops.New()
-	if f.app, err = smpapp.New(cfg, nil, f.o); err != nil {
+	if f.app, err = smpapp.New(context.Background(), cfg, nil, f.o); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = f.app.Close() })
@@ -75,7 +78,7 @@ func newWriteFixture(t *testing.T, extra string) *writeFixture {
 		name  string
 		admin bool
 	}{{"admin", true}, {"alice", false}, {"bob", false}} {
-		tok, _, err := f.app.Service().CreateToken(ctx, u.name, u.admin)
+		tok, _, err := f.app.Credentials().CreateToken(ctx, u.name, u.admin)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,7 +100,11 @@ func (f *writeFixture) do(method, path, user string, body []byte, hdr ...string)
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequest(method, f.base+"/", rd)
+	base := f.base
+	if strings.HasPrefix(path, "/api/v1/") {
+		base = "http://" + f.app.AdminAddr() // the admin API lives on the admin listener only
+	}
+	req, err := http.NewRequest(method, base+"/", rd)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -254,7 +261,7 @@ func TestWriteAPI(t *testing.T) {
 		Processes: []smp.Process{{ID: mustID(identifier.Process, "cenbii-procid-ubl::p1"), Endpoints: []smp.Endpoint{{
 			TransportProfile: "peppol-transport-as4-v2_0", Address: "https://ap2.example/as4", Certificate: f.ap.Cert.Raw}}}},
 	}
-	doc, err := smp.RenderMetadata(smp.SMP2, &sm)
+	doc, err := xmlbind.RenderMetadata(smp.SMP2, &sm)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,7 +371,7 @@ func TestWriteAPI(t *testing.T) {
 	}
 	found := false
 	for _, mf := range mfs {
-		if mf.GetName() != "signpost_smp_writes_total" {
+		if mf.GetName() != "signpost_smp_requests_total" {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
@@ -382,7 +389,7 @@ func TestWriteAPI(t *testing.T) {
 		}
 	}
 	if !found {
-		t.Error("signpost_smp_writes_total{route=service_metadata,code=201} not counted")
+		t.Error("signpost_smp_requests_total{route=service_metadata,code=201} not counted")
 	}
 }
 
@@ -397,16 +404,16 @@ func TestWriteRefusals(t *testing.T) {
 	good := f.metaBody("9915:alice", invoice, "https://ap.example/as4", "", f.ap.Cert.Raw)
 	f.want(f.do("PUT", gpath, "alice", fmt.Appendf(nil, groupBodyFmt, "9915:alice")), 201, "")
 	f.want(f.do("PUT", mpath, "alice", good), 201, "")
-	revoked, ti, err := f.app.Service().CreateToken(ctx, "alice", false)
+	revoked, ti, err := f.app.Credentials().CreateToken(ctx, "alice", false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.tok["revoked"] = revoked
 	f.want(f.do("PUT", mpath, "revoked", good), 200, "") // works before the revocation
-	if err := f.app.Service().RevokeToken(ctx, ti.ID); err != nil {
+	if err := f.app.Credentials().RevokeToken(ctx, ti.ID); err != nil {
 		t.Fatal(err)
 	}
-	f.tok["bogus"] = smp.TokenPrefix + "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	f.tok["bogus"] = auth.TokenPrefix + "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 	expired, err := f.ca.Issue(pki.LeafSpec{Profile: pki.AccessPoint, CommonName: "old AP", NotBefore: time.Now().Add(-40 * time.Hour), NotAfter: time.Now().Add(-time.Hour)})
 	if err != nil {
 		t.Fatal(err)
@@ -466,7 +473,7 @@ func TestWriteRefusals(t *testing.T) {
 	}
 	// An administrator changes every group; HTTP Basic works with a password, not without.
 	f.want(f.do("PUT", mpath, "admin", good), 200, "stored")
-	if err := f.app.Service().SetPassword(ctx, "bob", "correct horse battery"); err != nil {
+	if err := f.app.Credentials().SetPassword(ctx, "bob", "correct horse battery"); err != nil {
 		t.Fatal(err)
 	}
 	basic := func(user, pw string) string {
@@ -522,7 +529,7 @@ func TestAdminAPIAndRoundTrip(t *testing.T) {
 	for {
 		a := f.do("GET", "/api/v1/service-groups?limit=2&after="+after, "admin", nil)
 		f.want(a, 200, "service_groups")
-		var page smp.ServiceGroupPage
+		var page httpapi.ServiceGroupPage
 		if err := json.Unmarshal([]byte(a.body), &page); err != nil {
 			t.Fatal(err)
 		}
@@ -536,7 +543,7 @@ func TestAdminAPIAndRoundTrip(t *testing.T) {
 	if len(got) != 5 || pages != 3 || got[0].Participant != "iso6523-actorid-upis::9915:p0" || got[1].Owner != "bob" || got[0].InSML || got[0].ServiceMetadata != 1 {
 		t.Fatalf("%d pages: %+v", pages, got)
 	}
-	f.want(f.do("GET", "/prefix/api/v1/service-groups", "admin", nil), 200, "9915:p4")
+	f.want(f.do("GET", "/prefix/api/v1/service-groups", "admin", nil), 404, "not found") // not on the public port
 	f.want(f.do("GET", "/api/v1/service-groups", "alice", nil), 403, "administrators")
 	f.want(f.do("GET", "/api/v1/service-groups", "", nil), 401, "no credentials")
 	f.want(f.do("GET", "/api/v1/service-groups?limit=0", "admin", nil), 400, "limit")
@@ -557,21 +564,21 @@ func TestAdminAPIAndRoundTrip(t *testing.T) {
 
 	// The admin token of `signpost dev`.
 	tf := filepath.Join(t.TempDir(), "smp-admin.token")
-	tok, err := smpapp.EnsureAdminToken(context.Background(), f.app.Service(), tf)
+	tok, err := smpapp.EnsureAdminToken(context.Background(), f.app.Credentials(), tf)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Stat(tf); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("token file: %v %v", fi.Mode(), err)
 	}
-	again, err := smpapp.EnsureAdminToken(context.Background(), f.app.Service(), tf)
+	again, err := smpapp.EnsureAdminToken(context.Background(), f.app.Credentials(), tf)
 	if err != nil || again != tok {
 		t.Fatalf("not reused: %v", err)
 	}
 	f.tok["file"] = tok
 	f.want(f.do("GET", "/api/v1/service-groups", "file", nil), 200, "9915:p0")
 	// A store that no longer knows it (another store here): a new one is written.
-	third, err := smpapp.EnsureAdminToken(context.Background(), g.app.Service(), tf)
+	third, err := smpapp.EnsureAdminToken(context.Background(), g.app.Credentials(), tf)
 	if err != nil || third == tok {
 		t.Fatalf("not replaced: %v", err)
 	}
@@ -583,8 +590,8 @@ func TestTokenAPI(t *testing.T) {
 	f := newWriteFixture(t, "")
 	a := f.do("POST", "/api/v1/tokens", "admin", []byte(`{"user":"carol"}`), "Content-Type", "application/json")
 	f.want(a, 201, `"user":"carol"`)
-	var nt smp.NewToken
-	if err := json.Unmarshal([]byte(a.body), &nt); err != nil || !strings.HasPrefix(nt.Token, smp.TokenPrefix) || len(nt.ID) != 16 {
+	var nt httpapi.NewToken
+	if err := json.Unmarshal([]byte(a.body), &nt); err != nil || !strings.HasPrefix(nt.Token, auth.TokenPrefix) || len(nt.ID) != 16 {
 		t.Fatalf("%v %+v", err, nt)
 	}
 	f.tok["carol"] = nt.Token

@@ -1,4 +1,4 @@
-package smp
+package xmlbind
 
 import (
 	"encoding/base64"
@@ -9,16 +9,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/signpost-project/signpost/identifier"
-)
-
-// Flavour is one of the XML dialects an SMP serves.
-type Flavour byte
-
-// The flavours. The byte values are part of the store's keys.
-const (
-	PEPPOL Flavour = 'p' // PEPPOL SMP 1.x, root paths
-	OASIS1 Flavour = 'o' // OASIS BDXR SMP 1.0, root paths
-	SMP2   Flavour = '2' // OASIS SMP 2.0, under /bdxr-smp-2/
+	"github.com/signpost-project/signpost/smp"
 )
 
 // Namespaces of the flavours.
@@ -36,57 +27,6 @@ const (
 	smp2MimeCode = "application/base64"
 )
 
-// ParseFlavour maps the configuration's flavour names (peppol, oasis-bdxr-1, oasis-bdxr-2) to a Flavour.
-func ParseFlavour(s string) (Flavour, error) {
-	switch s {
-	case "peppol":
-		return PEPPOL, nil
-	case "oasis-bdxr-1":
-		return OASIS1, nil
-	case "oasis-bdxr-2":
-		return SMP2, nil
-	}
-	return 0, fmt.Errorf("smp: unknown flavour %q (peppol, oasis-bdxr-1, oasis-bdxr-2)", s)
-}
-
-func (f Flavour) String() string {
-	switch f {
-	case PEPPOL:
-		return "peppol"
-	case OASIS1:
-		return "oasis-bdxr-1"
-	case SMP2:
-		return "oasis-bdxr-2"
-	}
-	return fmt.Sprintf("flavour(%d)", byte(f))
-}
-
-// ContentType is the media type of the flavour's responses (spec/DIGEST.md 3.1).
-func (f Flavour) ContentType() string {
-	if f == SMP2 {
-		return "application/xml; charset=UTF-8"
-	}
-	return "text/xml; charset=UTF-8"
-}
-
-// SignsGroups reports whether the flavour's ServiceGroup is signed (only SMP 2.0's schema has a signature).
-func (f Flavour) SignsGroups() bool { return f == SMP2 }
-
-// Reference is what a ServiceGroup lists of one of its service metadata.
-type Reference struct {
-	DocumentType identifier.ID
-	Processes    []identifier.ID
-}
-
-// References returns the reference a ServiceGroup carries for sm.
-func (sm *ServiceMetadata) Reference() Reference {
-	r := Reference{DocumentType: sm.DocumentType}
-	for _, p := range sm.Processes {
-		r.Processes = append(r.Processes, p.ID)
-	}
-	return r
-}
-
 // MetadataURL returns the absolute URL of a service metadata document on the root paths of an SMP at base.
 func MetadataURL(base string, participant, docType identifier.ID) string {
 	return strings.TrimRight(base, "/") + "/" + identifier.EncodeSegment(participant.String()) + "/services/" +
@@ -102,12 +42,12 @@ func newXMLDoc() *etree.Document {
 }
 
 // RenderGroup builds the ServiceGroup document of flavour f; base is the public base URL its hrefs start with.
-func RenderGroup(f Flavour, sg *ServiceGroup, refs []Reference, base string) (*etree.Document, error) {
+func RenderGroup(f smp.Flavour, sg *smp.ServiceGroup, refs []smp.Reference, base string) (*etree.Document, error) {
 	doc := newXMLDoc()
 	switch f {
-	case PEPPOL, OASIS1:
+	case smp.PEPPOL, smp.OASIS1:
 		root := doc.CreateElement("ServiceGroup")
-		if f == PEPPOL {
+		if f == smp.PEPPOL {
 			root.CreateAttr("xmlns", NSPeppol)
 			root.CreateAttr("xmlns:ids", NSPeppolIDs)
 			idElem(root, "ids:ParticipantIdentifier", "scheme", sg.Participant)
@@ -122,7 +62,7 @@ func RenderGroup(f Flavour, sg *ServiceGroup, refs []Reference, base string) (*e
 		if err := addExtensions1(f, root, sg.Extensions); err != nil {
 			return nil, err
 		}
-	case SMP2:
+	case smp.SMP2:
 		root := smp2Root(doc, "ServiceGroup", NSSMP2Group)
 		if err := addExtensions2(root, sg.Extensions); err != nil {
 			return nil, err
@@ -144,21 +84,21 @@ func RenderGroup(f Flavour, sg *ServiceGroup, refs []Reference, base string) (*e
 
 // RenderMetadata builds the unsigned metadata document of flavour f: SignedServiceMetadata without its signature
 // for PEPPOL and OASIS 1.0, ServiceMetadata for SMP 2.0.
-func RenderMetadata(f Flavour, sm *ServiceMetadata) (*etree.Document, error) {
+func RenderMetadata(f smp.Flavour, sm *smp.ServiceMetadata) (*etree.Document, error) {
 	doc := newXMLDoc()
 	switch f {
-	case PEPPOL, OASIS1:
+	case smp.PEPPOL, smp.OASIS1:
 		return doc, render1(f, doc, sm)
-	case SMP2:
+	case smp.SMP2:
 		return doc, render2(doc, sm)
 	}
 	return nil, fmt.Errorf("smp: cannot render flavour %v", f)
 }
 
-func render1(f Flavour, doc *etree.Document, sm *ServiceMetadata) error {
+func render1(f smp.Flavour, doc *etree.Document, sm *smp.ServiceMetadata) error {
 	signed := doc.CreateElement("SignedServiceMetadata")
 	pfx := ""
-	if f == PEPPOL {
+	if f == smp.PEPPOL {
 		signed.CreateAttr("xmlns", NSPeppol)
 		signed.CreateAttr("xmlns:ids", NSPeppolIDs)
 		signed.CreateAttr("xmlns:wsa", NSWSA)
@@ -185,7 +125,7 @@ func render1(f Flavour, doc *etree.Document, sm *ServiceMetadata) error {
 			e := &p.Endpoints[i]
 			ee := el.CreateElement("Endpoint")
 			ee.CreateAttr("transportProfile", e.TransportProfile)
-			if f == PEPPOL {
+			if f == smp.PEPPOL {
 				text(ee.CreateElement("wsa:EndpointReference"), "wsa:Address", e.Address)
 			} else {
 				text(ee, "EndpointURI", e.Address)
@@ -217,7 +157,7 @@ func render1(f Flavour, doc *etree.Document, sm *ServiceMetadata) error {
 	return addExtensions1(f, info, sm.Extensions)
 }
 
-func render2(doc *etree.Document, sm *ServiceMetadata) error {
+func render2(doc *etree.Document, sm *smp.ServiceMetadata) error {
 	root := smp2Root(doc, "ServiceMetadata", NSSMP2Meta)
 	if err := addExtensions2(root, sm.Extensions); err != nil {
 		return err
@@ -306,12 +246,12 @@ func idElem(parent *etree.Element, tag, attr string, id identifier.ID) {
 
 // addExtensions1 wraps each extension in an Extension element; PEPPOL allows one, so only the first is served
 // there.
-func addExtensions1(f Flavour, parent *etree.Element, exts []string) error {
-	if f == PEPPOL && len(exts) > 1 {
+func addExtensions1(f smp.Flavour, parent *etree.Element, exts []string) error {
+	if f == smp.PEPPOL && len(exts) > 1 {
 		exts = exts[:1]
 	}
 	for _, x := range exts {
-		el, err := ParseExtension(x)
+		el, err := smp.ParseExtension(x)
 		if err != nil {
 			return err
 		}
@@ -327,61 +267,11 @@ func addExtensions2(parent *etree.Element, exts []string) error {
 	}
 	all := parent.CreateElement("ext:SMPExtensions")
 	for _, x := range exts {
-		el, err := ParseExtension(x)
+		el, err := smp.ParseExtension(x)
 		if err != nil {
 			return err
 		}
 		all.CreateElement("ext:SMPExtension").CreateElement("ext:ExtensionContent").AddChild(el)
 	}
 	return nil
-}
-
-// ParseExtension parses a raw extension: exactly one element (comments around it are dropped), with its
-// namespace declarations. CDATA sections become plain text (canonical XML has none).
-func ParseExtension(raw string) (*etree.Element, error) {
-	d := etree.NewDocument()
-	if err := d.ReadFromString(raw); err != nil {
-		return nil, invalidf("Extension", "not well-formed XML: %v", err)
-	}
-	root := d.Root()
-	if root == nil {
-		return nil, invalid("Extension", "must hold one element")
-	}
-	n := 0
-	for _, t := range d.Child {
-		switch v := t.(type) {
-		case *etree.Element:
-			n++
-		case *etree.CharData:
-			if !v.IsWhitespace() {
-				return nil, invalid("Extension", "must hold one element and no text around it")
-			}
-		case *etree.Directive:
-			return nil, invalid("Extension", "must not contain a DOCTYPE")
-		}
-	}
-	if n != 1 {
-		return nil, invalid("Extension", "must hold exactly one element")
-	}
-	if root.NamespaceURI() == "" {
-		// ##other / lax wildcards want a namespace-qualified element.
-		return nil, invalid("Extension", "its element must be in a namespace (xmlns)")
-	}
-	uncdata(root)
-	el := root.Copy()
-	return el, nil
-}
-
-func uncdata(e *etree.Element) {
-	for i, t := range e.Child {
-		switch v := t.(type) {
-		case *etree.CharData:
-			if v.IsCData() {
-				e.RemoveChildAt(i)
-				e.InsertChildAt(i, etree.NewText(v.Data))
-			}
-		case *etree.Element:
-			uncdata(v)
-		}
-	}
 }

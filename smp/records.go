@@ -150,27 +150,6 @@ func (m *MetadataJSON) Model(policy identifier.Policy) (ServiceMetadata, error) 
 	return sm, sm.Validate()
 }
 
-func checkExtensions(sm *ServiceMetadata) error {
-	all := [][]string{sm.Extensions}
-	if sm.Redirect != nil {
-		all = append(all, sm.Redirect.Extensions)
-	}
-	for _, p := range sm.Processes {
-		all = append(all, p.Extensions)
-		for _, e := range p.Endpoints {
-			all = append(all, e.Extensions)
-		}
-	}
-	for _, xs := range all {
-		for _, x := range xs {
-			if _, err := ParseExtension(x); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
 func (m *MetadataJSON) model(parse idParser) (ServiceMetadata, error) {
 	var sm ServiceMetadata
 	var err error
@@ -211,22 +190,26 @@ func utcPtr(t *time.Time) *time.Time {
 	return &u
 }
 
-func encodeGroup(sg *ServiceGroup) ([]byte, error) { return json.Marshal(sg.ToJSON()) }
+// MarshalGroup encodes a service group as a repository stores it (the import format's JSON).
+func MarshalGroup(sg *ServiceGroup) ([]byte, error) { return json.Marshal(sg.ToJSON()) }
 
-func encodeMetadata(sm *ServiceMetadata) ([]byte, error) { return json.Marshal(sm.ToJSON()) }
+// MarshalMetadata encodes a service metadata as a repository stores it.
+func MarshalMetadata(sm *ServiceMetadata) ([]byte, error) { return json.Marshal(sm.ToJSON()) }
 
-func decodeStoredGroup(b []byte) (ServiceGroup, error) {
+// UnmarshalGroup decodes what MarshalGroup encoded (identifiers are taken as stored: canonical already).
+func UnmarshalGroup(b []byte) (ServiceGroup, error) {
 	var g GroupJSON
 	if err := json.Unmarshal(b, &g); err != nil {
-		return ServiceGroup{}, internal("decode stored service group", err)
+		return ServiceGroup{}, Internal("decode stored service group", err)
 	}
 	return g.model(storedParser)
 }
 
-func decodeStoredMetadata(b []byte) (ServiceMetadata, error) {
+// UnmarshalMetadata decodes what MarshalMetadata encoded.
+func UnmarshalMetadata(b []byte) (ServiceMetadata, error) {
 	var m MetadataJSON
 	if err := json.Unmarshal(b, &m); err != nil {
-		return ServiceMetadata{}, internal("decode stored service metadata", err)
+		return ServiceMetadata{}, Internal("decode stored service metadata", err)
 	}
 	return m.model(storedParser)
 }

@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/signpost-project/signpost/identifier"
 )
 
 // Doc is one stored response: the bytes served as they are, with the header values computed when it was written.
@@ -30,6 +28,19 @@ const docVersion = 1
 
 // docHeader: version(1) generation(4) modified unix seconds(8) sha256(32).
 const docHeader = 1 + 4 + 8 + 32
+
+// HdrETag, HdrModified, HdrType and HdrLength are the document's header values, computed when it was stored; the
+// read API sets them as they are (callers must not change them).
+func (d *Doc) HdrETag() []string { return d.hdrETag }
+
+// HdrModified is the Last-Modified value.
+func (d *Doc) HdrModified() []string { return d.hdrModified }
+
+// HdrType is the Content-Type value.
+func (d *Doc) HdrType() []string { return d.hdrType }
+
+// HdrLength is the Content-Length value.
+func (d *Doc) HdrLength() []string { return d.hdrLength }
 
 func newDoc(f Flavour, body []byte, gen uint32, modified time.Time) *Doc {
 	sum := sha256.Sum256(body)
@@ -57,7 +68,7 @@ func (d *Doc) encode() []byte {
 
 func decodeDoc(f Flavour, b []byte) (*Doc, error) {
 	if len(b) < docHeader || b[0] != docVersion {
-		return nil, internal("decode stored document", errBadDoc)
+		return nil, Internal("decode stored document", errBadDoc)
 	}
 	d := &Doc{
 		Flavour:    f,
@@ -74,24 +85,22 @@ func (e docError) Error() string { return string(e) }
 
 const errBadDoc = docError("stored document has an unknown format")
 
-// docKey is the key of a document in TableDocuments: flavour byte, participant, NUL, document type ("" for the
-// service group).
-func docKey(f Flavour, p, d identifier.ID) string {
-	ps, ds := p.String(), ""
-	if !d.IsZero() {
-		ds = d.String()
+// storedGen is the key generation of a stored document.
+func storedGen(b []byte) uint32 { return binary.BigEndian.Uint32(b[1:5]) }
+
+// cacheKey is a document's key in the cache: flavour byte, participant, NUL, document type ("" for the group).
+func cacheKey(k DocKey) string {
+	ps, ds := k.Participant.String(), ""
+	if !k.DocType.IsZero() {
+		ds = k.DocType.String()
 	}
 	b := make([]byte, 0, 2+len(ps)+len(ds))
-	b = append(b, byte(f))
+	b = append(b, byte(k.Flavour))
 	b = append(b, ps...)
 	b = append(b, 0)
 	b = append(b, ds...)
 	return string(b)
 }
-
-func groupKey(p identifier.ID) []byte { return []byte(p.String()) }
-
-func metadataKey(p, d identifier.ID) []byte { return []byte(p.String() + "\x00" + d.String()) }
 
 // cache holds hot documents by key. Readers fill it after a store read unless a write happened meanwhile (seq),
 // writers replace or drop the entries they change after their commit.

@@ -1,9 +1,12 @@
-package smp
+package httpapi
 
 import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/signpost-project/signpost/identifier"
+	"github.com/signpost-project/signpost/smp"
 )
 
 // TestPathsCacheBounded: the cache of resolved request paths stays within its byte budget when a client sends
@@ -13,11 +16,11 @@ func TestPathsCacheBounded(t *testing.T) {
 	long := strings.Repeat("x", 20000)
 	for i := 0; i < 2000; i++ { // 40 MB of paths
 		raw := "/" + strconv.Itoa(i) + long
-		p.put(raw, &target{key: raw, what: "service group " + raw})
+		p.put(raw, &target{ref: smp.Ref(smp.DocKey{Participant: identifier.ID{Value: raw}}), what: "service group " + raw})
 	}
 	total := 0
 	for raw, tg := range p.m {
-		total += len(raw) + len(tg.key) + len(tg.what)
+		total += len(raw) + tg.ref.Size() + len(tg.what)
 	}
 	if total > p.maxBytes {
 		t.Errorf("cache holds %d bytes of paths, budget %d", total, p.maxBytes)

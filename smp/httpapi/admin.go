@@ -1,0 +1,117 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/signpost-project/signpost/identifier"
+	"github.com/signpost-project/signpost/internal/logging"
+	"github.com/signpost-project/signpost/smp"
+)
+
+// ServiceGroupPage is the answer of GET /api/v1/service-groups.
+type ServiceGroupPage struct {
+	ServiceGroups []smp.GroupSummary `json:"service_groups"`
+	// Next is the after= value of the next page; empty on the last page.
+	Next string `json:"next,omitempty"`
+}
+
+// TokenRequest is the body of POST /api/v1/tokens.
+type TokenRequest struct {
+	User  string `json:"user"`
+	Admin bool   `json:"admin,omitempty"`
+}
+
+// NewToken is the answer of POST /api/v1/tokens: the token, shown once.
+type NewToken struct {
+	Token string `json:"token"`
+	smp.TokenInfo
+}
+
+// TokenList is the answer of GET /api/v1/tokens.
+type TokenList struct {
+	Tokens []smp.TokenInfo `json:"tokens"`
+}
+
+func (a *api) listGroups(c *gin.Context) {
+	c.Set(keyRoute, routeAPIGroups)
+	limit := 100
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			a.jsonFail(c, routeAPIGroups, smp.Invalid("limit", strconv.Quote(v)+" is not a number from 1 to 1000"))
+			return
+		}
+		limit = n
+	}
+	after := c.Query("after")
+	if after != "" {
+		id, err := a.svc.Policy().Parse(identifier.Participant, after)
+		if err != nil {
+			a.jsonFail(c, routeAPIGroups, smp.Invalid("after", err.Error()))
+			return
+		}
+		after = id.String()
+	}
+	groups, next, err := a.svc.ListServiceGroups(c.Request.Context(), after, limit)
+	if err != nil {
+		a.jsonFail(c, routeAPIGroups, err)
+		return
+	}
+	a.json(c, http.StatusOK, ServiceGroupPage{ServiceGroups: groups, Next: next})
+}
+
+func (a *api) listTokens(c *gin.Context) {
+	c.Set(keyRoute, routeAPITokens)
+	ts, err := a.o.Creds.Tokens(c.Request.Context())
+	if err != nil {
+		a.jsonFail(c, routeAPITokens, err)
+		return
+	}
+	if ts == nil {
+		ts = []smp.TokenInfo{}
+	}
+	a.json(c, http.StatusOK, TokenList{Tokens: ts})
+}
+
+func (a *api) createToken(c *gin.Context) {
+	c.Set(keyRoute, routeAPITokens)
+	var req TokenRequest
+	dec := json.NewDecoder(io.LimitReader(c.Request.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		a.jsonFail(c, routeAPITokens, smp.Invalid("body", "not a token request {\"user\": NAME, \"admin\": BOOL}: "+err.Error()))
+		return
+	}
+	tok, ti, err := a.o.Creds.CreateToken(c.Request.Context(), req.User, req.Admin)
+	if err != nil {
+		a.jsonFail(c, routeAPITokens, err)
+		return
+	}
+	a.log.Info("smp token created", logging.Audit, "by", principal(c).User, "user", ti.User, "id", ti.ID, "admin", req.Admin)
+	a.json(c, http.StatusCreated, NewToken{Token: tok, TokenInfo: ti})
+}
+
+func (a *api) revokeToken(c *gin.Context) {
+	c.Set(keyRoute, routeAPITokens)
+	id := c.Param("id")
+	if err := a.o.Creds.RevokeToken(c.Request.Context(), id); err != nil {
+		a.jsonFail(c, routeAPITokens, err)
+		return
+	}
+	a.log.Info("smp token revoked", logging.Audit, "by", principal(c).User, "id", id)
+	a.json(c, http.StatusOK, map[string]string{"revoked": id})
+}
+
+func (a *api) json(c *gin.Context, code int, v any) {
+	c.Header("Content-Type", "application/json")
+	c.Header("Cache-Control", "no-store")
+	c.Status(code)
+	enc := json.NewEncoder(c.Writer)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,111 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/signpost-project/signpost/internal/recovery"
+	"github.com/signpost-project/signpost/smp"
+)
+
+// Context keys.
+const (
+	keyRoute     = "signpost.route"
+	keyPrincipal = "signpost.principal"
+)
+
+// recovery turns a panic in a handler into a 500 for that request only: logged with its stack and counted. The
+// process and the other connections live on. A panic with http.ErrAbortHandler is net/http's way of aborting a
+// response and is passed on.
+func (a *api) recovery() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			recovery.Report(a.log, "smp_http", v)
+			if !c.Writer.Written() {
+				a.failStatus(c, routeOther, http.StatusInternalServerError, "internal error; the SMP's log has the details")
+			}
+			c.Abort()
+		}()
+		c.Next()
+	}
+}
+
+// observe counts every request by route and status and logs it at debug level (writes also have an audit line).
+func (a *api) observe() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		route := c.GetString(keyRoute)
+		if route == "" {
+			route = routeOther
+		}
+		code := c.Writer.Status()
+		a.m.request(route, code)
+		if a.log.Enabled(c.Request.Context(), -4) {
+			a.log.Debug("smp request", "method", c.Request.Method, "path", c.Request.URL.RawPath, "route", route,
+				"status", code, "client", a.o.ClientAddr(c.Request), "took", time.Since(start))
+		}
+	}
+}
+
+// authenticate resolves the Authorization header into the acting principal, before anything of the path or the
+// body is looked at (an anonymous client learns nothing). A client address with too many failed attempts is
+// answered 429 without the credentials being checked at all.
+func (a *api) authenticate() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		client := ""
+		if a.o.Limiter != nil {
+			client = a.o.ClientAddr(c.Request)
+			if wait, ok := a.o.Limiter.Attempt(client); !ok {
+				secs := int(wait.Round(time.Second) / time.Second)
+				if secs < 1 {
+					secs = 1
+				}
+				c.Header("Retry-After", strconv.Itoa(secs))
+				a.failAuto(c, &smp.Error{Kind: smp.KindTooMany, Msg: "too many failed authentications from " + client + "; try again in " + strconv.Itoa(secs) + " s"})
+				c.Abort()
+				return
+			}
+		}
+		by, err := a.o.Creds.Authenticate(c.Request.Context(), c.GetHeader("Authorization"))
+		if a.o.Limiter != nil && smp.KindOf(err) != smp.KindUnauthorized {
+			a.o.Limiter.Succeeded(client) // only refused credentials count
+		}
+		if err != nil {
+			a.failAuto(c, err)
+			c.Abort()
+			return
+		}
+		c.Set(keyPrincipal, by)
+		c.Next()
+	}
+}
+
+// adminOnly refuses principals that are not administrators.
+func (a *api) adminOnly() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if !principal(c).Admin {
+			a.jsonFail(c, routeOther, smp.Forbidden("the admin API is for administrators"))
+			c.Abort()
+			return
+		}
+		c.Next()
+	}
+}
+
+// principal is who the authenticate middleware found.
+func principal(c *gin.Context) smp.Principal {
+	v, _ := c.Get(keyPrincipal)
+	p, _ := v.(smp.Principal)
+	return p
+}

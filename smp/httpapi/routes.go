@@ -1,0 +1,148 @@
+package httpapi
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/signpost-project/signpost/smp"
+)
+
+// Route names, as metric labels.
+const (
+	routeGroup     = "service_group"
+	routeMetadata  = "service_metadata"
+	routeGroup2    = "smp2_service_group"
+	routeMetadata2 = "smp2_service_metadata"
+	routeAllMeta   = "service_metadata_all"
+	routeAPIGroups = "api_service_groups"
+	routeAPITokens = "api_tokens"
+	routeOther     = "other"
+)
+
+// PathAPI is the path prefix of the JSON admin API (on the admin listener).
+const PathAPI = "/api/v1/"
+
+func init() { gin.SetMode(gin.ReleaseMode) }
+
+func newEngine() *gin.Engine {
+	e := gin.New()
+	// Route on the escaped path as sent (see rawPath), and hand parameters over still escaped: the handlers decode
+	// each identifier segment exactly once.
+	e.UseRawPath = true
+	e.UnescapePathValues = false
+	e.RemoveExtraSlash = false
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+	e.HandleMethodNotAllowed = true
+	e.ContextWithFallback = true
+	return e
+}
+
+// rawPath makes the router see the request target exactly as sent: net/http leaves URL.RawPath empty when the
+// path is in its default escaping (so "%2523" would otherwise reach gin as "%23", decoded once already).
+func rawPath(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw := r.RequestURI
+		if i := strings.IndexByte(raw, '?'); i >= 0 {
+			raw = raw[:i]
+		}
+		if raw == "" || raw[0] != '/' {
+			raw = r.URL.EscapedPath()
+		}
+		r.URL.RawPath = raw
+		h.ServeHTTP(w, r)
+	})
+}
+
+// Public returns the handler of the public port: the read API in the root flavour and, when served, SMP 2.0 under
+// /bdxr-smp-2/, each with and without the public URL's path prefix; PUT and DELETE on the same paths when
+// o.Write is set.
+func Public(o Options) http.Handler {
+	a := newAPI(o)
+	e := newEngine()
+	e.Use(a.recovery(), a.observe())
+	allow := "GET, HEAD"
+	if o.Write {
+		allow = "GET, HEAD, PUT, DELETE"
+	}
+	e.NoRoute(func(c *gin.Context) {
+		a.fail(c, routeOther, smp.NotFound("no such path: use /{participant} or /{participant}/services/{document type}"))
+	})
+	e.NoMethod(func(c *gin.Context) {
+		c.Header("Allow", allow)
+		msg := "method " + c.Request.Method + " is not allowed here; use " + allow
+		if c.Request.Method == http.MethodPut && strings.HasSuffix(c.Request.URL.RawPath, "/services") {
+			msg = "PUT needs a document type: /{participant}/services/{document type}"
+		}
+		a.failStatus(c, routeOther, http.StatusMethodNotAllowed, msg)
+	})
+	prefixes := []string{""}
+	if a.prefix != "" {
+		prefixes = append(prefixes, a.prefix)
+	}
+	type binding struct {
+		path        string
+		f           smp.Flavour
+		group, meta string
+	}
+	bindings := []binding{{"", a.svc.RootFlavour(), routeGroup, routeMetadata}}
+	if a.svc.Serves(smp.SMP2) {
+		bindings = append(bindings, binding{"/" + smp.PathSMP2, smp.SMP2, routeGroup2, routeMetadata2})
+	}
+	for _, pre := range prefixes {
+		for _, b := range bindings {
+			g := e.Group(pre + b.path)
+			read := func(route string, meta bool) gin.HandlerFunc { return a.read(route, b.f, meta) }
+			g.GET("/:p", read(b.group, false))
+			g.HEAD("/:p", read(b.group, false))
+			g.GET("/:p/services/:d", read(b.meta, true))
+			g.HEAD("/:p/services/:d", read(b.meta, true))
+			if o.Write {
+				w := g.Group("", a.authenticate())
+				w.PUT("/:p", a.putGroup(b.group))
+				w.DELETE("/:p", a.deleteGroup(b.group))
+				w.PUT("/:p/services/:d", a.putMetadata(b.meta))
+				w.DELETE("/:p/services/:d", a.deleteMetadata(b.meta))
+				w.DELETE("/:p/services", a.deleteAllMetadata(routeAllMeta))
+			}
+		}
+	}
+	return rawPath(e)
+}
+
+// Admin returns the handler of the admin listener: the JSON admin API (GET /api/v1/service-groups) and the token
+// API (GET and POST /api/v1/tokens, DELETE /api/v1/tokens/ID), for administrators only. extra, when set, mounts
+// further admin routes (the server's status, the web console).
+func Admin(o Options, extra ...func(*gin.RouterGroup)) http.Handler {
+	a := newAPI(o)
+	e := newEngine()
+	e.Use(a.recovery(), a.observe())
+	e.NoRoute(func(c *gin.Context) {
+		a.jsonError(c, routeOther, http.StatusNotFound, "not found: GET "+PathAPI+"service-groups?limit=N&after=PARTICIPANT, GET or POST "+PathAPI+"tokens, DELETE "+PathAPI+"tokens/ID")
+	})
+	e.NoMethod(func(c *gin.Context) {
+		a.jsonError(c, routeOther, http.StatusMethodNotAllowed, "method "+c.Request.Method+" is not allowed here")
+	})
+	g := e.Group(strings.TrimSuffix(PathAPI, "/"), a.authenticate(), a.adminOnly())
+	g.GET("/service-groups", a.listGroups)
+	g.HEAD("/service-groups", a.listGroups)
+	g.GET("/tokens", a.listTokens)
+	g.POST("/tokens", a.createToken)
+	g.DELETE("/tokens/:id", a.revokeToken)
+	for _, x := range extra {
+		x(g)
+	}
+	return rawPath(e)
+}
+
+// urlPathPrefix is the escaped path of a base URL without a trailing slash.
+func urlPathPrefix(base string) string {
+	u, err := url.Parse(base)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimRight(u.EscapedPath(), "/")
+}
