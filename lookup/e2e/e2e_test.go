@@ -176,12 +176,12 @@ func TestLookupThroughRealSMLAndSMP(t *testing.T) {
 	if err := p.SMP1.WriteFiles(certFile, keyFile); err != nil {
 		t.Fatal(err)
 	}
-	smpCfg, err := conf.ParseSMP("smp.yaml", []byte("store: {path: "+filepath.Join(dir, "smp.db")+"}\nops: {addr: \"\"}\nhttp: {listen: \"127.0.0.1:0\"}\n"+
+	smpCfg, err := conf.ParseSMP("smp.yaml", []byte("store: {path: "+filepath.Join(dir, "smp.db")+"}\nops: {addr: \"\"}\nhttp: {listen: \"127.0.0.1:0\"}\nadmin: {listen: \"127.0.0.1:0\"}\n"+
 		"smp_id: SMP-ONE\npublic_url: http://smp.e2e.test\nsigning: {cert: "+certFile+", key: "+keyFile+"}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	smpApp, err := smpapp.New(smpCfg, nil, ops.New())
+	smpApp, err := smpapp.New(ctx, smpCfg, nil, ops.New())
 	if err != nil {
 		t.Fatal(err)
 	}

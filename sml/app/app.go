@@ -2,7 +2,7 @@
 // store, builds the sml.Service and the servers around it (the authoritative DNS server, the admin API on its
 // loopback listener, the SOAP management API), and registers the SML's metrics and readiness check on the
 // operations listener.
-package smlapp
+package app
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package smlapp
+package app
 
 import (
 	"context"
