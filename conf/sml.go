@@ -341,7 +341,7 @@ func (c *SML) Validate() error {
 		p.add("admin.token_file", "missing: give the file that holds the admin token")
 	}
 	for _, a := range []struct{ key, v string }{{"dns.listen", c.DNS.Listen}, {"management.listen", m.Listen}, {"ops.addr", c.Ops.Addr}} {
-		if a.v != "" && a.v == c.Admin.Listen {
+		if a.v != "" && a.v == c.Admin.Listen && !strings.HasSuffix(a.v, ":0") { // port 0: any free port, never the same
 			p.add("admin.listen", "%q is also %s; the admin API needs a listener of its own", a.v, a.key)
 		}
 	}

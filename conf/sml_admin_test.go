@@ -31,6 +31,10 @@ func TestSMLAdminDefaultsAndLoopback(t *testing.T) {
 			t.Errorf("%s: err = %v, want an admin.listen problem", addr, err)
 		}
 	}
+	// Port 0 (any free port) on two listeners is not one shared address.
+	if _, err := conf.ParseSML("z.yaml", []byte("ops:\n  addr: 127.0.0.1:0\nadmin:\n  listen: 127.0.0.1:0\ndomains:\n  - zone: sml.test\n")); err != nil {
+		t.Errorf("port 0 twice: %v", err)
+	}
 	c, err = conf.LoadSML("sml.yaml")
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-// Package smlapp assembles the SML process (`signpost sml serve`, and the SML part of `signpost dev`): it opens the
+// Package app assembles the SML process (`signpost sml serve`, and the SML part of `signpost dev`): it opens the
 // store, builds the sml.Service and the servers around it (the authoritative DNS server, the admin API on its
 // loopback listener, the SOAP management API), and registers the SML's metrics and readiness check on the
 // operations listener.
