@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/signpost-project/signpost/internal/recovery"
 )
 
 // acceptFunc decides, from the header alone, which messages reach the handler: responses are dropped, UPDATE
@@ -26,8 +28,32 @@ func acceptFunc(dh dns.Header) dns.MsgAcceptAction {
 	return dns.MsgAccept
 }
 
-// ServeDNS is the full (slow) path for every message the accept function lets through.
+// ServeDNS is the full (slow) path for every message the accept function lets through. A panic while answering
+// is contained: the query gets SERVFAIL, and the server goes on.
 func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.servfail(w, r, v)
+		}
+	}()
+	s.serveDNS(w, r)
+}
+
+// servfail reports the panic v and answers r with SERVFAIL, as coredns does.
+func (s *Server) servfail(w dns.ResponseWriter, r *dns.Msg, v any) {
+	recovery.Report(s.log, EdgeQuery, v)
+	var qtype uint16
+	if len(r.Question) > 0 {
+		qtype = r.Question[0].Qtype
+	}
+	s.m.query(qtype, dns.RcodeServerFailure)
+	m := new(dns.Msg)
+	m.SetRcode(r, dns.RcodeServerFailure)
+	// The writer failed once already, maybe: a second panic must not escape either.
+	_ = recovery.Call(s.log, EdgeQuery, func() { _ = w.WriteMsg(m) })
+}
+
+func (s *Server) serveDNS(w dns.ResponseWriter, r *dns.Msg) {
 	if len(r.Question) != 1 {
 		// The header promised a question the message did not hold (miekg/dns unpacks short messages).
 		m := new(dns.Msg)
@@ -37,6 +63,9 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 		return
 	}
 	q := r.Question[0]
+	if s.panicHook != nil {
+		s.panicHook(EdgeQuery, strings.ToLower(q.Name))
+	}
 	if t := r.IsTsig(); t != nil && w.TsigStatus() != nil {
 		// Unknown key, bad MAC or time: NOTAUTH, unsigned (we cannot sign with a key we cannot trust).
 		s.log.Info("dns TSIG check failed", "remote", w.RemoteAddr().String(), "key", t.Hdr.Name, "err", w.TsigStatus())

@@ -117,6 +117,12 @@ func startServer(t testing.TB, cfg Config, src *dnstest.Source) *Server {
 // startServerLoop is startServer, with the plain UDP read loop when noBatch.
 func startServerLoop(t testing.TB, cfg Config, src *dnstest.Source, noBatch bool) *Server {
 	t.Helper()
+	return startServerHook(t, cfg, src, noBatch, nil)
+}
+
+// startServerHook is startServerLoop with the panic hook set (see Server.panicHook).
+func startServerHook(t testing.TB, cfg Config, src *dnstest.Source, noBatch bool, hook func(edge, name string)) *Server {
+	t.Helper()
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:0"
 	}
@@ -132,6 +138,7 @@ func startServerLoop(t testing.TB, cfg Config, src *dnstest.Source, noBatch bool
 		t.Fatal(err)
 	}
 	s.noBatch = noBatch
+	s.panicHook = hook
 	src.OnCommit = s.Apply
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -1,6 +1,7 @@
 package dnsserver
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"runtime"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/signpost-project/signpost/internal/recovery"
 	"github.com/signpost-project/signpost/sml/zone"
 )
 
@@ -104,8 +106,16 @@ func (n *node) store(c cached) {
 
 func (z *zoneIdx) serial() uint32 { return z.soa.Serial }
 
-// loadZone reads one zone from the source into a new index.
-func (s *Server) loadZone(a zone.Apex) (*zoneIdx, error) {
+// loadZone reads one zone from the source into a new index. A panic while loading is an error (the zone keeps
+// its old index, or the server does not start).
+func (s *Server) loadZone(a zone.Apex) (z *zoneIdx, err error) {
+	if perr := recovery.Call(s.log, EdgeLoad, func() { z, err = s.buildZone(a) }); perr != nil {
+		return nil, fmt.Errorf("dnsserver: load zone %s failed on a bug (its stack is logged): %w", a.Zone, perr)
+	}
+	return z, err
+}
+
+func (s *Server) buildZone(a zone.Apex) (*zoneIdx, error) {
 	name := strings.ToLower(dns.Fqdn(a.Zone))
 	z := &zoneIdx{name: name, apex: a, nodes: map[string]*node{}, below: map[string]int{}, gen: 1}
 	var bad error
@@ -137,25 +147,42 @@ func (s *Server) loadZone(a zone.Apex) (*zoneIdx, error) {
 	z.apex = a
 	z.setApex()
 	z.nx = z.nxTemplate()
-	z.prebuildAll()
+	if err := s.prebuildAll(z); err != nil {
+		return nil, fmt.Errorf("dnsserver: load zone %s failed on a bug (its stack is logged): %w", name, err)
+	}
 	return z, nil
 }
 
-// prebuildAll packs every node's answers, on all CPUs (the zone is not shared yet).
-func (z *zoneIdx) prebuildAll() {
+// prebuildAll packs every node's answers, on all CPUs (the zone is not shared yet). A panic in a worker is
+// reported and returned as an error; the workers go on draining the work, so that the load ends.
+func (s *Server) prebuildAll(z *zoneIdx) error {
 	type item struct {
 		name string
 		n    *node
 	}
 	work := make(chan []item, 64)
-	var wg sync.WaitGroup
+	var (
+		wg    sync.WaitGroup
+		errMu sync.Mutex
+		first error
+	)
 	for range runtime.GOMAXPROCS(0) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for batch := range work {
-				for _, it := range batch {
-					z.prebuild(it.name, it.n)
+				err := recovery.Call(s.log, EdgeLoad, func() {
+					for _, it := range batch {
+						if s.panicHook != nil {
+							s.panicHook(EdgeLoad, it.name)
+						}
+						z.prebuild(it.name, it.n)
+					}
+				})
+				if err != nil {
+					errMu.Lock()
+					first = cmp.Or(first, err)
+					errMu.Unlock()
 				}
 			}
 		}()
@@ -171,6 +198,7 @@ func (z *zoneIdx) prebuildAll() {
 	work <- batch
 	close(work)
 	wg.Wait()
+	return first
 }
 
 // addLoad adds a record while loading (nodes are not shared yet, so they are changed in place).

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/signpost-project/signpost/internal/recovery"
 )
 
 // notifyAttempts is how often one NOTIFY is sent before giving up until the next change.
@@ -25,6 +27,9 @@ type notifyTarget struct {
 	mu      sync.Mutex
 	pending map[string]bool
 	wake    chan struct{}
+	// inflight are the zones of the round being sent; only the target's loop uses it. A loop that restarts after
+	// a panic sends them again.
+	inflight map[string]bool
 }
 
 func newNotifier(s *Server, ctx context.Context) *notifier {
@@ -35,7 +40,7 @@ func newNotifier(s *Server, ctx context.Context) *notifier {
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
-			n.loop(nt)
+			recovery.Loop(ctx, s.log, EdgeNotify, func(context.Context) { n.loop(nt) })
 		}()
 	}
 	return n
@@ -61,6 +66,18 @@ func (n *notifier) schedule(zone string) {
 }
 
 func (n *notifier) loop(t *notifyTarget) {
+	if len(t.inflight) > 0 { // a restart after a panic: the failed round's zones are pending again
+		t.mu.Lock()
+		for z := range t.inflight {
+			t.pending[z] = true
+		}
+		t.mu.Unlock()
+		t.inflight = nil
+		select {
+		case t.wake <- struct{}{}:
+		default:
+		}
+	}
 	for {
 		select {
 		case <-n.ctx.Done():
@@ -68,11 +85,15 @@ func (n *notifier) loop(t *notifyTarget) {
 		case <-t.wake:
 		}
 		t.mu.Lock()
-		zones := t.pending
+		t.inflight = t.pending
 		t.pending = map[string]bool{}
 		t.mu.Unlock()
-		for z := range zones {
+		for z := range t.inflight {
+			if hook := n.s.panicHook; hook != nil {
+				hook(EdgeNotify, z)
+			}
 			n.send(t.addr, z)
+			delete(t.inflight, z)
 		}
 		select {
 		case <-n.ctx.Done():

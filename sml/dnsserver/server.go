@@ -5,6 +5,10 @@
 // Plain UDP queries take a fast path: the server parses only the header and question, copies an answer it
 // packed earlier for that owner name and type, patches the ID, flags and the question's case, and sends it.
 // Everything else (TCP, transfers, TSIG, unusual EDNS, names without a cached answer) goes through miekg/dns.
+//
+// A panic never ends the process: on both paths the query that caused it gets SERVFAIL (as coredns answers
+// it), a change that panics makes the zone load afresh, and the UDP readers and NOTIFY senders restart with
+// backoff. Each panic is logged with its stack and counted in signpost_panics_total (edges sml_dns*).
 package dnsserver
 
 import (
@@ -25,7 +29,17 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/signpost-project/signpost/internal/recovery"
 	"github.com/signpost-project/signpost/sml/zone"
+)
+
+// The edge labels of the panics the server contains (signpost_panics_total{edge}).
+const (
+	EdgeQuery  = "sml_dns"        // answering one query, on the fast or the full path: SERVFAIL
+	EdgeApply  = "sml_dns_apply"  // applying a committed change: the zone is loaded afresh
+	EdgeLoad   = "sml_dns_load"   // loading a zone: the load fails with an error
+	EdgeUDP    = "sml_dns_udp"    // a UDP reader outside any one query: it restarts
+	EdgeNotify = "sml_dns_notify" // a NOTIFY sender: it restarts, and sends the NOTIFYs of the failed round
 )
 
 // Source is what the server loads and transfers from.
@@ -88,6 +102,10 @@ type Server struct {
 	notifier *notifier
 	started  bool
 	noBatch  bool // tests: the plain UDP loop instead of recvmmsg/sendmmsg
+
+	// panicHook, when set (tests only, before Start), is called at each edge with the edge and the name being
+	// handled (query name, zone or owner name), so that a test can make it panic.
+	panicHook func(edge, name string)
 }
 
 // New checks cfg and returns a server that is not yet serving.
@@ -146,6 +164,11 @@ func New(cfg Config, src Source, log *slog.Logger, reg prometheus.Registerer) (*
 		return nil, err
 	}
 	s.m = m
+	if reg != nil {
+		if err := recovery.Register(reg); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -181,7 +204,7 @@ func (s *Server) Start(ctx context.Context) error {
 		s.wg.Add(1)
 		go func(c *net.UDPConn) {
 			defer s.wg.Done()
-			s.udpLoop(c)
+			recovery.Loop(runCtx, s.log, EdgeUDP, func(context.Context) { s.udpLoop(c) })
 		}(c)
 	}
 	started := make(chan struct{})
@@ -295,30 +318,50 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // Apply brings the index up to a committed change and schedules a NOTIFY of the zone. Changes come in commit
-// order; a change that does not follow the index's serial makes the server reload the zone from the source.
+// order; a change that does not follow the index's serial makes the server reload the zone from the source, and
+// so does a change whose application panicked (the zone's index may be half-changed).
 func (s *Server) Apply(c zone.Change) {
 	name := strings.ToLower(dns.Fqdn(c.Zone))
-	s.mu.Lock()
-	z := s.zones[name]
-	switch {
-	case z == nil || c.From != z.serial():
-		if z != nil && !serialLess(z.serial(), c.To) {
-			s.mu.Unlock() // already in the index (loaded after the commit)
-			return
-		}
-		s.mu.Unlock()
+	var (
+		z            *zoneIdx
+		reload, seen bool
+	)
+	if err := recovery.Call(s.log, EdgeApply, func() { z, reload, seen = s.applyStep(name, c) }); err != nil {
+		reload, seen = true, false
+	}
+	if seen {
+		return
+	}
+	if reload {
 		if err := s.reload(name); err != nil {
 			s.log.Error("dns zone reload failed; answers stay at the old serial", "zone", name, "err", err)
 			return
 		}
-	default:
-		z.apply(c)
-		s.mu.Unlock()
+	} else {
 		s.gauges(z)
 	}
 	if s.notifier != nil {
 		s.notifier.schedule(name)
 	}
+}
+
+// applyStep applies c to the zone's index under the write lock, when c follows the index's serial. Otherwise it
+// reports that the zone needs a reload, or that c is in the index already (seen: loaded after the commit).
+func (s *Server) applyStep(name string, c zone.Change) (z *zoneIdx, reload, seen bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	z = s.zones[name]
+	if z == nil || c.From != z.serial() {
+		if z != nil && !serialLess(z.serial(), c.To) {
+			return z, false, true
+		}
+		return z, true, false
+	}
+	if s.panicHook != nil {
+		s.panicHook(EdgeApply, name)
+	}
+	z.apply(c)
+	return z, false, false
 }
 
 // reload replaces one zone's index with a fresh load from the source (or drops it when the source no longer

@@ -10,6 +10,8 @@ import (
 
 	"github.com/miekg/dns"
 	"golang.org/x/sys/unix"
+
+	"github.com/signpost-project/signpost/internal/recovery"
 )
 
 // listenUDP binds a UDP socket with SO_REUSEPORT, so that several sockets (one reader each) share a port.
@@ -57,10 +59,48 @@ func (s *Server) udpLoop(c *net.UDPConn) {
 }
 
 // slowUDP runs one UDP message through the full path, as miekg/dns's server would: accept function, unpack,
-// TSIG check, handler.
+// TSIG check, handler. A panic on the way is contained: the query gets SERVFAIL.
 func (s *Server) slowUDP(c *net.UDPConn, pkt []byte, from netip.AddrPort) {
 	w := &udpWriter{conn: c, remote: from, keys: s.keys}
+	defer func() {
+		if v := recover(); v != nil {
+			recovery.Report(s.log, EdgeQuery, v)
+			if b, ok := servfailWire(pkt, nil); ok {
+				s.m.query(0, dns.RcodeServerFailure)
+				_, _ = w.Write(b)
+			}
+		}
+	}()
 	s.serveRaw(pkt, w)
+}
+
+// servfailWire appends to out[:0] a SERVFAIL reply to the query q, built from its bytes alone (nothing that can
+// panic): its ID, opcode, RD and CD bits, and its question when q has one that can be read. ok is false for what
+// must get no answer: a message shorter than a header, or a response.
+func servfailWire(q, out []byte) (_ []byte, ok bool) {
+	if len(q) < 12 || q[2]&0x80 != 0 {
+		return nil, false
+	}
+	out = append(out[:0], q[0], q[1], 0x80|q[2]&0x79, q[3]&0x10|dns.RcodeServerFailure, 0, 0, 0, 0, 0, 0, 0, 0)
+	if q[4] != 0 || q[5] != 1 {
+		return out, true
+	}
+	off := 12
+	for off < len(q) && off < 12+255 {
+		l := int(q[off])
+		if l == 0 {
+			if off+5 <= len(q) {
+				out[5] = 1
+				out = append(out, q[12:off+5]...)
+			}
+			return out, true
+		}
+		if l > 63 {
+			return out, true
+		}
+		off += 1 + l
+	}
+	return out, true
 }
 
 // serveRaw is miekg/dns's serveDNS for our own writers.
@@ -149,8 +189,16 @@ func (w *udpWriter) Hijack()             {}
 // the answer does not fit); the full path then answers.
 func (s *Server) fast(q []byte, out []byte) ([]byte, bool) { return s.fastLocked(q, out, false) }
 
-// fastLocked is fast; locked says the caller holds the read lock.
-func (s *Server) fastLocked(q []byte, out []byte, locked bool) ([]byte, bool) {
+// fastLocked is fast; locked says the caller holds the read lock. A panic is contained: the query gets SERVFAIL.
+func (s *Server) fastLocked(q []byte, out []byte, locked bool) (res []byte, answered bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			recovery.Report(s.log, EdgeQuery, v)
+			if res, answered = servfailWire(q, out); answered {
+				s.m.query(0, dns.RcodeServerFailure)
+			}
+		}
+	}()
 	if len(q) < 17 {
 		return nil, false
 	}
@@ -223,6 +271,9 @@ func (s *Server) fastLocked(q []byte, out []byte, locked bool) ([]byte, bool) {
 		}
 	} else if off != len(q) {
 		return nil, false
+	}
+	if s.panicHook != nil {
+		s.panicHook(EdgeQuery, string(name[:nl]))
 	}
 	var nxb [512]byte
 	if !locked {

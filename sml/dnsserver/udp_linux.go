@@ -86,24 +86,26 @@ func (s *Server) udpLoopBatch(c *net.UDPConn) bool {
 		}
 		first = false
 		k, slow := 0, slow[:0]
-		s.mu.RLock() // once per batch
-		for i := range n {
-			if hdrs[i].hdr.Flags&unix.MSG_TRUNC != 0 {
-				continue
+		func() {
+			s.mu.RLock() // once per batch; released even if a panic escaped the per-query recovery
+			defer s.mu.RUnlock()
+			for i := range n {
+				if hdrs[i].hdr.Flags&unix.MSG_TRUNC != 0 {
+					continue
+				}
+				pkt := in[i*inBufSize : i*inBufSize+int(hdrs[i].len)]
+				if b, ok := s.fastLocked(pkt, outs[k][:0], true); ok {
+					outs[k] = b
+					oiovs[k].Base = &b[0]
+					oiovs[k].SetLen(len(b))
+					ohdrs[k].hdr.Name = hdrs[i].hdr.Name
+					ohdrs[k].hdr.Namelen = hdrs[i].hdr.Namelen
+					k++
+					continue
+				}
+				slow = append(slow, i)
 			}
-			pkt := in[i*inBufSize : i*inBufSize+int(hdrs[i].len)]
-			if b, ok := s.fastLocked(pkt, outs[k][:0], true); ok {
-				outs[k] = b
-				oiovs[k].Base = &b[0]
-				oiovs[k].SetLen(len(b))
-				ohdrs[k].hdr.Name = hdrs[i].hdr.Name
-				ohdrs[k].hdr.Namelen = hdrs[i].hdr.Namelen
-				k++
-				continue
-			}
-			slow = append(slow, i)
-		}
-		s.mu.RUnlock()
+		}()
 		for _, i := range slow {
 			if from, ok := sockaddrToAddrPort(&names[i]); ok {
 				s.slowUDP(c, in[i*inBufSize:i*inBufSize+int(hdrs[i].len)], from)
