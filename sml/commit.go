@@ -6,10 +6,12 @@ package sml
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/signpost-project/signpost/internal/logging"
+	"github.com/signpost-project/signpost/internal/recovery"
 	"github.com/signpost-project/signpost/sml/zone"
 )
 
@@ -109,7 +111,23 @@ func (s *Service) doWrite(ctx context.Context, op string, solo bool, fn func(t t
 		changed = true
 		return nil
 	}
-	var err error
+	err := s.commit(solo, fn, run)
+	if err != nil {
+		return s.fail(op, err)
+	}
+	if changed {
+		s.seq.deliver(out)
+	}
+	if audit != nil {
+		audit()
+	}
+	return nil
+}
+
+// commit runs the transaction run of the use case fn: alone (solo, or no other writer in flight) or in a batch
+// shared with concurrent writers.
+func (s *Service) commit(solo bool, fn func(t txn, c *change) error, run func(t txn) error) (err error) {
+	defer s.inflight.Add(-1) // also when a use case panics: the count must not stay raised
 	if s.inflight.Add(1) > 1 && !solo {
 		// Concurrent writers share a commit (one fsync). A refused call would roll the shared transaction back
 		// and make every other call in it run again, so refusals are found first in a read-only dry run: a
@@ -121,17 +139,7 @@ func (s *Service) doWrite(ctx context.Context, op string, solo bool, fn func(t t
 	} else {
 		err = s.repo.Update(run)
 	}
-	s.inflight.Add(-1)
-	if err != nil {
-		return s.fail(op, err)
-	}
-	if changed {
-		s.seq.deliver(out)
-	}
-	if audit != nil {
-		audit()
-	}
-	return nil
+	return err
 }
 
 // audit logs the audit line of one committed change: msg "sml change", audit=true, the operation, the caller's
@@ -153,10 +161,14 @@ func (s *Service) fail(op string, err error) error {
 	return internal(op, err)
 }
 
+// EdgeOnChange is the edge label (signpost_panics_total) of a panic of Options.OnChange.
+const EdgeOnChange = "sml_onchange"
+
 // sequencer hands committed changes to OnChange in commit order: per zone, change N+1 (From == N.To) only after
 // change N. Writers sharing a batch commit return from the store in any order; each waits until its own change
 // (and every earlier one) has been handed over.
 type sequencer struct {
+	log     *slog.Logger
 	mu      sync.Mutex
 	cond    *sync.Cond
 	fn      func(zone.Change)
@@ -164,7 +176,8 @@ type sequencer struct {
 	pending map[string]map[uint32]zone.Change
 }
 
-func (q *sequencer) init(fn func(zone.Change)) {
+func (q *sequencer) init(fn func(zone.Change), log *slog.Logger) {
+	q.log = log
 	q.cond = sync.NewCond(&q.mu)
 	q.fn = fn
 	q.last = map[string]uint32{}
@@ -187,7 +200,10 @@ func (q *sequencer) deliver(c zone.Change) {
 		}
 		delete(p, n.From)
 		if q.fn != nil {
-			q.fn(n)
+			// A panicking consumer must not stop the sequence: every later writer of the zone would wait for
+			// this change for ever. It is reported and passed over; the DNS server loads the zone afresh when
+			// the next change does not follow what it has.
+			_ = recovery.Call(q.log, EdgeOnChange, func() { q.fn(n) })
 		}
 		q.last[c.Zone] = n.To
 	}

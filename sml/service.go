@@ -83,7 +83,7 @@ func newService(r repo, domains []conf.Domain, opts Options) (*Service, error) {
 	if err := s.syncDomains(); err != nil {
 		return nil, err
 	}
-	s.seq.init(opts.OnChange)
+	s.seq.init(opts.OnChange, s.log)
 	return s, s.repo.View(func(t txn) error {
 		for _, z := range s.zones {
 			st, _, err := t.zone(z)

@@ -9,11 +9,14 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/signpost-project/signpost/conf"
 	"github.com/signpost-project/signpost/identifier"
+	"github.com/signpost-project/signpost/internal/logging"
+	"github.com/signpost-project/signpost/internal/recovery"
 	"github.com/signpost-project/signpost/sml/zone"
 	"github.com/signpost-project/signpost/store"
 	"github.com/signpost-project/signpost/store/storetest"
@@ -853,5 +856,54 @@ func TestErrorSubjects(t *testing.T) {
 	}
 	if err := f.s.DeleteParticipants(ctx, alice, "SMP-A", []identifier.ID{pid("0088:2")}); err != nil {
 		t.Fatalf("0088:2 was removed by a refused batch: %v", err)
+	}
+}
+
+// TestOnChangePanic: a consumer of changes that panics does not stop the sequence: the write that made the change
+// succeeds (it is committed), the panic is counted, and later writes of the zone deliver their changes in order.
+func TestOnChangePanic(t *testing.T) {
+	var calls atomic.Int32
+	var got []zone.Change
+	var mu sync.Mutex
+	f := newFixture(t, Options{Log: logging.Discard(), OnChange: func(c zone.Change) {
+		if calls.Add(1) == 1 {
+			panic("test: consumer")
+		}
+		mu.Lock()
+		got = append(got, c)
+		mu.Unlock()
+	}})
+	before := recovery.Count(EdgeOnChange)
+	f.createSMP(t, alice, "SMP-A", "http://smp.example.org") // its change panics in the consumer
+	if d := recovery.Count(EdgeOnChange) - before; d != 1 {
+		t.Fatalf("counted %v panics, want 1", d)
+	}
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		for i := range 3 {
+			if err == nil {
+				err = f.s.CreateParticipants(ctx, alice, "SMP-A", specs(fmt.Sprintf("0088:%d", i)))
+			}
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("writes after the consumer's panic hang")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 3 {
+		t.Fatalf("%d changes delivered after the panic, want 3", len(got))
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i].From != got[i-1].To {
+			t.Errorf("changes out of order: %d->%d then %d->%d", got[i-1].From, got[i-1].To, got[i].From, got[i].To)
+		}
 	}
 }
