@@ -163,6 +163,42 @@ func TestQueryPanicTCP(t *testing.T) {
 	wantAnswer(t, exchange(t, s, dnstest.Case{Qname: naptrName, Qtype: dns.TypeNAPTR}.Msg(), "tcp"))
 }
 
+// TestUDPReaderPanic: a UDP reader that panics outside any one query (the datagrams it had read are lost)
+// restarts, and a client that asks again is answered.
+func TestUDPReaderPanic(t *testing.T) {
+	for _, noBatch := range []bool{false, true} {
+		t.Run(fmt.Sprintf("noBatch=%t", noBatch), func(t *testing.T) {
+			var armed atomic.Bool
+			armed.Store(true)
+			before := recovery.Count(EdgeUDP)
+			s := startServerHook(t, Config{}, newSource(10), noBatch, func(edge, _ string) {
+				if edge == EdgeUDP && armed.CompareAndSwap(true, false) {
+					panic("test: reader")
+				}
+			})
+			udp, _ := s.Addr()
+			c := &dns.Client{Net: "udp", Timeout: 250 * time.Millisecond}
+			var r *dns.Msg
+			var err error
+			for range 40 { // the first query is lost with the reader's batch; resolvers ask again
+				if r, _, err = c.Exchange(dnstest.Case{Qname: naptrName, Qtype: dns.TypeNAPTR}.Msg(), udp.String()); err == nil {
+					break
+				}
+			}
+			if err != nil {
+				t.Fatalf("no answer after the reader's panic: %v", err)
+			}
+			wantAnswer(t, r)
+			if armed.Load() {
+				t.Fatal("the hook did not run")
+			}
+			if d := recovery.Count(EdgeUDP) - before; d != 1 {
+				t.Errorf("counted %v panics, want 1", d)
+			}
+		})
+	}
+}
+
 // TestServfailWire: the SERVFAIL built from raw bytes echoes ID, opcode, RD, CD and the question, and refuses to
 // answer responses and runts; it never reads past the message.
 func TestServfailWire(t *testing.T) {

@@ -49,6 +49,9 @@ func (s *Server) udpLoop(c *net.UDPConn) {
 			}
 			continue
 		}
+		if s.panicHook != nil {
+			s.panicHook(EdgeUDP, "")
+		}
 		if b, ok := s.fast(in[:n], out); ok {
 			out = b
 			_, _ = c.WriteToUDPAddrPort(b, from)

@@ -85,6 +85,9 @@ func (s *Server) udpLoopBatch(c *net.UDPConn) bool {
 			continue
 		}
 		first = false
+		if s.panicHook != nil {
+			s.panicHook(EdgeUDP, "")
+		}
 		k, slow := 0, slow[:0]
 		func() {
 			s.mu.RLock() // once per batch; released even if a panic escaped the per-query recovery
