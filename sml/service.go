@@ -22,7 +22,8 @@ type Options struct {
 	Log *slog.Logger
 	// Now is the clock (created/updated times, serials). Default time.Now.
 	Now func() time.Time
-	// JournalSize is how many zone changes are kept per zone for IXFR (conf dns.journal_size). Default 100000.
+	// JournalSize is how many zone changes are kept per zone for IXFR (conf dns.journal_size). Default
+	// zone.DefaultJournalSize.
 	JournalSize int
 	// OnChange is called after every committed zone change, in commit order (per zone, the changes chain
 	// From -> To), before the write that made it returns. It must not call back into the Service's writes.
@@ -30,9 +31,6 @@ type Options struct {
 	// OnWrite, when set, is called after every write use case with its operation name and result (for metrics).
 	OnWrite func(op string, err error)
 }
-
-// DefaultJournalSize is the journal length used when Options.JournalSize is zero.
-const DefaultJournalSize = 100000
 
 // Service is the SML's use cases. It is safe for concurrent use.
 type Service struct {
@@ -64,7 +62,7 @@ func newService(r repo, domains []conf.Domain, opts Options) (*Service, error) {
 		s.now = time.Now
 	}
 	if s.journalSize <= 0 {
-		s.journalSize = DefaultJournalSize
+		s.journalSize = zone.DefaultJournalSize
 	}
 	if len(domains) == 0 {
 		return nil, fmt.Errorf("sml: no domains configured")

@@ -62,19 +62,14 @@ type Config struct {
 	TSIGKeys      map[string]string // key name (FQDN) -> base64 secret, hmac-sha256
 	TransferKey   string            // when set, AXFR/IXFR must be TSIG-signed with it
 	NotifyKey     string            // when set, NOTIFY is signed with it
-	// UDPSize is the largest UDP answer the server sends to EDNS clients (default 1232).
+	// UDPSize is the largest UDP answer the server sends to EDNS clients. Default zone.DefaultUDPSize.
 	UDPSize int
-	// TCPIdleTimeout is how long an idle TCP connection stays open (default 10s).
+	// TCPIdleTimeout is how long an idle TCP connection stays open. Default zone.DefaultTCPIdleTimeout.
 	TCPIdleTimeout time.Duration
-	// NotifyDelay is the shortest time between two NOTIFYs of one zone to one secondary (default 1s).
+	// NotifyDelay is the shortest time between two NOTIFYs of one zone to one secondary. Default
+	// zone.DefaultNotifyDelay.
 	NotifyDelay time.Duration
 }
-
-const (
-	defaultUDPSize     = 1232
-	defaultTCPIdle     = 10 * time.Second
-	defaultNotifyDelay = time.Second
-)
 
 // Server is the authoritative DNS server.
 type Server struct {
@@ -117,16 +112,16 @@ func New(cfg Config, src Source, log *slog.Logger, reg prometheus.Registerer) (*
 		log = slog.New(slog.DiscardHandler)
 	}
 	if cfg.UDPSize == 0 {
-		cfg.UDPSize = defaultUDPSize
+		cfg.UDPSize = zone.DefaultUDPSize
 	}
 	if cfg.UDPSize < 512 || cfg.UDPSize > 65535 {
 		return nil, fmt.Errorf("dnsserver: udp size %d: want 512..65535", cfg.UDPSize)
 	}
 	if cfg.TCPIdleTimeout <= 0 {
-		cfg.TCPIdleTimeout = defaultTCPIdle
+		cfg.TCPIdleTimeout = zone.DefaultTCPIdleTimeout
 	}
 	if cfg.NotifyDelay == 0 {
-		cfg.NotifyDelay = defaultNotifyDelay
+		cfg.NotifyDelay = zone.DefaultNotifyDelay
 	}
 	if _, _, err := net.SplitHostPort(cfg.Listen); err != nil {
 		return nil, fmt.Errorf("dnsserver: listen address %q: %w", cfg.Listen, err)
