@@ -21,7 +21,7 @@ type signFixture struct {
 	dir    string
 }
 
-func newSignFixture(t *testing.T) *signFixture {
+func newSignFixture(t testing.TB) *signFixture {
 	t.Helper()
 	now := time.Now()
 	ca, err := pki.NewRoot("Sign Test CA", now.Add(-time.Hour), now.Add(24*time.Hour))

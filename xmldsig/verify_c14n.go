@@ -1,6 +1,7 @@
 package xmldsig
 
 import (
+	"context"
 	"net/url"
 	"sort"
 	"strings"
@@ -20,8 +21,10 @@ type c14nMode struct {
 	exclusive bool
 	comments  bool
 	v11       bool
-	// prefixes is the InclusiveNamespaces PrefixList of exclusive C14N ("" stands for #default).
-	prefixes []string
+	// prefixes is the InclusiveNamespaces PrefixList of exclusive C14N ("" stands for #default), each prefix
+	// once, in the order given; inPrefixes holds the same prefixes.
+	prefixes   []string
+	inPrefixes map[string]bool
 }
 
 // c14nModeFor returns the mode of a canonicalisation algorithm URI; prefixList is the InclusiveNamespaces
@@ -48,7 +51,11 @@ func c14nModeFor(uri, prefixList string) (c14nMode, bool) {
 			if p == "#default" {
 				p = ""
 			}
-			if !containsString(m.prefixes, p) {
+			if m.inPrefixes == nil {
+				m.inPrefixes = map[string]bool{}
+			}
+			if !m.inPrefixes[p] {
+				m.inPrefixes[p] = true
 				m.prefixes = append(m.prefixes, p)
 			}
 		}
@@ -56,71 +63,82 @@ func c14nModeFor(uri, prefixList string) (c14nMode, bool) {
 	return m, true
 }
 
-// nsScope is a list of namespace bindings, prefix ("" = default namespace) to URI ("" = none), later
-// entries shadowing earlier ones. A slice, not a map, so that the work done never depends on map order
-// (which also keeps fuzzing coverage deterministic).
-type nsScope []nsDecl
+// nsBindings maps namespace prefixes ("" = default namespace) to URIs ("" = none) while the canonicaliser
+// walks the tree. A binding costs O(1) and is undone in O(1) when the walk leaves the element that made it
+// (an undo log, restored to a mark), so a walk costs time linear in the size of the document however many
+// declarations are in scope: copying the scope for every declaration made it quadratic.
+type nsBindings struct {
+	cur  map[string]string
+	undo []nsUndo
+}
+
+// nsUndo is one binding: the prefix and what it was bound to before (had is false when it was unbound).
+type nsUndo struct {
+	prefix, prev string
+	had          bool
+}
+
+func newNSBindings() nsBindings { return nsBindings{cur: map[string]string{}} }
 
 // lookup returns the URI bound to prefix.
-func (s nsScope) lookup(prefix string) (string, bool) {
-	for i := len(s) - 1; i >= 0; i-- {
-		if s[i].prefix == prefix {
-			return s[i].uri, true
+func (b *nsBindings) lookup(prefix string) (string, bool) {
+	uri, ok := b.cur[prefix]
+	return uri, ok
+}
+
+// bind binds prefix to uri until the walk restores a mark taken before.
+func (b *nsBindings) bind(prefix, uri string) {
+	prev, had := b.cur[prefix]
+	b.undo = append(b.undo, nsUndo{prefix: prefix, prev: prev, had: had})
+	b.cur[prefix] = uri
+}
+
+// mark returns the position to restore to undo every binding made after it.
+func (b *nsBindings) mark() int { return len(b.undo) }
+
+// restore undoes the bindings made since mark m, latest first.
+func (b *nsBindings) restore(m int) {
+	for i := len(b.undo) - 1; i >= m; i-- {
+		u := b.undo[i]
+		if u.had {
+			b.cur[u.prefix] = u.prev
+		} else {
+			delete(b.cur, u.prefix)
 		}
+	}
+	b.undo = b.undo[:m]
+}
+
+// bindDecls binds the namespace declarations of e.
+func (b *nsBindings) bindDecls(e *etree.Element) {
+	for _, a := range e.Attr {
+		if prefix, ok := declaredPrefix(a); ok {
+			b.bind(prefix, a.Value)
+		}
+	}
+}
+
+// declaredPrefix returns the prefix a declares when a is a namespace declaration ("" for xmlns="...").
+func declaredPrefix(a etree.Attr) (string, bool) {
+	switch {
+	case a.Space == "xmlns":
+		return a.Key, true
+	case a.Space == "" && a.Key == "xmlns":
+		return "", true
 	}
 	return "", false
 }
 
-// with returns s extended by the namespace declarations of e (s itself when e declares none). It never
-// writes into s's backing array.
-func (s nsScope) with(e *etree.Element) nsScope {
-	out := s
-	for _, a := range e.Attr {
-		var prefix string
-		switch {
-		case a.Space == "xmlns":
-			prefix = a.Key
-		case a.Space == "" && a.Key == "xmlns":
-			prefix = ""
-		default:
-			continue
-		}
-		out = append(out[:len(out):len(out)], nsDecl{prefix, a.Value})
-	}
-	return out
-}
-
-// prefixes returns the distinct prefixes bound in s, in order of first binding.
-func (s nsScope) prefixes() []string {
-	var out []string
-	for _, d := range s {
-		if !containsString(out, d.prefix) {
-			out = append(out, d.prefix)
-		}
-	}
-	return out
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// scopeOf returns the namespaces in scope at e's parent (the declarations of e's ancestors).
-func scopeOf(e *etree.Element) nsScope {
+// bindAncestors binds the namespace declarations of e's ancestors, outermost first: the namespaces in scope
+// at e's parent.
+func (b *nsBindings) bindAncestors(e *etree.Element) {
 	var chain []*etree.Element
 	for p := e.Parent(); p != nil; p = p.Parent() {
 		chain = append(chain, p)
 	}
-	var s nsScope
 	for i := len(chain) - 1; i >= 0; i-- {
-		s = s.with(chain[i])
+		b.bindDecls(chain[i])
 	}
-	return s
 }
 
 // isDocumentNode reports whether e is the etree Document's own element (not an XML element).
@@ -133,33 +151,66 @@ type c14nWriter struct {
 	// noComments drops comments whatever the mode says (URI="" node sets have no comment nodes).
 	noComments bool
 	buf        []byte
+
+	// scope holds the namespaces in scope at the element being written; rendered those that the output
+	// ancestors have rendered (no binding stands for no default namespace).
+	scope, rendered nsBindings
+
+	// ctx is looked at every checkEvery elements (unless it can never end); err is its error once it has
+	// ended, and nothing more is written then.
+	ctx      context.Context
+	done     <-chan struct{}
+	err      error
+	elements int
+}
+
+// checkEvery is how many elements the canonicaliser writes between two looks at its context: often enough
+// to stop within milliseconds, rarely enough to cost nothing measurable.
+const checkEvery = 256
+
+func newC14NWriter(ctx context.Context, mode c14nMode) *c14nWriter {
+	return &c14nWriter{mode: mode, ctx: ctx, done: ctx.Done(), scope: newNSBindings(), rendered: newNSBindings()}
 }
 
 // c14nSubtree canonicalises the subtree rooted at apex, in the namespace context of its ancestors.
 func c14nSubtree(mode c14nMode, apex *etree.Element) []byte {
-	w := &c14nWriter{mode: mode}
+	out, _ := c14nSubtreeContext(context.Background(), mode, apex)
+	return out
+}
+
+// c14nSubtreeContext is c14nSubtree that stops with ctx's error once ctx ends.
+func c14nSubtreeContext(ctx context.Context, mode c14nMode, apex *etree.Element) ([]byte, error) {
+	w := newC14NWriter(ctx, mode)
 	var inherited []etree.Attr
 	if !mode.exclusive {
 		inherited = inheritedXMLAttrs(apex, mode.v11)
 	}
-	w.element(apex, scopeOf(apex), nil, inherited)
-	return w.buf
+	w.scope.bindAncestors(apex)
+	w.element(apex, true, inherited)
+	return w.buf, w.err
 }
 
 // c14nDocument canonicalises the document whose element is root, without the subtree skip and without
 // comments: the node set of Reference URI="" after the enveloped-signature transform.
 func c14nDocument(mode c14nMode, root, skip *etree.Element) []byte {
-	w := &c14nWriter{mode: mode, skip: skip, noComments: true}
+	out, _ := c14nDocumentContext(context.Background(), mode, root, skip)
+	return out
+}
+
+// c14nDocumentContext is c14nDocument that stops with ctx's error once ctx ends.
+func c14nDocumentContext(ctx context.Context, mode c14nMode, root, skip *etree.Element) ([]byte, error) {
+	w := newC14NWriter(ctx, mode)
+	w.skip, w.noComments = skip, true
 	doc := root.Parent()
 	if !isDocumentNode(doc) {
-		w.element(root, nil, nil, nil)
-		return w.buf
+		w.element(root, true, nil)
+		return w.buf, w.err
 	}
 	after := false
 	for _, t := range doc.Child {
 		switch t := t.(type) {
 		case *etree.Element:
-			w.element(t, nil, nil, nil)
+			w.element(t, true, nil)
 			after = true
 		case *etree.ProcInst:
 			if t.Target == "xml" {
@@ -175,7 +226,7 @@ func c14nDocument(mode c14nMode, root, skip *etree.Element) []byte {
 		}
 		// Character data, comments and the document type declaration at document level are not output.
 	}
-	return w.buf
+	return w.buf, w.err
 }
 
 // inheritedXMLAttrs returns the xml:* attributes of apex's ancestors that apex does not set itself
@@ -261,25 +312,53 @@ type c14nAttr struct {
 	uri, local, name, value string
 }
 
-// element writes e. parentScope holds the namespaces in scope at e's parent; rendered those that the
-// nearest output ancestor has rendered (or that are implied: no default namespace).
-func (w *c14nWriter) element(e *etree.Element, parentScope, rendered nsScope, extra []etree.Attr) {
-	if e == w.skip {
+// stopped reports whether the writer has stopped because its context ended, looking at the context every
+// checkEvery calls.
+func (w *c14nWriter) stopped() bool {
+	if w.err != nil {
+		return true
+	}
+	if w.done == nil {
+		return false
+	}
+	w.elements++
+	if w.elements%checkEvery == 0 {
+		w.err = w.ctx.Err()
+	}
+	return w.err != nil
+}
+
+// element writes e with its subtree. w.scope holds the namespaces in scope at e's parent and w.rendered those
+// that the nearest output ancestor has rendered; both are as they were when element returns. apex is true
+// when e's parent is not output (the document element, or the apex of a subtree): every namespace in scope
+// is then a candidate for rendering. Below the apex, the parent has rendered every namespace in scope that
+// inclusive canonicalisation renders, so only e's own declarations can add to them; that keeps the work per
+// element proportional to what e carries, not to the namespaces in scope. extra are attributes to write as
+// if e carried them (inherited xml:* attributes).
+func (w *c14nWriter) element(e *etree.Element, apex bool, extra []etree.Attr) {
+	if e == w.skip || w.stopped() {
 		return
 	}
-	scope := parentScope.with(e)
+	scopeMark, renderedMark := w.scope.mark(), w.rendered.mark()
+	defer func() {
+		w.scope.restore(scopeMark)
+		w.rendered.restore(renderedMark)
+	}()
+	w.scope.bindDecls(e)
 
-	// Namespace declarations to render.
+	// Namespace declarations to render. A prefix considered twice is rendered once: the first time binds
+	// it in w.rendered.
 	var decls []nsDecl
 	consider := func(prefix string) {
 		if prefix == "xml" {
 			return
 		}
-		uri, inScope := scope.lookup(prefix)
-		r, done := rendered.lookup(prefix)
+		uri, inScope := w.scope.lookup(prefix)
+		r, done := w.rendered.lookup(prefix)
 		if prefix == "" {
 			if uri != r { // r is "" when no default namespace was rendered
 				decls = append(decls, nsDecl{"", uri})
+				w.rendered.bind("", uri)
 			}
 			return
 		}
@@ -288,36 +367,44 @@ func (w *c14nWriter) element(e *etree.Element, parentScope, rendered nsScope, ex
 		}
 		if !done || r != uri {
 			decls = append(decls, nsDecl{prefix, uri})
+			w.rendered.bind(prefix, uri)
 		}
 	}
-	var candidates []string
 	if w.mode.exclusive {
-		candidates = append(candidates, e.Space)
+		// Visibly utilised prefixes, and those of the InclusiveNamespaces PrefixList, which are treated as
+		// inclusive canonicalisation treats every prefix.
+		consider(e.Space)
 		for _, a := range e.Attr {
-			if a.Space != "" && a.Space != "xmlns" && !containsString(candidates, a.Space) {
-				candidates = append(candidates, a.Space)
+			if a.Space != "" && a.Space != "xmlns" {
+				consider(a.Space)
 			}
 		}
-		for _, p := range w.mode.prefixes {
-			if !containsString(candidates, p) {
-				candidates = append(candidates, p)
+		if apex {
+			for _, p := range w.mode.prefixes {
+				consider(p)
+			}
+		} else if len(w.mode.prefixes) > 0 {
+			for _, a := range e.Attr {
+				if p, ok := declaredPrefix(a); ok && w.mode.inPrefixes[p] {
+					consider(p)
+				}
 			}
 		}
 	} else {
-		candidates = scope.prefixes()
-		if !containsString(candidates, "") {
-			candidates = append(candidates, "") // an undeclared default namespace below a rendered one: xmlns=""
+		if apex {
+			for _, u := range w.scope.undo {
+				consider(u.prefix)
+			}
+			consider("") // an undeclared default namespace below a rendered one: xmlns=""
+		} else {
+			for _, a := range e.Attr {
+				if p, ok := declaredPrefix(a); ok {
+					consider(p)
+				}
+			}
 		}
 	}
-	for _, p := range candidates {
-		consider(p)
-	}
 	sort.Slice(decls, func(i, j int) bool { return decls[i].prefix < decls[j].prefix })
-
-	childRendered := rendered
-	for _, d := range decls {
-		childRendered = append(childRendered[:len(childRendered):len(childRendered)], d)
-	}
 
 	// Ordinary attributes, sorted by namespace URI then local name.
 	attrs := make([]c14nAttr, 0, len(e.Attr)+len(extra))
@@ -328,13 +415,13 @@ func (w *c14nWriter) element(e *etree.Element, parentScope, rendered nsScope, ex
 			if a.Space == "xml" {
 				ca.uri = nsXML
 			} else {
-				ca.uri, _ = scope.lookup(a.Space)
+				ca.uri, _ = w.scope.lookup(a.Space)
 			}
 		}
 		attrs = append(attrs, ca)
 	}
 	for _, a := range e.Attr {
-		if a.Space == "xmlns" || (a.Space == "" && a.Key == "xmlns") {
+		if _, ok := declaredPrefix(a); ok {
 			continue
 		}
 		if a.Space == "xml" && a.Key == "base" && hasXMLAttr(extra, "base") {
@@ -381,7 +468,7 @@ func (w *c14nWriter) element(e *etree.Element, parentScope, rendered nsScope, ex
 	for _, t := range e.Child {
 		switch t := t.(type) {
 		case *etree.Element:
-			w.element(t, scope, childRendered, nil)
+			w.element(t, false, nil)
 		case *etree.CharData:
 			w.text(t.Data)
 		case *etree.Comment:
