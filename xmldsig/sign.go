@@ -1,6 +1,8 @@
 package xmldsig
 
 import (
+	"bytes"
+	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -100,13 +102,26 @@ func c14nModeOf(uri string) c14nMode {
 	return m
 }
 
-// SignEnveloped signs doc (which must not contain a signature yet) with an enveloped signature over the whole
-// document, inserts ds:Signature at place and returns the serialised document. doc is changed (it holds the
-// signature afterwards). Both digests are computed with the canonicaliser the verifier uses (processing
+// SignEnveloped is SignEnvelopedContext without a deadline.
+func (s *Signer) SignEnveloped(doc *etree.Document, place Placement) ([]byte, error) {
+	return s.SignEnvelopedContext(context.Background(), doc, place)
+}
+
+// SignEnvelopedContext signs doc (which must not contain a signature yet) with an enveloped signature over the
+// whole document, inserts ds:Signature at place and returns the serialised document. doc is changed (it holds
+// the signature afterwards). Both digests are computed with the canonicaliser the verifier uses (processing
 // instructions outside the root element are signed too, comments never are). The output is written with
 // canonical escaping (TAB, CR and LF in attributes and CR in text as character references) and is never
 // indented, so what a conforming parser reads back canonicalises to exactly the bytes that were digested.
-func (s *Signer) SignEnveloped(doc *etree.Document, place Placement) ([]byte, error) {
+//
+// Signing stops early when ctx ends: canonicalisation looks at ctx every few hundred elements and
+// serialisation every few kilobytes, so a large document does not outlive the request it serves. The error
+// then wraps ctx.Err() (errors.Is(err, context.DeadlineExceeded) or context.Canceled), and doc is left as it
+// was given, without a signature; so is it after any other error.
+func (s *Signer) SignEnvelopedContext(ctx context.Context, doc *etree.Document, place Placement) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, stopped(err)
+	}
 	root := doc.Root()
 	if root == nil {
 		return nil, errors.New("xmldsig: empty document")
@@ -117,7 +132,12 @@ func (s *Signer) SignEnveloped(doc *etree.Document, place Placement) ([]byte, er
 		refC14N = s.profile.Transforms[1]
 	}
 	// Comments are never part of the node-set of URI="".
-	digest := sha256.Sum256(c14nDocument(c14nModeOf(refC14N), root, nil))
+	refOctets, err := c14nDocumentContext(ctx, c14nModeOf(refC14N), root, nil)
+	if err != nil {
+		return nil, stopped(err)
+	}
+	digest := sha256.Sum256(refOctets)
+	refOctets = nil // may be large; not needed any more
 
 	sig := etree.NewElement("ds:Signature")
 	sig.CreateAttr("xmlns:ds", NamespaceDSig)
@@ -151,21 +171,56 @@ func (s *Signer) SignEnveloped(doc *etree.Document, place Placement) ([]byte, er
 	default:
 		return nil, fmt.Errorf("xmldsig: unknown placement %d", place)
 	}
+	// From here on, an error takes the signature out again.
+	fail := func(err error) ([]byte, error) {
+		root.RemoveChild(sig)
+		return nil, err
+	}
 
 	// SignedInfo is canonicalised in its place: inclusive canonicalisation carries the namespace declarations
 	// (and xml:* attributes) in scope there.
-	h := sha256.Sum256(c14nSubtree(c14nModeOf(s.profile.Canonicalization), si))
+	siOctets, err := c14nSubtreeContext(ctx, c14nModeOf(s.profile.Canonicalization), si)
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		return fail(stopped(err))
+	}
+	h := sha256.Sum256(siOctets)
 	value, err := s.key.Sign(rand.Reader, h[:], crypto.SHA256)
 	if err != nil {
-		return nil, fmt.Errorf("xmldsig: sign: %w", err)
+		return fail(fmt.Errorf("xmldsig: sign: %w", err))
 	}
 	sv.SetText(base64.StdEncoding.EncodeToString(value))
 
 	doc.WriteSettings.CanonicalAttrVal = true
 	doc.WriteSettings.CanonicalText = true
-	out, err := doc.WriteToBytes()
-	if err != nil {
-		return nil, fmt.Errorf("xmldsig: serialise: %w", err)
+	var out bytes.Buffer
+	if _, err := doc.WriteTo(ctxWriter{ctx: ctx, w: &out}); err != nil {
+		if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
+			return fail(stopped(err))
+		}
+		return fail(fmt.Errorf("xmldsig: serialise: %w", err))
 	}
-	return out, nil
+	return out.Bytes(), nil
+}
+
+// stopped is the error of signing cut short by the end of its context.
+func stopped(err error) error {
+	return fmt.Errorf("xmldsig: signing stopped before it was done: %w", err)
+}
+
+// ctxWriter writes to w until ctx ends, and then fails every write with ctx's error. etree writes through a
+// 4 KiB buffer, so serialisation looks at ctx every 4 KiB. (etree goes on walking the tree after a failed
+// write, but only to call a writer that has failed: no more output is made.)
+type ctxWriter struct {
+	ctx context.Context
+	w   *bytes.Buffer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }
