@@ -189,19 +189,29 @@ func (w *udpWriter) Hijack()             {}
 // fast answers a plain UDP query from a cached canonical answer: QR clear, opcode QUERY, one question of class
 // IN in uncompressed wire form with ordinary label characters, no other records but an optional plain OPT
 // (version 0). It returns false, having sent nothing, for anything else (or when no cached answer is there or
-// the answer does not fit); the full path then answers.
-func (s *Server) fast(q []byte, out []byte) ([]byte, bool) { return s.fastLocked(q, out, false) }
-
-// fastLocked is fast; locked says the caller holds the read lock. A panic is contained: the query gets SERVFAIL.
-func (s *Server) fastLocked(q []byte, out []byte, locked bool) (res []byte, answered bool) {
+// the answer does not fit); the full path then answers. A panic is contained: the query gets SERVFAIL.
+func (s *Server) fast(q []byte, out []byte) (res []byte, answered bool) {
 	defer func() {
 		if v := recover(); v != nil {
-			recovery.Report(s.log, EdgeQuery, v)
-			if res, answered = servfailWire(q, out); answered {
-				s.m.query(0, dns.RcodeServerFailure)
-			}
+			res, answered = s.fastPanicked(v, q, out)
 		}
 	}()
+	return s.fastLocked(q, out, false)
+}
+
+// fastPanicked reports the panic v of the fast path on the query q and returns the SERVFAIL answer to it, in out.
+func (s *Server) fastPanicked(v any, q, out []byte) ([]byte, bool) {
+	recovery.Report(s.log, EdgeQuery, v)
+	b, ok := servfailWire(q, out)
+	if ok {
+		s.m.query(0, dns.RcodeServerFailure)
+	}
+	return b, ok
+}
+
+// fastLocked is fast without the panic recovery (its callers recover: fast per query, the recvmmsg loop per
+// batch); locked says the caller holds the read lock.
+func (s *Server) fastLocked(q []byte, out []byte, locked bool) ([]byte, bool) {
 	if len(q) < 17 {
 		return nil, false
 	}

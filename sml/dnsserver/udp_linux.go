@@ -89,10 +89,27 @@ func (s *Server) udpLoopBatch(c *net.UDPConn) bool {
 			s.panicHook(EdgeUDP, "")
 		}
 		k, slow := 0, slow[:0]
-		func() {
-			s.mu.RLock() // once per batch; released even if a panic escaped the per-query recovery
+		// answer answers the datagrams from i0 on, under the read lock, on the fast path or by noting them for the
+		// full path. A panic is recovered once per batch, not per query: the datagram that caused it gets
+		// SERVFAIL, and answer returns the index to go on from.
+		answer := func(i0 int) (next int) {
+			s.mu.RLock()
 			defer s.mu.RUnlock()
-			for i := range n {
+			i := i0
+			defer func() {
+				if v := recover(); v != nil {
+					next = i + 1
+					if b, ok := s.fastPanicked(v, in[i*inBufSize:i*inBufSize+int(hdrs[i].len)], outs[k][:0]); ok {
+						outs[k] = b
+						oiovs[k].Base = &b[0]
+						oiovs[k].SetLen(len(b))
+						ohdrs[k].hdr.Name = hdrs[i].hdr.Name
+						ohdrs[k].hdr.Namelen = hdrs[i].hdr.Namelen
+						k++
+					}
+				}
+			}()
+			for ; i < n; i++ {
 				if hdrs[i].hdr.Flags&unix.MSG_TRUNC != 0 {
 					continue
 				}
@@ -108,7 +125,11 @@ func (s *Server) udpLoopBatch(c *net.UDPConn) bool {
 				}
 				slow = append(slow, i)
 			}
-		}()
+			return n
+		}
+		for i := 0; i < n; {
+			i = answer(i)
+		}
 		for _, i := range slow {
 			if from, ok := sockaddrToAddrPort(&names[i]); ok {
 				s.slowUDP(c, in[i*inBufSize:i*inBufSize+int(hdrs[i].len)], from)
