@@ -121,7 +121,7 @@ func (j *job) run(ctx context.Context) {
 		j.body, j.err = j.doc.WriteToBytes()
 		return
 	}
-	j.body, j.err = j.signer.SignEnveloped(j.doc, j.place) // TODO(ctx): SignEnvelopedContext
+	j.body, j.err = j.signer.SignEnvelopedContext(ctx, j.doc, j.place)
 }
 
 func (s *Service) renderGroupDocs(c *change, k *keys) error {

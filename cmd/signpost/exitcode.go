@@ -12,6 +12,7 @@ import (
 	"github.com/signpost-project/signpost/sml"
 	"github.com/signpost-project/signpost/sml/admin"
 	"github.com/signpost-project/signpost/smp"
+	smpadmin "github.com/signpost-project/signpost/smp/admin"
 	"github.com/signpost-project/signpost/store"
 )
 
@@ -130,9 +131,9 @@ func exitCode(err error) int {
 		return exitInterrupted
 	case lookup.KindOf(err) != 0:
 		return lookupExitCode(lookup.KindOf(err))
-	case errors.Is(err, admin.ErrUnreachable):
+	case errors.Is(err, admin.ErrUnreachable), errors.Is(err, smpadmin.ErrUnreachable):
 		return exitUnreachable
-	case errors.Is(err, admin.ErrUnauthorized):
+	case errors.Is(err, admin.ErrUnauthorized), errors.Is(err, smpadmin.ErrUnauthorized):
 		return exitUnauthorized
 	case errors.Is(err, store.ErrLocked):
 		return exitStoreLocked

@@ -6,30 +6,101 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
-	smpapp "github.com/signpost-project/signpost/smp/app"
+	"github.com/spf13/pflag"
+
+	"github.com/signpost-project/signpost/smp"
+	smpadmin "github.com/signpost-project/signpost/smp/admin"
+	"github.com/signpost-project/signpost/smp/auth"
 	"github.com/signpost-project/signpost/store"
 )
 
-// Token and user commands of the SMP management API, and the progress display of import and export.
+// Token, user, status and listing commands of the SMP. Each works on a running server through its admin listener
+// (admin.listen, with the token in admin.token_file) and opens the store itself only when no server runs.
 
-// openSMPTokens opens the store for a token command; when a running server holds it, the error says how to use
-// the server's admin API instead.
-func openSMPTokens(cfgPath string) (*smpapp.App, error) {
-	a, err := openSMP(cfgPath)
-	if errors.Is(err, store.ErrLocked) {
-		return nil, fmt.Errorf("%w\nWith the server running, manage tokens through its admin API with an administrator's token, e.g.\n"+
-			"  curl -H \"Authorization: Bearer $(cat admin.token)\" -X DELETE PUBLIC_URL/api/v1/tokens/ID\n(GET and POST PUBLIC_URL/api/v1/tokens list and create; docs/smp-write.md)", err)
+// smpTarget finds what an admin command works on.
+type smpTarget struct {
+	cfg       string
+	adminAddr string
+	tokenFile string
+}
+
+func (t *smpTarget) flags(f *pflag.FlagSet) {
+	f.StringVar(&t.cfg, "config", "conf/smp.yaml", "SMP configuration file (YAML): where its admin API listens, its token file, its store")
+	f.StringVar(&t.adminAddr, "admin-addr", "", "HOST:PORT of a running server's admin API, instead of --config (needs --token-file)")
+	f.StringVar(&t.tokenFile, "token-file", "", "file holding an administrator's token (default: admin.token_file of --config)")
+}
+
+// open returns the API to use and a function that releases it. The server is running when something accepts
+// connections at its admin address; when nothing does, the command opens the store.
+func (t *smpTarget) open(ctx context.Context, note io.Writer) (smpadmin.API, func(), error) {
+	none := func() {}
+	if t.adminAddr != "" {
+		if t.tokenFile == "" {
+			return nil, none, usageErrorf("--admin-addr needs --token-file: the file holding an administrator's token")
+		}
+		tok, err := smpadmin.ReadTokenFile(t.tokenFile)
+		if err != nil {
+			return nil, none, fileError(err)
+		}
+		return &smpadmin.Client{Addr: t.adminAddr, Token: tok}, none, nil
 	}
-	return a, err
+	cfg, err := loadSMP(t.cfg)
+	if err != nil {
+		return nil, none, err
+	}
+	tokenFile := cfg.Admin.TokenFile
+	if t.tokenFile != "" {
+		tokenFile = t.tokenFile
+	}
+	addr := cfg.Admin.Listen
+	conn, err := (&net.Dialer{Timeout: 3 * time.Second}).DialContext(ctx, "tcp", addr)
+	if err == nil {
+		_ = conn.Close()
+		tok, err := smpadmin.ReadTokenFile(tokenFile)
+		if err != nil {
+			return nil, none, fileError(fmt.Errorf("%w\n(the server at %s is running: its admin API needs this token)", err, addr))
+		}
+		return &smpadmin.Client{Addr: addr, Token: tok}, none, nil
+	}
+	if ctx.Err() != nil {
+		return nil, none, ctx.Err()
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		return nil, none, fmt.Errorf("%w at %s (admin.listen in %s): %w", smpadmin.ErrUnreachable, addr, cfg.File(), err)
+	}
+	a, err := openSMP(t.cfg)
+	if errors.Is(err, store.ErrLocked) {
+		return nil, none, fmt.Errorf("%w\nA running server holds the store, but nothing listens at %s (admin.listen in %s): "+
+			"give the configuration that server runs with, or its admin API with --admin-addr and --token-file", err, addr, cfg.File())
+	}
+	if err != nil {
+		return nil, none, err
+	}
+	fmt.Fprintf(note, "signpost: no server at %s (admin.listen): working on the store %s directly\n", addr, cfg.Store.Path)
+	return smpadmin.Local{SMP: a.Service(), Creds: a.Credentials()}, func() { _ = a.Close() }, nil
+}
+
+// withAdmin runs fn on the admin API of t.
+func withAdmin(t *smpTarget, fn func(cmd *cobra.Command, args []string, api smpadmin.API) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		api, done, err := t.open(cmd.Context(), cmd.ErrOrStderr())
+		if err != nil {
+			return err
+		}
+		defer done()
+		return fn(cmd, args, api)
+	}
 }
 
 func newSMPTokenCmd() *cobra.Command {
@@ -37,14 +108,15 @@ func newSMPTokenCmd() *cobra.Command {
 		Use:   "token",
 		Short: "Bearer tokens of the SMP management API (PUT/DELETE): create, list, revoke",
 	}
-	var cfgPath, user string
+	t := &smpTarget{}
+	var user string
 	var admin bool
 	create := &cobra.Command{
 		Use:   "create --config FILE --user NAME [--admin]",
 		Short: "Issue a bearer token for a user (created when missing); the token is printed once",
 		Args:  cobra.NoArgs,
-		RunE: withApp(openSMPTokens, &cfgPath, func(cmd *cobra.Command, _ []string, a *smpapp.App) error {
-			tok, ti, err := a.Credentials().CreateToken(context.Background(), user, admin)
+		RunE: withAdmin(t, func(cmd *cobra.Command, _ []string, api smpadmin.API) error {
+			tok, ti, err := api.CreateToken(cmd.Context(), user, admin)
 			if err != nil {
 				return err
 			}
@@ -60,12 +132,12 @@ func newSMPTokenCmd() *cobra.Command {
 		Use:   "list --config FILE",
 		Short: "List the tokens (ID, user, created); tokens themselves are stored only hashed",
 		Args:  cobra.NoArgs,
-		RunE: withApp(openSMPTokens, &cfgPath, func(cmd *cobra.Command, _ []string, a *smpapp.App) error {
-			ts, err := a.Credentials().Tokens(context.Background())
+		RunE: withAdmin(t, func(cmd *cobra.Command, _ []string, api smpadmin.API) error {
+			ts, err := api.Tokens(cmd.Context())
 			if err != nil {
 				return err
 			}
-			users, err := a.Credentials().Users(context.Background())
+			users, err := api.Users(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -85,8 +157,8 @@ func newSMPTokenCmd() *cobra.Command {
 		Use:   "revoke --config FILE ID",
 		Short: "Revoke a token (a running server refuses it from its next request on)",
 		Args:  cobra.ExactArgs(1),
-		RunE: withApp(openSMPTokens, &cfgPath, func(cmd *cobra.Command, args []string, a *smpapp.App) error {
-			if err := a.Credentials().RevokeToken(context.Background(), args[0]); err != nil {
+		RunE: withAdmin(t, func(cmd *cobra.Command, args []string, api smpadmin.API) error {
+			if err := api.RevokeToken(cmd.Context(), args[0]); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "revoked token %s\n", args[0])
@@ -94,7 +166,7 @@ func newSMPTokenCmd() *cobra.Command {
 		}),
 	}
 	for _, c := range []*cobra.Command{create, list, revoke} {
-		c.Flags().StringVar(&cfgPath, "config", "conf/smp.yaml", "SMP configuration file (YAML)")
+		t.flags(c.Flags())
 		cmd.AddCommand(c)
 	}
 	return cmd
@@ -105,49 +177,45 @@ func newSMPUserCmd() *cobra.Command {
 		Use:   "user",
 		Short: "Users of the SMP management API: set (create, admin flag, HTTP Basic password), list, delete",
 	}
-	var cfgPath, pwFile string
+	t := &smpTarget{}
+	var pwFile string
 	var admin, pwStdin, noPassword bool
 	set := &cobra.Command{
 		Use:   "set --config FILE NAME [--admin] [--password-file F | --password-stdin | --no-password]",
 		Short: "Create a user or change its admin flag and HTTP Basic password",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var pw string
-			setPW := noPassword
+			ch := auth.UserChange{Admin: admin}
 			switch {
+			case noPassword:
+				empty := ""
+				ch.Password = &empty
 			case pwFile != "":
 				b, err := os.ReadFile(pwFile)
 				if err != nil {
 					return fileError(err)
 				}
-				pw, _, _ = strings.Cut(string(b), "\n")
-				pw, setPW = strings.TrimRight(pw, "\r"), true
+				pw, _, _ := strings.Cut(string(b), "\n")
+				pw = strings.TrimRight(pw, "\r")
+				ch.Password = &pw
 			case pwStdin:
 				line, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
 				if err != nil && err != io.EOF {
 					return fileError(err)
 				}
-				pw, setPW = strings.TrimRight(line, "\r\n"), true
+				pw := strings.TrimRight(line, "\r\n")
+				ch.Password = &pw
 			}
-			if setPW && !noPassword && pw == "" {
+			if ch.Password != nil && !noPassword && *ch.Password == "" {
 				return usageErrorf("empty password; use --no-password to remove it")
 			}
-			a, err := openSMP(cfgPath)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			ctx := context.Background()
-			if err := a.Service().EnsureOwner(ctx, args[0], admin); err != nil {
-				return err
-			}
-			if setPW {
-				if err := a.Credentials().SetPassword(ctx, args[0], pw); err != nil {
+			return withAdmin(t, func(cmd *cobra.Command, args []string, api smpadmin.API) error {
+				if err := api.SetUser(cmd.Context(), args[0], ch); err != nil {
 					return err
 				}
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "user %s (admin %v)\n", args[0], admin)
-			return nil
+				fmt.Fprintf(cmd.OutOrStdout(), "user %s (admin %v)\n", args[0], admin)
+				return nil
+			})(cmd, args)
 		},
 	}
 	set.Flags().BoolVar(&admin, "admin", false, "administrator (changes every service group); without it the user is not one")
@@ -158,15 +226,15 @@ func newSMPUserCmd() *cobra.Command {
 		Use:   "list --config FILE",
 		Short: "List the users",
 		Args:  cobra.NoArgs,
-		RunE: withApp(openSMP, &cfgPath, func(cmd *cobra.Command, _ []string, a *smpapp.App) error {
-			us, err := a.Credentials().Users(context.Background())
+		RunE: withAdmin(t, func(cmd *cobra.Command, _ []string, api smpadmin.API) error {
+			us, err := api.Users(cmd.Context())
 			if err != nil {
 				return err
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "USER\tADMIN\tPASSWORD\tCREATED")
 			for _, u := range us {
-				fmt.Fprintf(tw, "%s\t%v\t%v\t%s\n", u.Name, u.Admin, u.HasPassword(), u.Created.Format(time.RFC3339))
+				fmt.Fprintf(tw, "%s\t%v\t%v\t%s\n", u.Name, u.Admin, u.HasPassword, u.Created.Format(time.RFC3339))
 			}
 			return tw.Flush()
 		}),
@@ -175,8 +243,8 @@ func newSMPUserCmd() *cobra.Command {
 		Use:   "delete --config FILE NAME",
 		Short: "Delete a user and revoke its tokens (its service groups keep it as owner; administrators still change them)",
 		Args:  cobra.ExactArgs(1),
-		RunE: withApp(openSMP, &cfgPath, func(cmd *cobra.Command, args []string, a *smpapp.App) error {
-			if err := a.Credentials().DeleteUser(context.Background(), args[0]); err != nil {
+		RunE: withAdmin(t, func(cmd *cobra.Command, args []string, api smpadmin.API) error {
+			if err := api.DeleteUser(cmd.Context(), args[0]); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "deleted user %s\n", args[0])
@@ -184,9 +252,75 @@ func newSMPUserCmd() *cobra.Command {
 		}),
 	}
 	for _, c := range []*cobra.Command{set, list, del} {
-		c.Flags().StringVar(&cfgPath, "config", "conf/smp.yaml", "SMP configuration file (YAML)")
+		t.flags(c.Flags())
 		cmd.AddCommand(c)
 	}
+	return cmd
+}
+
+func newSMPStatusCmd() *cobra.Command {
+	t := &smpTarget{}
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status --config FILE [--json]",
+		Short: "What the SMP holds and how it signs (service groups, metadata, signing key, pending re-signing)",
+		Args:  cobra.NoArgs,
+		RunE: withAdmin(t, func(cmd *cobra.Command, _ []string, api smpadmin.API) error {
+			st, err := api.Status(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeIndentedJSON(cmd.OutOrStdout(), st)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintf(tw, "public URL\t%s\nflavours\t%s\nservice groups\t%d\nservice metadata\t%d\n", st.PublicURL, strings.Join(st.Flavours, ", "), st.ServiceGroups, st.ServiceMetadata)
+			fmt.Fprintf(tw, "signing key\tgeneration %d, %s, valid until %s\nre-signing pending\t%v\n", st.Generation, st.Subject, st.NotAfter.Format(time.RFC3339), st.Stale)
+			return tw.Flush()
+		}),
+	}
+	t.flags(cmd.Flags())
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newSMPGroupsCmd() *cobra.Command {
+	t := &smpTarget{}
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "groups --config FILE [--json]",
+		Short: "List the service groups (participant, owner, SML flag, number of service metadata)",
+		Args:  cobra.NoArgs,
+		RunE: withAdmin(t, func(cmd *cobra.Command, _ []string, api smpadmin.API) error {
+			var all []smp.GroupSummary
+			after := ""
+			for {
+				page, next, err := api.Groups(cmd.Context(), after, 1000)
+				if err != nil {
+					return err
+				}
+				all = append(all, page...)
+				if next == "" {
+					break
+				}
+				after = next
+			}
+			if asJSON {
+				if all == nil {
+					all = []smp.GroupSummary{}
+				}
+				return writeIndentedJSON(cmd.OutOrStdout(), all)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "PARTICIPANT\tOWNER\tIN SML\tMETADATA")
+			for _, g := range all {
+				fmt.Fprintf(tw, "%s\t%s\t%v\t%d\n", g.Participant, g.Owner, g.InSML, g.ServiceMetadata)
+			}
+			return tw.Flush()
+		}),
+	}
+	t.flags(cmd.Flags())
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
 

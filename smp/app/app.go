@@ -117,7 +117,8 @@ func New(ctx context.Context, cfg *conf.SMP, log *slog.Logger, o *ops.Ops) (*App
 	a := &App{cfg: cfg, log: log, db: db, svc: svc, creds: auth.New(repo, nil)}
 	ho := httpapi.Options{
 		SMP: svc, Creds: a.creds, Write: cfg.WriteEnabled(), MaxBodyBytes: cfg.Write.MaxBodyBytes, Log: log,
-		Limits: xmlbind.Limits{NSPerElement: cfg.Write.MaxNSPerElement, NSPerDocument: cfg.Write.MaxNSPerDocument},
+		WriteTimeout: cfg.HTTP.WriteTimeout,
+		Limits:       xmlbind.Limits{NSPerElement: cfg.Write.MaxNSPerElement, NSPerDocument: cfg.Write.MaxNSPerDocument},
 	}
 	if cfg.Write.ExpiredCertificates == "warn" {
 		ho.ExpiredCertificates = smp.WarnExpired

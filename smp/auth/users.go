@@ -72,15 +72,65 @@ func (s *Service) SetPassword(ctx context.Context, name, password string) error 
 	}))
 }
 
+// UserInfo is a user as listed: never its password hash.
+type UserInfo struct {
+	Name        string    `json:"name"`
+	Admin       bool      `json:"admin"`
+	HasPassword bool      `json:"password"`
+	Created     time.Time `json:"created"`
+}
+
 // Users lists the users by name.
-func (s *Service) Users(ctx context.Context) ([]smp.User, error) {
-	var out []smp.User
+func (s *Service) Users(ctx context.Context) ([]UserInfo, error) {
+	var us []smp.User
 	err := s.repo.View(ctx, func(tx smp.ReadTx) error {
 		var err error
-		out, err = tx.Users()
+		us, err = tx.Users()
 		return err
 	})
+	out := make([]UserInfo, 0, len(us))
+	for _, u := range us {
+		out = append(out, UserInfo{Name: u.Name, Admin: u.Admin, HasPassword: u.HasPassword(), Created: u.Created})
+	}
 	return out, wrap(err)
+}
+
+// UserChange is what SetUser changes.
+type UserChange struct {
+	Admin bool `json:"admin"`
+	// Password, when set, becomes the HTTP Basic password ("" removes it); nil keeps the current one.
+	Password *string `json:"password,omitempty"`
+}
+
+// SetUser creates a user (without credentials unless c sets a password) or changes its admin flag and password.
+func (s *Service) SetUser(ctx context.Context, name string, c UserChange) error {
+	if err := smp.ValidUserName(name); err != nil {
+		return err
+	}
+	var hash string
+	if c.Password != nil && *c.Password != "" {
+		if len(*c.Password) < 12 {
+			return smp.Invalid("password", "use at least 12 characters")
+		}
+		var err error
+		if hash, err = hashPassword(*c.Password, PasswordIterations); err != nil {
+			return smp.Internal("hash password", err)
+		}
+	}
+	return wrap(s.repo.Update(ctx, func(tx smp.WriteTx) error {
+		u, err := tx.User(name)
+		if err != nil {
+			return err
+		}
+		if u == nil {
+			u = &smp.User{Name: name, Created: s.now().UTC().Truncate(time.Second)}
+		}
+		u.Admin = c.Admin
+		if c.Password != nil {
+			u.Password = hash
+		}
+		return tx.PutUser(*u)
+	}))
 }
 
 // DeleteUser deletes a user and revokes its tokens. The service groups it owns keep its name as their owner

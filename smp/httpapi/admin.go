@@ -11,6 +11,7 @@ import (
 	"github.com/signpost-project/signpost/identifier"
 	"github.com/signpost-project/signpost/internal/logging"
 	"github.com/signpost-project/signpost/smp"
+	"github.com/signpost-project/signpost/smp/auth"
 )
 
 // ServiceGroupPage is the answer of GET /api/v1/service-groups.
@@ -114,4 +115,60 @@ func (a *api) json(c *gin.Context, code int, v any) {
 	enc := json.NewEncoder(c.Writer)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v)
+}
+
+func (a *api) serverStatus(c *gin.Context) {
+	c.Set(keyRoute, routeAPIStatus)
+	st, err := a.svc.Status(c.Request.Context())
+	if err != nil {
+		a.jsonFail(c, routeAPIStatus, err)
+		return
+	}
+	a.json(c, http.StatusOK, st)
+}
+
+// UserList is the answer of GET /api/v1/users.
+type UserList struct {
+	Users []auth.UserInfo `json:"users"`
+}
+
+func (a *api) listUsers(c *gin.Context) {
+	c.Set(keyRoute, routeAPIUsers)
+	us, err := a.o.Creds.Users(c.Request.Context())
+	if err != nil {
+		a.jsonFail(c, routeAPIUsers, err)
+		return
+	}
+	a.json(c, http.StatusOK, UserList{Users: us})
+}
+
+// setUser is PUT /api/v1/users/NAME with {"admin": BOOL, "password": "..."} (password omitted: unchanged; "":
+// removed).
+func (a *api) setUser(c *gin.Context) {
+	c.Set(keyRoute, routeAPIUsers)
+	var req auth.UserChange
+	dec := json.NewDecoder(io.LimitReader(c.Request.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		a.jsonFail(c, routeAPIUsers, smp.Invalid("body", "not a user change {\"admin\": BOOL, \"password\": TEXT}: "+err.Error()))
+		return
+	}
+	name := c.Param("name")
+	if err := a.o.Creds.SetUser(c.Request.Context(), name, req); err != nil {
+		a.jsonFail(c, routeAPIUsers, err)
+		return
+	}
+	a.log.Info("smp user set", logging.Audit, "by", principal(c).User, "user", name, "admin", req.Admin, "password_changed", req.Password != nil)
+	a.json(c, http.StatusOK, map[string]any{"user": name, "admin": req.Admin})
+}
+
+func (a *api) deleteUser(c *gin.Context) {
+	c.Set(keyRoute, routeAPIUsers)
+	name := c.Param("name")
+	if err := a.o.Creds.DeleteUser(c.Request.Context(), name); err != nil {
+		a.jsonFail(c, routeAPIUsers, err)
+		return
+	}
+	a.log.Info("smp user deleted", logging.Audit, "by", principal(c).User, "user", name)
+	a.json(c, http.StatusOK, map[string]string{"deleted": name})
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/signpost-project/signpost/identifier"
 	"github.com/signpost-project/signpost/smp"
+	"github.com/signpost-project/signpost/smp/auth"
 	"github.com/signpost-project/signpost/smp/xmlbind"
 )
 
@@ -32,6 +33,7 @@ type Publisher interface {
 	DeleteServiceGroup(ctx context.Context, by smp.Principal, p identifier.ID) error
 	DeleteServiceMetadata(ctx context.Context, by smp.Principal, p, d identifier.ID) (int, error)
 	ListServiceGroups(ctx context.Context, after string, limit int) ([]smp.GroupSummary, string, error)
+	Status(ctx context.Context) (smp.Status, error)
 }
 
 // Credentials is what the API calls of the users and tokens (implemented by *auth.Service).
@@ -40,6 +42,9 @@ type Credentials interface {
 	CreateToken(ctx context.Context, user string, admin bool) (string, smp.TokenInfo, error)
 	Tokens(ctx context.Context) ([]smp.TokenInfo, error)
 	RevokeToken(ctx context.Context, id string) error
+	Users(ctx context.Context) ([]auth.UserInfo, error)
+	SetUser(ctx context.Context, name string, c auth.UserChange) error
+	DeleteUser(ctx context.Context, name string) error
 }
 
 // Limiter counts authentication attempts per client address (implemented by internal/ratelimit): an attempt is
@@ -61,6 +66,9 @@ type Options struct {
 	MaxBodyBytes int64
 	// ExpiredCertificates: refuse (default) or accept with a warning an endpoint certificate that has expired.
 	ExpiredCertificates smp.ExpiredCertificates
+	// WriteTimeout bounds a PUT or DELETE, signing included: past it the write stops and nothing is stored
+	// (default 30 s; the server's write timeout).
+	WriteTimeout time.Duration
 	// Limits bound the namespace declarations of a body.
 	Limits xmlbind.Limits
 	// Limiter, when set, refuses clients with too many failed authentications (429).
@@ -88,6 +96,9 @@ func newAPI(o Options) *api {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 30 * time.Second
 	}
 	if o.Registerer == nil {
 		o.Registerer = prometheus.NewRegistry()

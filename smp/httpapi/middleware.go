@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -108,4 +109,15 @@ func principal(c *gin.Context) smp.Principal {
 	v, _ := c.Get(keyPrincipal)
 	p, _ := v.(smp.Principal)
 	return p
+}
+
+// deadline gives a write the request's deadline: signing stops there (and when the client goes away), so a huge
+// body cannot keep a core busy after its client gave up.
+func (a *api) deadline() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), a.o.WriteTimeout)
+		defer cancel()
+		c.Request = c.Request.WithContext(ctx)
+		c.Next()
+	}
 }

@@ -19,6 +19,8 @@ const (
 	routeAllMeta   = "service_metadata_all"
 	routeAPIGroups = "api_service_groups"
 	routeAPITokens = "api_tokens"
+	routeAPIUsers  = "api_users"
+	routeAPIStatus = "api_status"
 	routeOther     = "other"
 )
 
@@ -101,7 +103,7 @@ func Public(o Options) http.Handler {
 			g.GET("/:p/services/:d", read(b.meta, true))
 			g.HEAD("/:p/services/:d", read(b.meta, true))
 			if o.Write {
-				w := g.Group("", a.authenticate())
+				w := g.Group("", a.deadline(), a.authenticate())
 				w.PUT("/:p", a.putGroup(b.group))
 				w.DELETE("/:p", a.deleteGroup(b.group))
 				w.PUT("/:p/services/:d", a.putMetadata(b.meta))
@@ -113,15 +115,16 @@ func Public(o Options) http.Handler {
 	return rawPath(e)
 }
 
-// Admin returns the handler of the admin listener: the JSON admin API (GET /api/v1/service-groups) and the token
-// API (GET and POST /api/v1/tokens, DELETE /api/v1/tokens/ID), for administrators only. extra, when set, mounts
+// Admin returns the handler of the admin listener, for administrators only: the JSON admin API (GET
+// /api/v1/status, GET /api/v1/service-groups), the token API (GET and POST /api/v1/tokens, DELETE
+// /api/v1/tokens/ID) and the user API (GET /api/v1/users, PUT and DELETE /api/v1/users/NAME). extra, when set, mounts
 // further admin routes (the server's status, the web console).
 func Admin(o Options, extra ...func(*gin.RouterGroup)) http.Handler {
 	a := newAPI(o)
 	e := newEngine()
 	e.Use(a.recovery(), a.observe())
 	e.NoRoute(func(c *gin.Context) {
-		a.jsonError(c, routeOther, http.StatusNotFound, "not found: GET "+PathAPI+"service-groups?limit=N&after=PARTICIPANT, GET or POST "+PathAPI+"tokens, DELETE "+PathAPI+"tokens/ID")
+		a.jsonError(c, routeOther, http.StatusNotFound, "not found: GET "+PathAPI+"status, GET "+PathAPI+"service-groups?limit=N&after=PARTICIPANT, GET or POST "+PathAPI+"tokens, DELETE "+PathAPI+"tokens/ID, GET "+PathAPI+"users, PUT or DELETE "+PathAPI+"users/NAME")
 	})
 	e.NoMethod(func(c *gin.Context) {
 		a.jsonError(c, routeOther, http.StatusMethodNotAllowed, "method "+c.Request.Method+" is not allowed here")
@@ -132,6 +135,10 @@ func Admin(o Options, extra ...func(*gin.RouterGroup)) http.Handler {
 	g.GET("/tokens", a.listTokens)
 	g.POST("/tokens", a.createToken)
 	g.DELETE("/tokens/:id", a.revokeToken)
+	g.GET("/status", a.serverStatus)
+	g.GET("/users", a.listUsers)
+	g.PUT("/users/:name", a.setUser)
+	g.DELETE("/users/:name", a.deleteUser)
 	for _, x := range extra {
 		x(g)
 	}

@@ -1,0 +1,34 @@
+package smp
+
+import (
+	"context"
+	"time"
+)
+
+// Status is what the SMP holds and how it signs, for operators (`signpost smp status`, the admin API).
+type Status struct {
+	PublicURL       string    `json:"public_url"`
+	Flavours        []string  `json:"flavours"`
+	ServiceGroups   int       `json:"service_groups"`
+	ServiceMetadata int       `json:"service_metadata"`
+	Generation      uint32    `json:"signing_generation"`
+	Subject         string    `json:"signing_subject"`
+	NotAfter        time.Time `json:"signing_not_after"`
+	// Stale is true while documents signed by an older key, or rendered for another layout, may remain.
+	Stale bool `json:"resign_pending"`
+}
+
+// Status reports the SMP's status.
+func (s *Service) Status(ctx context.Context) (Status, error) {
+	g, m, err := s.Counts(ctx)
+	if err != nil {
+		return Status{}, err
+	}
+	st := Status{PublicURL: s.base, ServiceGroups: g, ServiceMetadata: m, Generation: s.Generation(), Stale: s.Stale()}
+	for _, f := range s.flavours {
+		st.Flavours = append(st.Flavours, f.String())
+	}
+	c := s.Certificate()
+	st.Subject, st.NotAfter = c.Subject.String(), c.NotAfter.UTC()
+	return st, nil
+}
