@@ -71,7 +71,9 @@ func (l Local) SetUser(ctx context.Context, name string, c auth.UserChange) erro
 	return l.Creds.SetUser(ctx, name, c)
 }
 
-func (l Local) DeleteUser(ctx context.Context, name string) error { return l.Creds.DeleteUser(ctx, name) }
+func (l Local) DeleteUser(ctx context.Context, name string) error {
+	return l.Creds.DeleteUser(ctx, name)
+}
 
 // Client is the API of a running server, through its admin listener. Errors the server reports come back as
 // *smp.Error of the kind its HTTP status says.
