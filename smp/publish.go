@@ -117,6 +117,9 @@ type job struct {
 }
 
 func (j *job) run(ctx context.Context) {
+	if beforeSign != nil {
+		beforeSign(j.k)
+	}
 	if j.signer == nil {
 		j.body, j.err = j.doc.WriteToBytes()
 		return
@@ -373,5 +376,9 @@ func (s *Service) commit(ctx context.Context, changes []*change, k *keys) (int, 
 	return touched, nil
 }
 
-// afterCommit, when set (tests), runs between a write's commit and its cache update.
-var afterCommit func()
+// afterCommit, when set (tests), runs between a write's commit and its cache update; beforeSign before each
+// document is signed.
+var (
+	afterCommit func()
+	beforeSign  func(DocKey)
+)

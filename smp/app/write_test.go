@@ -436,7 +436,17 @@ func TestWriteRefusals(t *testing.T) {
 		{"another owner: metadata", "PUT", mpath, "bob", good, 403, "belongs to another user"},
 		{"another owner: delete", "DELETE", gpath, "bob", nil, 403, "belongs to another user"},
 		{"another owner: delete all", "DELETE", gpath + "/services", "bob", nil, 403, "belongs to another user"},
-		{"not XML", "PUT", mpath, "alice", []byte("this is not <xml"), 400, "body: not well-formed XML"},
+		{"not XML", "PUT", mpath, "alice", []byte("this is not <xml"), 400, "body: line 1, column 1: text before the root element"},
+		// Namespaces in XML: each is refused before a tree is built (etree would let it through, xmlsec1 would not).
+		{"unbound prefix", "PUT", gpath, "alice", nsBody(`<x:Extension/>`, ""), 400, `prefix "x"`},
+		{"prefix undeclared", "PUT", gpath, "alice", nsBody("", ` xmlns:y=""`), 400, `xmlns:y=""`},
+		{"QName x:", "PUT", gpath, "alice", nsBody(`<smp:Extension x:="1"/>`, ""), 400, "x:"},
+		{"QName :a", "PUT", gpath, "alice", nsBody(`<smp:Extension :a="1"/>`, ""), 400, ":a"},
+		{"one attribute twice", "PUT", gpath, "alice", nsBody(`<smp:Extension b="1" b="2"/>`, ""), 400, "attribute b appears twice"},
+		{"one expanded name through two prefixes", "PUT", gpath, "alice", nsBody(`<smp:Extension xmlns:p="urn:x" xmlns:q="urn:x" p:a="1" q:a="2"/>`, ""), 400, "urn:x"},
+		{"two roots", "PUT", gpath, "alice", append(fmt.Appendf(nil, groupBodyFmt, "9915:alice"), "<second/>"...), 400, "root"},
+		{"text after the root", "PUT", gpath, "alice", append(fmt.Appendf(nil, groupBodyFmt, "9915:alice"), "trailing"...), 400, "root"},
+		{"too many namespaces on one element", "PUT", gpath, "alice", nsBody("", manyNS(65)), 400, "write.max_ns_per_element"},
 		{"unknown namespace", "PUT", gpath, "alice", []byte(`<ServiceGroup xmlns="urn:other"/>`), 400, `unknown namespace "urn:other"`},
 		{"no namespace", "PUT", mpath, "alice", []byte(`<ServiceMetadata/>`), 400, "has no namespace"},
 		{"DOCTYPE", "PUT", gpath, "alice", []byte(`<!DOCTYPE x [<!ENTITY a "b">]><x/>`), 400, "DOCTYPE"},
@@ -608,4 +618,20 @@ func TestTokenAPI(t *testing.T) {
 	f.want(f.do("PUT", gpath, "carol", fmt.Appendf(nil, groupBodyFmt, "9915:carol")), 401, "unknown or revoked")
 	f.want(f.do("DELETE", "/api/v1/tokens/"+nt.ID, "admin", nil), 404, "not found")
 	f.want(f.do("PUT", "/api/v1/tokens", "admin", nil), 405, "")
+}
+
+// manyNS returns n namespace declarations, as attributes.
+func manyNS(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, " xmlns:n%d=\"urn:n%d\"", i, i)
+	}
+	return b.String()
+}
+
+// nsBody is alice's group body with inner markup in the group and extra attributes on its root.
+func nsBody(inner, rootAttrs string) []byte {
+	b := fmt.Sprintf(groupBodyFmt, "9915:alice")
+	b = strings.Replace(b, `<smp:ServiceMetadataReferenceCollection/>`, `<smp:ServiceMetadataReferenceCollection/>`+inner, 1)
+	return []byte(strings.Replace(b, `xmlns:id=`, strings.TrimPrefix(rootAttrs, " ")+` xmlns:id=`, 1))
 }

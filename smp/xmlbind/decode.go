@@ -9,6 +9,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/signpost-project/signpost/identifier"
+	"github.com/signpost-project/signpost/internal/xmlcheck"
 	"github.com/signpost-project/signpost/smp"
 )
 
@@ -33,13 +34,9 @@ func DetectFlavour(root *etree.Element) (smp.Flavour, error) {
 // endpoints has about 30,000.
 const maxMarkup = 100_000
 
-// Limits bound what a body may declare; zero fields take the defaults.
-type Limits struct {
-	// NSPerElement bounds the namespace declarations on one element (default 64).
-	NSPerElement int
-	// NSPerDocument bounds the namespace declarations of a whole body (default 1024).
-	NSPerDocument int
-}
+// Limits bound what a body may declare (namespace declarations per element and per body); zero fields take the
+// defaults of internal/xmlcheck.
+type Limits = xmlcheck.Limits
 
 func parseBody(body []byte, lim Limits) (*etree.Element, error) {
 	if err := checkBody(body, lim); err != nil {
@@ -444,7 +441,12 @@ func standalone(el *etree.Element) (string, error) {
 	return s, nil
 }
 
-// checkBody refuses, before a tree is built, XML that breaks Namespaces in XML in ways the tree would hide.
+// checkBody refuses, before a tree is built, XML that breaks well-formedness or Namespaces in XML in ways the tree
+// would hide (an unbound prefix, xmlns:p="", a repeated attribute, a second root, ...) or that declares more
+// namespaces than the limits allow: a 400 naming the problem and where it is.
 func checkBody(body []byte, lim Limits) error {
-	return nil // TODO(xmlcheck)
+	if err := xmlcheck.Check(body, lim); err != nil {
+		return &smp.Error{Kind: smp.KindInvalid, Field: "body", Msg: err.Error(), Err: err}
+	}
+	return nil
 }
