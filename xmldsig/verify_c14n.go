@@ -201,10 +201,17 @@ func c14nDocument(mode c14nMode, root, skip *etree.Element) []byte {
 func c14nDocumentContext(ctx context.Context, mode c14nMode, root, skip *etree.Element) ([]byte, error) {
 	w := newC14NWriter(ctx, mode)
 	w.skip, w.noComments = skip, true
+	w.document(root)
+	return w.buf, w.err
+}
+
+// document writes the document whose element is root: the processing instructions around it and the
+// element. Comments outside the document element are never written (no node set of this package has them).
+func (w *c14nWriter) document(root *etree.Element) {
 	doc := root.Parent()
 	if !isDocumentNode(doc) {
 		w.element(root, true, nil)
-		return w.buf, w.err
+		return
 	}
 	after := false
 	for _, t := range doc.Child {
@@ -226,7 +233,6 @@ func c14nDocumentContext(ctx context.Context, mode c14nMode, root, skip *etree.E
 		}
 		// Character data, comments and the document type declaration at document level are not output.
 	}
-	return w.buf, w.err
 }
 
 // inheritedXMLAttrs returns the xml:* attributes of apex's ancestors that apex does not set itself
@@ -392,10 +398,10 @@ func (w *c14nWriter) element(e *etree.Element, apex bool, extra []etree.Attr) {
 		}
 	} else {
 		if apex {
+			// Nothing is rendered yet: every binding in scope (an empty default namespace renders nothing).
 			for _, u := range w.scope.undo {
 				consider(u.prefix)
 			}
-			consider("") // an undeclared default namespace below a rendered one: xmlns=""
 		} else {
 			for _, a := range e.Attr {
 				if p, ok := declaredPrefix(a); ok {
