@@ -249,9 +249,6 @@ func TestUpgradeSchema1Fixtures(t *testing.T) {
 					t.Errorf("after the upgrade, %s has %d keys, had %d", b, len(after[b]), len(kv))
 				}
 			}
-			if _, ok := after["sml.tokens"]; !ok || len(after["sml.tokens"]) != 0 {
-				t.Errorf("sml.tokens: present %v with %d keys, want present and empty", ok, len(after["sml.tokens"]))
-			}
 			versions, ok := after["smp.versions"]
 			if !ok {
 				t.Fatal("smp.versions is missing")
@@ -264,7 +261,7 @@ func TestUpgradeSchema1Fixtures(t *testing.T) {
 					t.Errorf("smp.versions[%s] = %x, want version 1", g, versions[g])
 				}
 			}
-			if stats["smp.versions"] != len(versions) || stats["sml.tokens"] != 0 {
+			if stats["smp.versions"] != len(versions) {
 				t.Errorf("Stats = %v", stats)
 			}
 

@@ -41,8 +41,6 @@ var (
 	SMLJournal = bucket("sml.journal")
 	// SMLZones: zone name -> zone state (serial) (package sml).
 	SMLZones = bucket("sml.zones")
-	// SMLTokens: token hash -> admin token record (package sml). Since schema 2.
-	SMLTokens = bucket("sml.tokens")
 
 	// SMPGroups: participant -> service group (package smp).
 	SMPGroups = bucket("smp.groups")
@@ -67,7 +65,7 @@ var (
 // Buckets lists every bucket the schema has.
 var Buckets = []Bucket{
 	Meta,
-	SMLDomains, SMLSMPs, SMLParticipants, SMLBySMP, SMLNames, SMLJournal, SMLZones, SMLTokens,
+	SMLDomains, SMLSMPs, SMLParticipants, SMLBySMP, SMLNames, SMLJournal, SMLZones,
 	SMPGroups, SMPVersions, SMPMetadata, SMPDocuments, SMPUsers, SMPTokens, SMPOutbox, SMPState,
 }
 
@@ -79,11 +77,8 @@ var keySchemaVersion = []byte("schema-version")
 var migrations = []migration{
 	{
 		from:        1,
-		description: "add sml.tokens and smp.versions; give every service group version 1",
+		description: "add smp.versions; give every service group version 1",
 		apply: func(tx *bolt.Tx) error {
-			if _, err := tx.CreateBucketIfNotExists(SMLTokens.name); err != nil {
-				return err
-			}
 			versions, err := tx.CreateBucketIfNotExists(SMPVersions.name)
 			if err != nil {
 				return err
