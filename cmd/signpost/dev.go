@@ -158,6 +158,7 @@ func runDev(ctx context.Context, out io.Writer, o *devOptions) error {
 	}
 
 	opsReg := ops.New()
+	opsReg.Log = log
 	var ready atomic.Bool
 	opsReg.AddCheck("dev-registration", func(context.Context) error {
 		if !ready.Load() {
@@ -177,12 +178,13 @@ func runDev(ctx context.Context, out io.Writer, o *devOptions) error {
 	defer smpApp.Close()
 
 	g := &lifecycle.Group{Log: log}
+	opsReg.AddCheck("listeners", g.Check) // a listener that died turns readiness red
 	g.Add(&lifecycle.HTTP{N: "ops", Server: opsReg.Server(o.opsAddr), OnFail: g.Failed()})
 	smlApp.SetFailureHandler(g.Failed())
 	g.Add(smlApp.Servers()...)
 	g.Add(smpApp.Servers()...)
 	if err := g.Start(ctx); err != nil {
-		return fmt.Errorf("dev: %w (is another `signpost dev` running? choose other ports with --dns-addr, --sml-addr, --smp-addr, --ops-addr)", err)
+		return fmt.Errorf("dev: %w (is another `signpost dev` running? choose other ports with --dns-addr, --sml-addr, --smp-addr, --smp-admin-addr, --sml-admin-addr, --ops-addr)", err)
 	}
 
 	tokenFile := filepath.Join(o.dir, "smp-admin.token")

@@ -74,12 +74,14 @@ func runSMLServe(ctx context.Context, c *conf.SML) error {
 		return configError(err)
 	}
 	o := ops.New()
+	o.Log = log
 	app, err := smlapp.New(c, log, o)
 	if err != nil {
 		return err
 	}
 	defer app.Close()
 	g := &lifecycle.Group{Log: log}
+	o.AddCheck("listeners", g.Check) // a listener that died turns readiness red
 	app.SetFailureHandler(g.Failed())
 	if c.Ops.Addr != "" {
 		g.Add(&lifecycle.HTTP{N: "ops", Server: o.Server(c.Ops.Addr), OnFail: g.Failed()})

@@ -73,20 +73,19 @@ func newSMPServeCmd() *cobra.Command {
 				return err
 			}
 			o := ops.New()
+			o.Log = log
 			a, err := smpapp.New(cmd.Context(), cfg, log, o)
 			if err != nil {
 				return err
 			}
 			defer a.Close()
 			g := &lifecycle.Group{Log: log}
+			o.AddCheck("listeners", g.Check) // a listener that died turns readiness red
 			if cfg.Ops.Addr != "" {
 				g.Add(&lifecycle.HTTP{N: "smp ops", Server: o.Server(cfg.Ops.Addr), OnFail: g.Failed()})
 			}
 			g.Add(a.Servers()...)
 			ctx := cmd.Context()
-			if ctx == nil {
-				ctx = context.Background()
-			}
 			if err := g.Start(ctx); err != nil {
 				return err
 			}
@@ -122,7 +121,7 @@ func newSMPImportCmd() *cobra.Command {
 		Short: "Load service groups and metadata from an import file (JSON Lines, docs/smp-import.md) or a directory of XML bodies",
 		Args:  cobra.ExactArgs(1),
 		RunE: withApp(openSMP, &cfgPath, func(cmd *cobra.Command, args []string, a *smpapp.App) error {
-			ctx := context.Background()
+			ctx := cmd.Context()
 			start := time.Now()
 			fi, err := os.Stat(args[0])
 			if err != nil {
@@ -176,8 +175,8 @@ func newSMPExportCmd() *cobra.Command {
 				w = f
 			}
 			var total int64
-			if groups, metas, err := a.Service().Counts(context.Background()); err == nil {
-				users, _ := a.Credentials().Users(context.Background())
+			if groups, metas, err := a.Service().Counts(cmd.Context()); err == nil {
+				users, _ := a.Credentials().Users(cmd.Context())
 				total = int64(groups + metas + len(users))
 			}
 			var p *progress
@@ -185,7 +184,7 @@ func newSMPExportCmd() *cobra.Command {
 				p = newProgress(cmd.ErrOrStderr(), "export", total, false)
 				w = &lineCounter{w: w, on: p.set}
 			}
-			n, err := a.Service().WriteExport(context.Background(), w)
+			n, err := a.Service().WriteExport(cmd.Context(), w)
 			if p != nil {
 				p.finish()
 			}
@@ -238,7 +237,7 @@ started with another key than the store records re-signs everything with that ke
 				if err != nil {
 					return fileError(err)
 				}
-				n, err = svc.Rekey(context.Background(), key, chain, progress)
+				n, err = svc.Rekey(cmd.Context(), key, chain, progress)
 				if err != nil {
 					return err
 				}
@@ -248,7 +247,7 @@ started with another key than the store records re-signs everything with that ke
 					fmt.Fprintf(out, "every document is signed by the configured key (generation %d); nothing to do\n", svc.Generation())
 					return nil
 				}
-				n, err = svc.Resign(context.Background(), progress)
+				n, err = svc.Resign(cmd.Context(), progress)
 				if err != nil {
 					return err
 				}

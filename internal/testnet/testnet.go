@@ -8,7 +8,7 @@ import (
 )
 
 // reserved are ports tests never take: mDNS and the `signpost dev` defaults (a running `make run` holds them).
-var reserved = map[int]bool{5353: true, 15353: true, 18443: true, 18080: true, 19090: true}
+var reserved = map[int]bool{5353: true, 15353: true, 18443: true, 18080: true, 18081: true, 18082: true, 19090: true}
 
 // FreePort returns a loopback port that is free for both TCP and UDP at the time of the call.
 func FreePort(t testing.TB) int {
