@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/signpost-project/signpost/identifier"
+	"github.com/signpost-project/signpost/sml/zone"
 )
 
 // SML is the configuration of `signpost sml serve`.
@@ -167,16 +168,16 @@ func (c *SML) Defaults() {
 		d.Listen = "127.0.0.1:53"
 	}
 	if d.JournalSize == 0 {
-		d.JournalSize = 100000
+		d.JournalSize = zone.DefaultJournalSize
 	}
 	if d.UDPSize == 0 {
-		d.UDPSize = 1232
+		d.UDPSize = zone.DefaultUDPSize
 	}
 	if d.TCPIdleTimeout == 0 {
-		d.TCPIdleTimeout = 10 * time.Second
+		d.TCPIdleTimeout = zone.DefaultTCPIdleTimeout
 	}
 	if d.NotifyDelay == 0 {
-		d.NotifyDelay = time.Second
+		d.NotifyDelay = zone.DefaultNotifyDelay
 	}
 	m := &c.Management
 	if m.Listen == "" {
