@@ -105,25 +105,22 @@ func (s *Service) setGroup(tx ReadTx, c *change, sg ServiceGroup, k *keys) error
 }
 
 func sameGroup(a, b *ServiceGroup) (bool, error) {
-	x, err := MarshalGroup(a)
-	if err != nil {
-		return false, Internal("encode service group", err)
-	}
-	y, err := MarshalGroup(b)
-	if err != nil {
-		return false, Internal("encode service group", err)
-	}
-	return string(x) == string(y), nil
+	return sameRecord(a, b, MarshalGroup, "service group")
 }
 
 func sameMetadata(a, b *ServiceMetadata) (bool, error) {
-	x, err := MarshalMetadata(a)
+	return sameRecord(a, b, MarshalMetadata, "service metadata")
+}
+
+// sameRecord reports whether two models store as the same record.
+func sameRecord[T any](a, b *T, marshal func(*T) ([]byte, error), what string) (bool, error) {
+	x, err := marshal(a)
 	if err != nil {
-		return false, Internal("encode service metadata", err)
+		return false, Internal("encode "+what, err)
 	}
-	y, err := MarshalMetadata(b)
+	y, err := marshal(b)
 	if err != nil {
-		return false, Internal("encode service metadata", err)
+		return false, Internal("encode "+what, err)
 	}
 	return string(x) == string(y), nil
 }

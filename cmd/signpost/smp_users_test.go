@@ -20,18 +20,7 @@ import (
 // store refuse it; user set gives a Basic password; export writes the owners and import reads them back.
 func TestSMPTokenAndUserCommands(t *testing.T) {
 	dir := t.TempDir()
-	now := time.Now()
-	ca, err := pki.NewRoot("CLI CA", now.Add(-time.Hour), now.Add(24*time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := ca.Issue(pki.LeafSpec{Profile: pki.SMPCert, CommonName: "cli signer", NotBefore: now.Add(-time.Hour), NotAfter: now.Add(12 * time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := leaf.WriteFiles(filepath.Join(dir, "s.pem"), filepath.Join(dir, "s-key.pem")); err != nil {
-		t.Fatal(err)
-	}
+	cliSigner(t, dir)
 	cfgFor := func(db string) string {
 		p := filepath.Join(dir, db+".yaml")
 		// A free admin port: nothing listens there, so the commands work on the store.
@@ -152,18 +141,7 @@ func hasRow(out string, fields ...string) bool {
 // exits as unauthorized.
 func TestSMPCommandsAgainstRunningServer(t *testing.T) {
 	dir := t.TempDir()
-	now := time.Now()
-	ca, err := pki.NewRoot("CLI CA", now.Add(-time.Hour), now.Add(24*time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := ca.Issue(pki.LeafSpec{Profile: pki.SMPCert, CommonName: "cli signer", NotBefore: now.Add(-time.Hour), NotAfter: now.Add(12 * time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := leaf.WriteFiles(filepath.Join(dir, "s.pem"), filepath.Join(dir, "s-key.pem")); err != nil {
-		t.Fatal(err)
-	}
+	leaf := cliSigner(t, dir)
 	cfg := filepath.Join(dir, "smp.yaml")
 	y := fmt.Sprintf("store: {path: %s}\nops: {addr: %q}\nhttp: {listen: %q}\nadmin: {listen: %q}\nsmp_id: SMP-CLI\npublic_url: http://smp.test\nsigning: {cert: %s, key: %s}\n",
 		filepath.Join(dir, "smp.db"), testnet.FreeAddr(t), testnet.FreeAddr(t), testnet.FreeAddr(t), filepath.Join(dir, "s.pem"), filepath.Join(dir, "s-key.pem"))
@@ -235,4 +213,22 @@ func TestSMPCommandsAgainstRunningServer(t *testing.T) {
 	if err == nil || exitCode(err) != exitUnauthorized {
 		t.Fatalf("wrong token: %v (exit %d)\n%s", err, exitCode(err), out)
 	}
+}
+
+// cliSigner issues an SMP signing certificate from a throwaway CA and writes it to dir/s.pem and dir/s-key.pem.
+func cliSigner(t *testing.T, dir string) *pki.Leaf {
+	t.Helper()
+	now := time.Now()
+	ca, err := pki.NewRoot("CLI CA", now.Add(-time.Hour), now.Add(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := ca.Issue(pki.LeafSpec{Profile: pki.SMPCert, CommonName: "cli signer", NotBefore: now.Add(-time.Hour), NotAfter: now.Add(12 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := leaf.WriteFiles(filepath.Join(dir, "s.pem"), filepath.Join(dir, "s-key.pem")); err != nil {
+		t.Fatal(err)
+	}
+	return leaf
 }

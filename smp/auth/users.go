@@ -49,15 +49,9 @@ const tokenIDLen = 8 // bytes of the hash in a token ID
 
 // SetPassword sets (or, with an empty password, removes) a user's HTTP Basic password; the user must exist.
 func (s *Service) SetPassword(ctx context.Context, name, password string) error {
-	var hash string
-	if password != "" {
-		if len(password) < 12 {
-			return smp.Invalid("password", "use at least 12 characters")
-		}
-		var err error
-		if hash, err = hashPassword(password, PasswordIterations); err != nil {
-			return smp.Internal("hash password", err)
-		}
+	hash, err := newPasswordHash(password)
+	if err != nil {
+		return err
 	}
 	return wrap(s.repo.Update(ctx, func(tx smp.WriteTx) error {
 		u, err := tx.User(name)
@@ -108,13 +102,10 @@ func (s *Service) SetUser(ctx context.Context, name string, c UserChange) error 
 		return err
 	}
 	var hash string
-	if c.Password != nil && *c.Password != "" {
-		if len(*c.Password) < 12 {
-			return smp.Invalid("password", "use at least 12 characters")
-		}
+	if c.Password != nil {
 		var err error
-		if hash, err = hashPassword(*c.Password, PasswordIterations); err != nil {
-			return smp.Internal("hash password", err)
+		if hash, err = newPasswordHash(*c.Password); err != nil {
+			return err
 		}
 	}
 	return wrap(s.repo.Update(ctx, func(tx smp.WriteTx) error {
@@ -300,6 +291,21 @@ func (s *Service) authPassword(ctx context.Context, name, password string) (smp.
 		return smp.Principal{}, smp.Unauthorized("wrong user name or password")
 	}
 	return smp.Principal{User: u.Name, Admin: u.Admin}, nil
+}
+
+// newPasswordHash checks a new password and hashes it; "" (no password) hashes to "".
+func newPasswordHash(password string) (string, error) {
+	if password == "" {
+		return "", nil
+	}
+	if len(password) < 12 {
+		return "", smp.Invalid("password", "use at least 12 characters")
+	}
+	hash, err := hashPassword(password, PasswordIterations)
+	if err != nil {
+		return "", smp.Internal("hash password", err)
+	}
+	return hash, nil
 }
 
 func hashPassword(password string, iter int) (string, error) {

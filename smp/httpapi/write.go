@@ -20,17 +20,25 @@ import (
 // ServiceMetadata body of any flavour, DELETE a group, one metadata or all of a group's metadata. The
 // authenticate middleware has run: the principal is in the context.
 
+// putTarget reads what every PUT starts with: the identifiers of the path and the body. On an error it has
+// answered already.
+func (a *api) putTarget(c *gin.Context, route string, meta bool) (p, d identifier.ID, body []byte, ok bool) {
+	c.Set(keyRoute, route)
+	p, d, err := a.ids(c, meta)
+	if err == nil {
+		body, err = a.body(c)
+	}
+	if err != nil {
+		a.fail(c, route, err)
+		return p, d, nil, false
+	}
+	return p, d, body, true
+}
+
 func (a *api) putGroup(route string) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		c.Set(keyRoute, route)
-		p, _, err := a.ids(c, false)
-		if err != nil {
-			a.fail(c, route, err)
-			return
-		}
-		body, err := a.body(c)
-		if err != nil {
-			a.fail(c, route, err)
+		p, _, body, ok := a.putTarget(c, route, false)
+		if !ok {
 			return
 		}
 		sg, err := xmlbind.DecodeServiceGroup(body, a.svc.Policy(), a.o.Limits)
@@ -62,15 +70,8 @@ func (a *api) putGroup(route string) gin.HandlerFunc {
 
 func (a *api) putMetadata(route string) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		c.Set(keyRoute, route)
-		p, d, err := a.ids(c, true)
-		if err != nil {
-			a.fail(c, route, err)
-			return
-		}
-		body, err := a.body(c)
-		if err != nil {
-			a.fail(c, route, err)
+		p, d, body, ok := a.putTarget(c, route, true)
+		if !ok {
 			return
 		}
 		sm, err := xmlbind.DecodeServiceMetadata(body, a.svc.Policy(), a.o.Limits)
