@@ -23,6 +23,7 @@ import (
 	"github.com/signpost-project/signpost/internal/ops"
 	"github.com/signpost-project/signpost/internal/pki"
 	"github.com/signpost-project/signpost/internal/ratelimit"
+	"github.com/signpost-project/signpost/internal/recovery"
 	"github.com/signpost-project/signpost/smp"
 	"github.com/signpost-project/signpost/smp/auth"
 	"github.com/signpost-project/signpost/smp/boltrepo"
@@ -259,14 +260,21 @@ func (a *App) startResign(newKey *keyPair) {
 	}()
 }
 
-// resignOnce runs one pass; a panic becomes an error (the worker restarts it with backoff).
+// resignPanic, when set (tests), runs at the start of each re-signing pass.
+var resignPanic func()
+
+// resignOnce runs one pass; a panic becomes an error (reported with its stack and counted; the worker restarts
+// the pass with backoff).
 func (a *App) resignOnce(ctx context.Context, newKey *keyPair) (n int, err error) {
 	defer func() {
 		if v := recover(); v != nil {
+			recovery.Report(a.log, "smp_resigner", v)
 			err = fmt.Errorf("panic: %v", v)
-			a.log.Error("panic in the re-signer", "panic", v)
 		}
 	}()
+	if resignPanic != nil {
+		resignPanic()
+	}
 	if newKey != nil {
 		return a.svc.Rekey(ctx, newKey.key, newKey.chain, nil)
 	}
