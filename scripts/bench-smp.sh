@@ -2,16 +2,19 @@
 # SMP read speed: wrk against a signed ServiceMetadata GET of `signpost smp serve` vs nginx serving the same bytes
 # as a static file, over plain HTTP and over HTTPS (the same certificate and key for both servers, keep-alive),
 # alternating A B A B on the same machine. Prints req/s of both, the ratio and p99 latency for each protocol.
-# Needs: go, wrk, nginx, openssl, curl, python3.
+# Also prints the CPU time each server used per request (user + system, from /proc): on a shared machine the req/s
+# of both move with what else runs, the CPU per request much less.
+# Needs: go, wrk, nginx, openssl, curl, python3 (and perf for PROFILE=1).
 # Env: DURATION (default 10s), ROUNDS (default 2), PROTOCOLS (default "http https"), CONNS (default 32),
-# KEEP=1 keeps the work directory (configs, logs, stores).
+# KEEP=1 keeps the work directory (configs, logs, stores), PROFILE=1 then records the SMP with perf under the same
+# load for each protocol and prints where its CPU time goes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
 ROUNDS=${ROUNDS:-2}
 PROTOCOLS=${PROTOCOLS:-http https}
 CONNS=${CONNS:-32}
-for tool in wrk nginx openssl curl python3; do
+for tool in wrk nginx openssl curl python3 ${PROFILE:+perf}; do
   command -v "$tool" >/dev/null || { echo "bench-smp: $tool is missing (scripts/install-test-deps.sh)" >&2; exit 1; }
 done
 for proto in $PROTOCOLS; do
@@ -42,8 +45,8 @@ EOF
 path="/iso6523-actorid-upis%3A%3A9915%3Asignpost-demo/services/$(python3 -c 'import sys,urllib.parse;print(urllib.parse.quote(sys.argv[1],safe=""))' "$d")"
 
 # smp_config PROTO PORT: one store per server (a store is locked by one process); the HTTPS one is a copy of the
-# plain one with the same public URL, so that both serve the same signed bytes. Each has its own ops port (an
-# empty ops.addr means the default port, which a running SMP may hold).
+# plain one with the same public URL, so that both serve the same signed bytes. Each has its own ops port and admin
+# listener (empty, they mean the default ports, which the other SMP or a running one holds) and admin token file.
 smp_config() {
   local proto=$1 port=$2 tls=""
   [ "$proto" = https ] && tls=", tls: {cert: $work/cert.pem, key: $work/key.pem}"
@@ -51,13 +54,14 @@ smp_config() {
 store: {path: $work/smp-$proto.db}
 log: {level: warn}
 ops: {addr: "127.0.0.1:$(freeport)"}
+admin: {listen: "127.0.0.1:$(freeport)", token_file: $work/smp-$proto-admin.token}
 http: {listen: "127.0.0.1:$port"$tls}
 smp_id: SMP-BENCH
 public_url: http://smp.bench.test
 signing: {cert: $work/cert.pem, key: $work/key.pem}
 EOF
 }
-declare -A smp_url ng_url
+declare -A smp_url ng_url smp_pid
 http_port=$(freeport)
 smp_config http "$http_port"
 "$work/signpost" smp import --config "$work/smp-http.yaml" "$work/in.jsonl" >/dev/null
@@ -70,7 +74,8 @@ for proto in $PROTOCOLS; do
   fi
   "$work/signpost" smp serve --config "$work/smp-$proto.yaml" 2>"$work/smp-$proto.log" &
   pids+=($!)
-  waitport "$port"
+  smp_pid[$proto]=$!
+  waitport "$port" || { echo "bench-smp: signpost smp serve over $proto did not start; its log:" >&2; cat "$work/smp-$proto.log" >&2; exit 1; }
   smp_url[$proto]="$proto://127.0.0.1:$port$path"
 done
 
@@ -109,7 +114,8 @@ http {
 }
 EOF
 nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' &
-pids+=($!)
+ng_master=$!
+pids+=($ng_master)
 waitport "$ng_http"
 waitport "$ng_https"
 ng_url[http]="http://127.0.0.1:$ng_http/doc.xml"
@@ -126,36 +132,132 @@ tls_params() {
     awk '/^New, / {v=$2; c=$NF} END {sub(",", "", v); print v, c}'
 }
 
-run() { # prints "req/s p99"
-  local out
-  out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency "$1")
-  local rps p99
+# cpu_ticks PID...: CPU time (user + system, all threads) the processes have used so far, in clock ticks.
+cpu_ticks() {
+  local t=0 p
+  for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+  echo "$t"
+}
+hz=$(getconf CLK_TCK)
+# run URL PID...: wrk against URL; prints "req/s p99 CPU-µs-per-request" where the CPU time is what PIDs used
+# during the run. The CPU per request does not depend on how much of the machine the server got, so it is the
+# figure to compare on a loaded machine.
+run() {
+  local url=$1 out rps p99 n t0 t1
+  shift
+  t0=$(cpu_ticks "$@")
+  out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency "$url")
+  t1=$(cpu_ticks "$@")
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-  echo "$rps $p99"
+  n=$(awk '/ requests in / {print $1}' <<<"$out")
+  if [ -z "$rps" ] || [ -z "$n" ] || [ "$n" -eq 0 ]; then
+    echo "bench-smp: wrk completed no request against $url in $DURATION (a longer DURATION?); its output:" >&2
+    echo "$out" >&2
+    return 1
+  fi
+  echo "$rps $p99 $(python3 -c "print(f'{($t1 - $t0) * 1e6 / $hz / $n:.1f}')")"
 }
+ng_pids=$(ps -o pid= --ppid "$ng_master") # the workers; the master does no request work
+[ -n "$ng_pids" ] || { echo "bench-smp: nginx has no worker processes" >&2; exit 1; }
+
+# profile PROTO: perf record of the SMP under the same wrk load, summarised by where the time goes (self time by
+# component, and the share of samples with a given step on the stack).
+profile() {
+  local proto=$1 secs
+  secs=$(python3 -c "import sys,re; m=re.fullmatch(r'(\d+)([smh]?)', sys.argv[1]); print(max(1, int(m[1]) * {'': 1, 's': 1, 'm': 60, 'h': 3600}[m[2]] - 2))" "$DURATION")
+  wrk -t2 -c"$CONNS" -d"$DURATION" "${smp_url[$proto]}" >"$work/perf-$proto.wrk" &
+  local wrk_pid=$!
+  sleep 1
+  perf record -q -F 999 -g -p "${smp_pid[$proto]}" -o "$work/perf-$proto.data" -- sleep "$secs" 2>"$work/perf-$proto.err" ||
+    { echo "bench-smp: perf record failed:" >&2; cat "$work/perf-$proto.err" >&2; wait "$wrk_pid" || true; return 1; }
+  wait "$wrk_pid" || true
+  echo "$proto profile of signpost smp serve (perf record -F 999 -g, ${secs}s under wrk -c$CONNS; data in $work/perf-$proto.data with KEEP=1):"
+  perf script -i "$work/perf-$proto.data" -F ip,sym 2>/dev/null | python3 -c "$(cat <<'EOF'
+import collections, sys
+stacks, cur = [], []
+for line in sys.stdin:
+    f = line.split(None, 1)
+    if not f:
+        if cur: stacks.append(cur)
+        cur = []
+        continue
+    cur.append((f[0].startswith("ffffffff"), f[1].strip() if len(f) > 1 else "?"))
+if cur: stacks.append(cur)
+if not stacks: sys.exit("bench-smp: perf recorded no samples")
+
+def self_cat(st):
+    kern = " ".join(s for k, s in st if k)
+    user = [s for k, s in st if not k]
+    if st[0][0]:  # in the kernel: by the Go function that entered it
+        caller = " ".join(user[:6])
+        if "syscall.write" in caller or "tcp_sendmsg" in kern or "ksys_write" in kern: return "kernel: write syscalls (TCP send over loopback)"
+        if "syscall.read" in caller or "tcp_recvmsg" in kern or "ksys_read" in kern: return "kernel: read syscalls (TCP receive)"
+        if caller.startswith(("runtime.", "internal/runtime")): return "kernel: Go runtime's sleeps and wake-ups (futex, epoll, nanosleep)"
+        return "kernel: other (interrupts, preemption)"
+    leaf, all_ = user[0], " ".join(user)
+    if any(w in all_ for w in ("runtime.gcBgMarkWorker", "runtime.gcDrain", "runtime.bgsweep", "runtime.gcAssist")): return "Go GC (mark, sweep, assists)"
+    if "runtime.mallocgc" in " ".join(user[:4]): return "Go allocation"
+    if "/aes" in leaf or "gcmAes" in leaf or "/gcm." in leaf: return "AES-GCM"
+    if leaf.startswith("crypto/"): return "crypto/tls (records, other crypto)"
+    if "gin-gonic" in leaf: return "gin"
+    if "signpost-project" in leaf: return "signpost (handler, middleware)"
+    if "prometheus" in leaf: return "prometheus"
+    if leaf.startswith(("net/http", "bufio", "net/textproto", "net/url", "strings.", "strconv", "bytes.", "unicode", "internal/bytealg", "context", "net/netip", "mime", "errors", "sync.")): return "net/http (request parsing, headers, buffering)"
+    if leaf.startswith(("internal/poll", "net.", "syscall", "internal/syscall", "internal/runtime/syscall")): return "syscall wrappers, netpoll"
+    if leaf.startswith(("runtime.", "internal/runtime", "time.", "__vdso")): return "Go runtime (scheduler, timers, maps, copies, clock)"
+    return "other"
+
+n = len(stacks)
+print(f"  {n} samples; self time:")
+for c, k in collections.Counter(self_cat(st) for st in stacks).most_common():
+    print(f"    {100 * k / n:5.1f}%  {c}")
+def has(st, *ws): return any(w in s for _, s in st for w in ws)
+writes = ("crypto/tls.(*Conn).Write", "net/http.(*chunkWriter)", "bufio.(*Writer).Flush")
+steps = [
+    ("writing responses (write syscalls; TLS records over HTTPS)", lambda st: has(st, "crypto/tls.(*Conn).Write", "internal/poll.(*FD).Write")),
+    ("  of which write syscalls", lambda st: has(st, "syscall.write", "internal/poll.(*FD).Write")),
+    ("  of which encryption (AES-GCM, sealing)", lambda st: has(st, "crypto/tls.(*halfConn).encrypt")),
+    ("reading and parsing requests (net/http readRequest)", lambda st: has(st, "net/http.(*conn).readRequest")),
+    ("net/http per-request background read and its abort", lambda st: has(st, "net/http.(*connReader).backgroundRead", "net/http.(*connReader).abortPendingRead", "net/http.(*connReader).startBackgroundRead")),
+    ("connection deadlines (Read/WriteTimeout, ReadHeaderTimeout)", lambda st: has(st, "SetReadDeadline", "SetWriteDeadline", "SetDeadline")),
+    ("gin, middleware and the read handler, without the writes below them", lambda st: has(st, "gin.(*Engine).ServeHTTP") and not has(st, *writes)),
+    ("Go GC and allocation", lambda st: has(st, "runtime.gcBgMarkWorker", "runtime.mallocgc", "runtime.bgsweep")),
+    ("Go scheduler and netpoll (findRunnable, netpoll, sysmon)", lambda st: has(st, "runtime.schedule", "runtime.findRunnable", "runtime.sysmon", "runtime.netpoll")),
+]
+print("  share of samples with the step on the stack:")
+for label, f in steps:
+    print(f"    {100 * sum(1 for st in stacks if f(st)) / n:5.1f}%  {label}")
+EOF
+)"
+}
+
 summary=()
-echo "bench-smp: signed ServiceMetadata of $bytes bytes; wrk -t2 -c$CONNS -d$DURATION, keep-alive, $ROUNDS rounds alternating"
+echo "bench-smp: signed ServiceMetadata of $bytes bytes; wrk -t2 -c$CONNS -d$DURATION, keep-alive, $ROUNDS rounds alternating; load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs"
 for proto in $PROTOCOLS; do
   if [ "$proto" = https ]; then
     echo "$proto: nginx $(tls_params "${ng_url[$proto]}"), signpost $(tls_params "${smp_url[$proto]}") (RSA-2048, the same certificate)"
   else
     echo "$proto:"
   fi
-  smp_sum=0; ng_sum=0; smp_p99s=(); ng_p99s=()
+  rows=()
   for r in $(seq 1 "$ROUNDS"); do
-    read -r a ap99 < <(run "${ng_url[$proto]}")
-    read -r b bp99 < <(run "${smp_url[$proto]}")
-    printf '  round %d: nginx %10.0f req/s (p99 %s)   signpost %10.0f req/s (p99 %s)\n' "$r" "$a" "$ap99" "$b" "$bp99"
-    ng_sum=$(python3 -c "print($ng_sum+$a)"); smp_sum=$(python3 -c "print($smp_sum+$b)")
-    ng_p99s+=("$ap99"); smp_p99s+=("$bp99")
+    res=$(run "${ng_url[$proto]}" $ng_pids); read -r a ap99 acpu <<<"$res"
+    res=$(run "${smp_url[$proto]}" "${smp_pid[$proto]}"); read -r b bp99 bcpu <<<"$res"
+    printf '  round %d: nginx %8.0f req/s (p99 %s, %s µs CPU/req)   signpost %8.0f req/s (p99 %s, %s µs CPU/req)   load %s\n' \
+      "$r" "$a" "$ap99" "$acpu" "$b" "$bp99" "$bcpu" "$(cut -d' ' -f1 /proc/loadavg)"
+    rows+=("$a $ap99 $acpu $b $bp99 $bcpu")
   done
-  summary+=("$(python3 - "$proto" "$ng_sum" "$smp_sum" "$ROUNDS" "${ng_p99s[*]}" "${smp_p99s[*]}" <<'EOF'
+  summary+=("$(python3 - "$proto" "${rows[@]}" <<'EOF'
 import sys
-proto, ng, smp, n = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
-print(f"bench-smp {proto}: nginx {ng/n:.0f} req/s (p99 {sys.argv[5].replace(' ', ', ')}), "
-      f"signpost {smp/n:.0f} req/s (p99 {sys.argv[6].replace(' ', ', ')}), ratio signpost/nginx {smp/ng:.2f}")
+proto, rows = sys.argv[1], [r.split() for r in sys.argv[2:]]
+mean = lambda i: sum(float(r[i]) for r in rows) / len(rows)
+p99 = lambda i: ", ".join(r[i] for r in rows)
+print(f"bench-smp {proto}: nginx {mean(0):.0f} req/s (p99 {p99(1)}; {mean(2):.1f} µs CPU/req), "
+      f"signpost {mean(3):.0f} req/s (p99 {p99(4)}; {mean(5):.1f} µs CPU/req), "
+      f"ratio signpost/nginx {mean(3) / mean(0):.2f} (by CPU per request {mean(2) / mean(5):.2f})")
 EOF
 )")
+  if [ -n "${PROFILE:-}" ]; then profile "$proto"; fi
 done
 printf '%s\n' "${summary[@]}"
