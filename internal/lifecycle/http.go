@@ -24,6 +24,8 @@ type HTTP struct {
 	Server *http.Server
 	// TLS, when set, serves HTTPS with this configuration.
 	TLS *tls.Config
+	// Coalesce writes each HTTP/1.1 response with one syscall (coalesce.go). Not for handlers that stream.
+	Coalesce bool
 	// OnFail receives the error when the listener stops serving for good. A Group sets it to Group.Failed() when
 	// it is nil.
 	OnFail func(error)
@@ -62,6 +64,16 @@ func (h *HTTP) Start(context.Context) error {
 		return err
 	}
 	var sl net.Listener = retryListener{ln}
+	if h.Coalesce {
+		sl = coalescingListener{sl}
+		prev := h.Server.ConnState
+		h.Server.ConnState = func(c net.Conn, s http.ConnState) {
+			coalesceState(c, s)
+			if prev != nil {
+				prev(c, s)
+			}
+		}
+	}
 	if h.TLS != nil {
 		sl = tls.NewListener(sl, h.TLS)
 	}

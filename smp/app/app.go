@@ -182,7 +182,9 @@ func (a *App) Servers() []lifecycle.Server {
 		ReadTimeout: h.ReadTimeout, WriteTimeout: h.WriteTimeout, IdleTimeout: h.IdleTimeout,
 		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
 	}
-	a.web = &lifecycle.HTTP{N: "smp http", Server: srv}
+	// Each response in one write (the SMP's handlers never stream): half the syscalls of net/http's default for a
+	// signed document, which is larger than its 4 KiB buffer (docs/BENCHMARKS.md).
+	a.web = &lifecycle.HTTP{N: "smp http", Server: srv, Coalesce: true}
 	if h.TLS.Set() {
 		a.web.N = "smp https"
 		key, chain, err := LoadSigningKey(h.TLS)

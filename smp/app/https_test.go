@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/signpost-project/signpost/identifier"
+	"github.com/signpost-project/signpost/internal/hostilehttp"
 	"github.com/signpost-project/signpost/internal/pki"
 	"github.com/signpost-project/signpost/internal/recovery"
 	smpapp "github.com/signpost-project/signpost/smp/app"
@@ -148,4 +149,42 @@ func mustParse(t *testing.T, k identifier.Kind, s string) identifier.ID {
 		t.Fatal(err)
 	}
 	return id
+}
+
+// TestHostileHTTPOnTheServedPort: the hostile requests of the review, sent to the port `smp serve` listens on
+// (lifecycle.HTTP with its write coalescing), get what a plain net/http server with the same handler answers.
+func TestHostileHTTPOnTheServedPort(t *testing.T) {
+	now := time.Now()
+	ca, err := pki.NewRoot("App Test CA", now.Add(-time.Hour), now.Add(48*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	leaf := issue(t, ca, "SMP signer")
+	certFile, keyFile := filepath.Join(dir, "smp.pem"), filepath.Join(dir, "smp-key.pem")
+	if err := leaf.WriteFiles(certFile, keyFile); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	a, err := smpapp.New(ctx, config(t, dir, fmt.Sprintf("signing: {cert: %s, key: %s}", certFile, keyFile)), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := smpapp.SeedDemo(ctx, a.Service(), leaf.Cert.Raw); err != nil {
+		t.Fatal(err)
+	}
+	servers := a.Servers()
+	for _, s := range servers {
+		if err := s.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer func() {
+		for i := len(servers) - 1; i >= 0; i-- {
+			_ = servers[i].Shutdown(ctx)
+		}
+	}()
+	path := "/" + identifier.EncodeSegment(smpapp.DemoParticipant) + "/services/" + identifier.EncodeSegment(smpapp.DemoDocumentType)
+	hostilehttp.Suite{Target: hostilehttp.Target{Path: path}, Reference: a.Handler(), ReadHeaderTimeout: 10 * time.Second}.Compare(t, a.Addr())
 }
