@@ -39,12 +39,11 @@ type TokenList struct {
 }
 
 func (a *api) listGroups(c *gin.Context) {
-	c.Set(keyRoute, routeAPIGroups)
 	limit := 100
 	if v := c.Query("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
-			a.jsonFail(c, routeAPIGroups, smp.Invalid("limit", strconv.Quote(v)+" is not a number from 1 to 1000"))
+			a.jsonFail(c, smp.Invalid("limit", strconv.Quote(v)+" is not a number from 1 to 1000"))
 			return
 		}
 		limit = n
@@ -53,24 +52,23 @@ func (a *api) listGroups(c *gin.Context) {
 	if after != "" {
 		id, err := a.svc.Policy().Parse(identifier.Participant, after)
 		if err != nil {
-			a.jsonFail(c, routeAPIGroups, smp.Invalid("after", err.Error()))
+			a.jsonFail(c, smp.Invalid("after", err.Error()))
 			return
 		}
 		after = id.String()
 	}
 	groups, next, err := a.svc.ListServiceGroups(c.Request.Context(), after, limit)
 	if err != nil {
-		a.jsonFail(c, routeAPIGroups, err)
+		a.jsonFail(c, err)
 		return
 	}
 	a.json(c, http.StatusOK, ServiceGroupPage{ServiceGroups: groups, Next: next})
 }
 
 func (a *api) listTokens(c *gin.Context) {
-	c.Set(keyRoute, routeAPITokens)
 	ts, err := a.o.Creds.Tokens(c.Request.Context())
 	if err != nil {
-		a.jsonFail(c, routeAPITokens, err)
+		a.jsonFail(c, err)
 		return
 	}
 	if ts == nil {
@@ -80,17 +78,16 @@ func (a *api) listTokens(c *gin.Context) {
 }
 
 func (a *api) createToken(c *gin.Context) {
-	c.Set(keyRoute, routeAPITokens)
 	var req TokenRequest
 	dec := json.NewDecoder(io.LimitReader(c.Request.Body, 64<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		a.jsonFail(c, routeAPITokens, smp.Invalid("body", "not a token request {\"user\": NAME, \"admin\": BOOL}: "+err.Error()))
+		a.jsonFail(c, smp.Invalid("body", "not a token request {\"user\": NAME, \"admin\": BOOL}: "+err.Error()))
 		return
 	}
 	tok, ti, err := a.o.Creds.CreateToken(c.Request.Context(), req.User, req.Admin)
 	if err != nil {
-		a.jsonFail(c, routeAPITokens, err)
+		a.jsonFail(c, err)
 		return
 	}
 	a.log.Info("smp token created", logging.Audit, "by", principal(c).User, "user", ti.User, "id", ti.ID, "admin", req.Admin)
@@ -98,10 +95,9 @@ func (a *api) createToken(c *gin.Context) {
 }
 
 func (a *api) revokeToken(c *gin.Context) {
-	c.Set(keyRoute, routeAPITokens)
 	id := c.Param("id")
 	if err := a.o.Creds.RevokeToken(c.Request.Context(), id); err != nil {
-		a.jsonFail(c, routeAPITokens, err)
+		a.jsonFail(c, err)
 		return
 	}
 	a.log.Info("smp token revoked", logging.Audit, "by", principal(c).User, "id", id)
@@ -118,10 +114,9 @@ func (a *api) json(c *gin.Context, code int, v any) {
 }
 
 func (a *api) serverStatus(c *gin.Context) {
-	c.Set(keyRoute, routeAPIStatus)
 	st, err := a.svc.Status(c.Request.Context())
 	if err != nil {
-		a.jsonFail(c, routeAPIStatus, err)
+		a.jsonFail(c, err)
 		return
 	}
 	a.json(c, http.StatusOK, st)
@@ -133,10 +128,9 @@ type UserList struct {
 }
 
 func (a *api) listUsers(c *gin.Context) {
-	c.Set(keyRoute, routeAPIUsers)
 	us, err := a.o.Creds.Users(c.Request.Context())
 	if err != nil {
-		a.jsonFail(c, routeAPIUsers, err)
+		a.jsonFail(c, err)
 		return
 	}
 	a.json(c, http.StatusOK, UserList{Users: us})
@@ -145,17 +139,16 @@ func (a *api) listUsers(c *gin.Context) {
 // setUser is PUT /api/v1/users/NAME with {"admin": BOOL, "password": "..."} (password omitted: unchanged; "":
 // removed).
 func (a *api) setUser(c *gin.Context) {
-	c.Set(keyRoute, routeAPIUsers)
 	var req auth.UserChange
 	dec := json.NewDecoder(io.LimitReader(c.Request.Body, 64<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		a.jsonFail(c, routeAPIUsers, smp.Invalid("body", "not a user change {\"admin\": BOOL, \"password\": TEXT}: "+err.Error()))
+		a.jsonFail(c, smp.Invalid("body", "not a user change {\"admin\": BOOL, \"password\": TEXT}: "+err.Error()))
 		return
 	}
 	name := c.Param("name")
 	if err := a.o.Creds.SetUser(c.Request.Context(), name, req); err != nil {
-		a.jsonFail(c, routeAPIUsers, err)
+		a.jsonFail(c, err)
 		return
 	}
 	a.log.Info("smp user set", logging.Audit, "by", principal(c).User, "user", name, "admin", req.Admin, "password_changed", req.Password != nil)
@@ -163,10 +156,9 @@ func (a *api) setUser(c *gin.Context) {
 }
 
 func (a *api) deleteUser(c *gin.Context) {
-	c.Set(keyRoute, routeAPIUsers)
 	name := c.Param("name")
 	if err := a.o.Creds.DeleteUser(c.Request.Context(), name); err != nil {
-		a.jsonFail(c, routeAPIUsers, err)
+		a.jsonFail(c, err)
 		return
 	}
 	a.log.Info("smp user deleted", logging.Audit, "by", principal(c).User, "user", name)

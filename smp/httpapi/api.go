@@ -86,6 +86,7 @@ type api struct {
 	svc    Publisher
 	prefix string // the public URL's escaped path, without a trailing slash
 	paths  paths
+	routes map[string]string // path pattern -> metric label (nameRoutes)
 	m      *metrics
 	log    *slog.Logger
 }

@@ -52,13 +52,12 @@ func (a *api) status(c *gin.Context, err error) (int, string) {
 }
 
 // fail answers a protocol request with the error's status and a plain-text message.
-func (a *api) fail(c *gin.Context, route string, err error) {
+func (a *api) fail(c *gin.Context, err error) {
 	code, msg := a.status(c, err)
-	a.failStatus(c, route, code, msg)
+	a.failStatus(c, code, msg)
 }
 
-func (a *api) failStatus(c *gin.Context, route string, code int, msg string) {
-	c.Set(keyRoute, route)
+func (a *api) failStatus(c *gin.Context, code int, msg string) {
 	hd := c.Writer.Header()
 	hd["X-Content-Type-Options"] = hdrNoSniff
 	a.textHeaders(c)
@@ -79,22 +78,19 @@ func (a *api) textHeaders(c *gin.Context) {
 // failAuto answers in JSON on the admin API and in text on the protocol paths.
 func (a *api) failAuto(c *gin.Context, err error) {
 	if strings.HasPrefix(c.Request.URL.Path, PathAPI) {
-		a.jsonFail(c, c.GetString(keyRoute), err)
+		a.jsonFail(c, err)
 		return
 	}
-	a.fail(c, c.GetString(keyRoute), err)
+	a.fail(c, err)
 }
 
 // jsonFail answers an admin API request with the error's status and {"error": message}.
-func (a *api) jsonFail(c *gin.Context, route string, err error) {
+func (a *api) jsonFail(c *gin.Context, err error) {
 	code, msg := a.status(c, err)
-	a.jsonError(c, route, code, msg)
+	a.jsonError(c, code, msg)
 }
 
-func (a *api) jsonError(c *gin.Context, route string, code int, msg string) {
-	if route != "" {
-		c.Set(keyRoute, route)
-	}
+func (a *api) jsonError(c *gin.Context, code int, msg string) {
 	c.Header("Content-Type", "application/json")
 	c.Header("X-Content-Type-Options", "nosniff")
 	c.Status(code)

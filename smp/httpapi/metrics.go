@@ -12,7 +12,8 @@ import (
 
 type metrics struct {
 	requests *prometheus.CounterVec
-	hot      sync.Map // route NUL code -> prometheus.Counter
+	mu       sync.RWMutex
+	hot      map[routeCode]prometheus.Counter // resolved counters, so a request does not hash labels
 }
 
 func newMetrics(r prometheus.Registerer) *metrics {
@@ -40,13 +41,24 @@ func register[C prometheus.Collector](r prometheus.Registerer, c C) C {
 	return c
 }
 
+type routeCode struct {
+	route string
+	code  int
+}
+
 func (m *metrics) request(route string, code int) {
-	key := route + "\x00" + strconv.Itoa(code)
-	if c, ok := m.hot.Load(key); ok {
-		c.(prometheus.Counter).Inc()
-		return
+	key := routeCode{route, code}
+	m.mu.RLock()
+	c, ok := m.hot[key]
+	m.mu.RUnlock()
+	if !ok {
+		c = m.requests.WithLabelValues(route, strconv.Itoa(code))
+		m.mu.Lock()
+		if m.hot == nil {
+			m.hot = map[routeCode]prometheus.Counter{}
+		}
+		m.hot[key] = c
+		m.mu.Unlock()
 	}
-	c := m.requests.WithLabelValues(route, strconv.Itoa(code))
-	m.hot.Store(key, c)
 	c.Inc()
 }

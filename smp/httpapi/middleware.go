@@ -14,7 +14,6 @@ import (
 
 // Context keys.
 const (
-	keyRoute     = "signpost.route"
 	keyPrincipal = "signpost.principal"
 )
 
@@ -33,7 +32,7 @@ func (a *api) recovery() gin.HandlerFunc {
 			}
 			recovery.Report(a.log, "smp_http", v)
 			if !c.Writer.Written() {
-				a.failStatus(c, routeOther, http.StatusInternalServerError, "internal error; the SMP's log has the details")
+				a.failStatus(c, http.StatusInternalServerError, "internal error; the SMP's log has the details")
 			}
 			c.Abort()
 		}()
@@ -46,8 +45,8 @@ func (a *api) observe() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
-		route := c.GetString(keyRoute)
-		if route == "" {
+		route, ok := a.routes[c.FullPath()]
+		if !ok {
 			route = routeOther
 		}
 		code := c.Writer.Status()
@@ -96,7 +95,7 @@ func (a *api) authenticate() gin.HandlerFunc {
 func (a *api) adminOnly() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if !principal(c).Admin {
-			a.jsonFail(c, routeOther, smp.Forbidden("the admin API is for administrators"))
+			a.jsonFail(c, smp.Forbidden("the admin API is for administrators"))
 			c.Abort()
 			return
 		}

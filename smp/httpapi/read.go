@@ -56,15 +56,14 @@ var hdrNoSniff = []string{"nosniff"}
 
 // read serves GET and HEAD of a document: stored bytes with their precomputed header values, 304 on a matching
 // conditional request.
-func (a *api) read(route string, f smp.Flavour, meta bool) gin.HandlerFunc {
+func (a *api) read(f smp.Flavour, meta bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		c.Set(keyRoute, route)
 		raw := c.Request.URL.RawPath
 		t := a.paths.get(raw)
 		if t == nil {
 			var err error
 			if t, err = a.resolve(c, f, meta); err != nil {
-				a.fail(c, route, err)
+				a.fail(c, err)
 				return
 			}
 			a.paths.put(raw, t)
@@ -74,7 +73,7 @@ func (a *api) read(route string, f smp.Flavour, meta bool) gin.HandlerFunc {
 			if errors.Is(err, smp.ErrNotFound) {
 				err = smp.NotFound(t.what)
 			}
-			a.fail(c, route, err)
+			a.fail(c, err)
 			return
 		}
 		hd := c.Writer.Header()

@@ -71,7 +71,7 @@ func Public(o Options) http.Handler {
 		allow = "GET, HEAD, PUT, DELETE"
 	}
 	e.NoRoute(func(c *gin.Context) {
-		a.fail(c, routeOther, smp.NotFound("no such path: use /{participant} or /{participant}/services/{document type}"))
+		a.fail(c, smp.NotFound("no such path: use /{participant} or /{participant}/services/{document type}"))
 	})
 	e.NoMethod(func(c *gin.Context) {
 		c.Header("Allow", allow)
@@ -79,39 +79,40 @@ func Public(o Options) http.Handler {
 		if c.Request.Method == http.MethodPut && strings.HasSuffix(c.Request.URL.RawPath, "/services") {
 			msg = "PUT needs a document type: /{participant}/services/{document type}"
 		}
-		a.failStatus(c, routeOther, http.StatusMethodNotAllowed, msg)
+		a.failStatus(c, http.StatusMethodNotAllowed, msg)
 	})
 	prefixes := []string{""}
 	if a.prefix != "" {
 		prefixes = append(prefixes, a.prefix)
 	}
-	type binding struct {
-		path        string
-		f           smp.Flavour
-		group, meta string
-	}
-	bindings := []binding{{"", a.svc.RootFlavour(), routeGroup, routeMetadata}}
+	bindings := []struct {
+		path string
+		f    smp.Flavour
+	}{{"", a.svc.RootFlavour()}}
 	if a.svc.Serves(smp.SMP2) {
-		bindings = append(bindings, binding{"/" + smp.PathSMP2, smp.SMP2, routeGroup2, routeMetadata2})
+		bindings = append(bindings, struct {
+			path string
+			f    smp.Flavour
+		}{"/" + smp.PathSMP2, smp.SMP2})
 	}
 	for _, pre := range prefixes {
 		for _, b := range bindings {
 			g := e.Group(pre + b.path)
-			read := func(route string, meta bool) gin.HandlerFunc { return a.read(route, b.f, meta) }
-			g.GET("/:p", read(b.group, false))
-			g.HEAD("/:p", read(b.group, false))
-			g.GET("/:p/services/:d", read(b.meta, true))
-			g.HEAD("/:p/services/:d", read(b.meta, true))
+			g.GET("/:p", a.read(b.f, false))
+			g.HEAD("/:p", a.read(b.f, false))
+			g.GET("/:p/services/:d", a.read(b.f, true))
+			g.HEAD("/:p/services/:d", a.read(b.f, true))
 			if o.Write {
 				w := g.Group("", a.deadline(), a.authenticate())
-				w.PUT("/:p", a.putGroup(b.group))
-				w.DELETE("/:p", a.deleteGroup(b.group))
-				w.PUT("/:p/services/:d", a.putMetadata(b.meta))
-				w.DELETE("/:p/services/:d", a.deleteMetadata(b.meta))
-				w.DELETE("/:p/services", a.deleteAllMetadata(routeAllMeta))
+				w.PUT("/:p", a.putGroup())
+				w.DELETE("/:p", a.deleteGroup())
+				w.PUT("/:p/services/:d", a.putMetadata())
+				w.DELETE("/:p/services/:d", a.deleteMetadata())
+				w.DELETE("/:p/services", a.deleteAllMetadata())
 			}
 		}
 	}
+	a.nameRoutes(e)
 	return rawPath(e)
 }
 
@@ -124,10 +125,10 @@ func Admin(o Options, extra ...func(*gin.RouterGroup)) http.Handler {
 	e := newEngine()
 	e.Use(a.recovery(), a.observe())
 	e.NoRoute(func(c *gin.Context) {
-		a.jsonError(c, routeOther, http.StatusNotFound, "not found: GET "+PathAPI+"status, GET "+PathAPI+"service-groups?limit=N&after=PARTICIPANT, GET or POST "+PathAPI+"tokens, DELETE "+PathAPI+"tokens/ID, GET "+PathAPI+"users, PUT or DELETE "+PathAPI+"users/NAME")
+		a.jsonError(c, http.StatusNotFound, "not found: GET "+PathAPI+"status, GET "+PathAPI+"service-groups?limit=N&after=PARTICIPANT, GET or POST "+PathAPI+"tokens, DELETE "+PathAPI+"tokens/ID, GET "+PathAPI+"users, PUT or DELETE "+PathAPI+"users/NAME")
 	})
 	e.NoMethod(func(c *gin.Context) {
-		a.jsonError(c, routeOther, http.StatusMethodNotAllowed, "method "+c.Request.Method+" is not allowed here")
+		a.jsonError(c, http.StatusMethodNotAllowed, "method "+c.Request.Method+" is not allowed here")
 	})
 	g := e.Group(strings.TrimSuffix(PathAPI, "/"), a.authenticate(), a.adminOnly())
 	g.GET("/service-groups", a.listGroups)
@@ -142,6 +143,7 @@ func Admin(o Options, extra ...func(*gin.RouterGroup)) http.Handler {
 	for _, x := range extra {
 		x(g)
 	}
+	a.nameRoutes(e)
 	return rawPath(e)
 }
 
@@ -152,4 +154,39 @@ func urlPathPrefix(base string) string {
 		return ""
 	}
 	return strings.TrimRight(u.EscapedPath(), "/")
+}
+
+// nameRoutes gives every registered path pattern its metric label, once: a request finds its label by the
+// pattern that matched (gin's FullPath), with no per-request work.
+func (a *api) nameRoutes(e *gin.Engine) {
+	a.routes = map[string]string{}
+	for _, r := range e.Routes() {
+		a.routes[r.Path] = routeName(r.Path)
+	}
+}
+
+// routeName is the metric label of a path pattern.
+func routeName(pattern string) string {
+	smp2 := strings.Contains(pattern, "/"+smp.PathSMP2+"/")
+	switch {
+	case strings.HasPrefix(pattern, PathAPI+"service-groups"):
+		return routeAPIGroups
+	case strings.HasPrefix(pattern, PathAPI+"tokens"):
+		return routeAPITokens
+	case strings.HasPrefix(pattern, PathAPI+"users"):
+		return routeAPIUsers
+	case strings.HasPrefix(pattern, PathAPI+"status"):
+		return routeAPIStatus
+	case strings.HasSuffix(pattern, "/services"):
+		return routeAllMeta
+	case strings.HasSuffix(pattern, "/services/:d") && smp2:
+		return routeMetadata2
+	case strings.HasSuffix(pattern, "/services/:d"):
+		return routeMetadata
+	case strings.HasSuffix(pattern, "/:p") && smp2:
+		return routeGroup2
+	case strings.HasSuffix(pattern, "/:p"):
+		return routeGroup
+	}
+	return routeOther
 }

@@ -22,39 +22,38 @@ import (
 
 // putTarget reads what every PUT starts with: the identifiers of the path and the body. On an error it has
 // answered already.
-func (a *api) putTarget(c *gin.Context, route string, meta bool) (p, d identifier.ID, body []byte, ok bool) {
-	c.Set(keyRoute, route)
+func (a *api) putTarget(c *gin.Context, meta bool) (p, d identifier.ID, body []byte, ok bool) {
 	p, d, err := a.ids(c, meta)
 	if err == nil {
 		body, err = a.body(c)
 	}
 	if err != nil {
-		a.fail(c, route, err)
+		a.fail(c, err)
 		return p, d, nil, false
 	}
 	return p, d, body, true
 }
 
-func (a *api) putGroup(route string) gin.HandlerFunc {
+func (a *api) putGroup() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		p, _, body, ok := a.putTarget(c, route, false)
+		p, _, body, ok := a.putTarget(c, false)
 		if !ok {
 			return
 		}
 		sg, err := xmlbind.DecodeServiceGroup(body, a.svc.Policy(), a.o.Limits)
 		if err != nil {
-			a.fail(c, route, err)
+			a.fail(c, err)
 			return
 		}
 		if sg.Participant != p {
-			a.fail(c, route, smp.Invalid("ParticipantIdentifier", sg.Participant.String()+" in the body differs from "+p.String()+" in the URL"))
+			a.fail(c, smp.Invalid("ParticipantIdentifier", sg.Participant.String()+" in the body differs from "+p.String()+" in the URL"))
 			return
 		}
 		var o smp.GroupWrite
 		if v := c.Query("create-in-sml"); v != "" {
 			b, err := strconv.ParseBool(v)
 			if err != nil {
-				a.fail(c, route, smp.Invalid("create-in-sml", strconv.Quote(v)+" is not true or false"))
+				a.fail(c, smp.Invalid("create-in-sml", strconv.Quote(v)+" is not true or false"))
 				return
 			}
 			o.InSML = &b
@@ -64,47 +63,47 @@ func (a *api) putGroup(route string) gin.HandlerFunc {
 		}
 		by := principal(c)
 		created, err := a.svc.PutServiceGroup(c.Request.Context(), by, sg, o)
-		a.stored(c, route, by, created, err, "service group "+p.String(), nil)
+		a.stored(c, by, created, err, "service group "+p.String(), nil)
 	}
 }
 
-func (a *api) putMetadata(route string) gin.HandlerFunc {
+func (a *api) putMetadata() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		p, d, body, ok := a.putTarget(c, route, true)
+		p, d, body, ok := a.putTarget(c, true)
 		if !ok {
 			return
 		}
 		sm, err := xmlbind.DecodeServiceMetadata(body, a.svc.Policy(), a.o.Limits)
 		if err != nil {
-			a.fail(c, route, err)
+			a.fail(c, err)
 			return
 		}
 		if sm.Redirect != nil && sm.Participant.IsZero() && sm.DocumentType.IsZero() {
 			sm.Participant, sm.DocumentType = p, d
 		}
 		if sm.Participant != p {
-			a.fail(c, route, smp.Invalid("ParticipantIdentifier", sm.Participant.String()+" in the body differs from "+p.String()+" in the URL"))
+			a.fail(c, smp.Invalid("ParticipantIdentifier", sm.Participant.String()+" in the body differs from "+p.String()+" in the URL"))
 			return
 		}
 		if sm.DocumentType != d {
-			a.fail(c, route, smp.Invalid("DocumentIdentifier", sm.DocumentType.String()+" in the body differs from "+d.String()+" in the URL"))
+			a.fail(c, smp.Invalid("DocumentIdentifier", sm.DocumentType.String()+" in the body differs from "+d.String()+" in the URL"))
 			return
 		}
 		warns, err := smp.CheckPublishable(&sm, a.svc.Now(), a.o.ExpiredCertificates)
 		if err != nil {
-			a.fail(c, route, err)
+			a.fail(c, err)
 			return
 		}
 		by := principal(c)
 		created, err := a.svc.PutServiceMetadata(c.Request.Context(), by, sm)
-		a.stored(c, route, by, created, err, "service metadata "+d.String()+" of "+p.String(), warns)
+		a.stored(c, by, created, err, "service metadata "+d.String()+" of "+p.String(), warns)
 	}
 }
 
 // stored answers a PUT: 201 when it created, 200 when it replaced.
-func (a *api) stored(c *gin.Context, route string, by smp.Principal, created bool, err error, what string, warns []string) {
+func (a *api) stored(c *gin.Context, by smp.Principal, created bool, err error, what string, warns []string) {
 	if err != nil {
-		a.fail(c, route, err)
+		a.fail(c, err)
 		return
 	}
 	for _, wn := range warns {
@@ -119,43 +118,40 @@ func (a *api) stored(c *gin.Context, route string, by smp.Principal, created boo
 	a.text(c, http.StatusOK, "stored "+what)
 }
 
-func (a *api) deleteGroup(route string) gin.HandlerFunc {
+func (a *api) deleteGroup() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		c.Set(keyRoute, route)
 		p, _, err := a.ids(c, false)
 		if err == nil {
 			err = a.svc.DeleteServiceGroup(c.Request.Context(), principal(c), p)
 		}
-		a.deleted(c, route, err, "deleted service group "+p.String()+" and its service metadata")
+		a.deleted(c, err, "deleted service group "+p.String()+" and its service metadata")
 	}
 }
 
-func (a *api) deleteMetadata(route string) gin.HandlerFunc {
+func (a *api) deleteMetadata() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		c.Set(keyRoute, route)
 		p, d, err := a.ids(c, true)
 		if err == nil {
 			_, err = a.svc.DeleteServiceMetadata(c.Request.Context(), principal(c), p, d)
 		}
-		a.deleted(c, route, err, "deleted service metadata "+d.String()+" of "+p.String())
+		a.deleted(c, err, "deleted service metadata "+d.String()+" of "+p.String())
 	}
 }
 
-func (a *api) deleteAllMetadata(route string) gin.HandlerFunc {
+func (a *api) deleteAllMetadata() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		c.Set(keyRoute, route)
 		p, _, err := a.ids(c, false)
 		n := 0
 		if err == nil {
 			n, err = a.svc.DeleteServiceMetadata(c.Request.Context(), principal(c), p, identifier.ID{})
 		}
-		a.deleted(c, route, err, "deleted "+strconv.Itoa(n)+" service metadata of "+p.String())
+		a.deleted(c, err, "deleted "+strconv.Itoa(n)+" service metadata of "+p.String())
 	}
 }
 
-func (a *api) deleted(c *gin.Context, route string, err error, msg string) {
+func (a *api) deleted(c *gin.Context, err error, msg string) {
 	if err != nil {
-		a.fail(c, route, err)
+		a.fail(c, err)
 		return
 	}
 	a.log.Info("smp write", logging.Audit, "op", "delete", "user", principal(c).User, "path", c.Request.URL.RawPath)
