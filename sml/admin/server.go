@@ -198,6 +198,10 @@ func (h *handler) importFile(w http.ResponseWriter, r *http.Request) {
 		h.cfg.Log.Debug("sml admin: import without full duplex", "err", err)
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
+	// One connection per import: the answer starts before the body is read, and an import that stops at a bad line
+	// leaves the rest of the body unread, so net/http closes the connection after it; without saying so up front,
+	// a client would reuse that connection for its next request and lose it.
+	w.Header().Set("Connection", "close")
 	w.WriteHeader(http.StatusOK)
 	_ = rc.Flush()
 	enc := json.NewEncoder(w)
