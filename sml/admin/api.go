@@ -6,6 +6,7 @@
 //	GET  /api/v1/smps                every registered SMP
 //	GET  /api/v1/zones/{zone}/export the zone as an RFC 1035 master file (text/dns), as `sml export-zone` writes it
 //	POST /api/v1/import?batch=N      a JSON Lines import file (docs/sml-import.md); answers JSON Lines of progress
+//	GET  /api/v1/backup              a consistent copy of the store, taken online (application/octet-stream)
 package admin
 
 import (
@@ -27,6 +28,8 @@ type API interface {
 	// Import reads a JSON Lines import file and commits it in transactions of batch participants; progress, when
 	// set, is called after each committed batch. On an error the result counts what was committed before it.
 	Import(ctx context.Context, r io.Reader, batch int, progress func(ImportEvent)) (ImportResult, error)
+	// Backup writes a consistent copy of the whole store, from one read transaction, while writes go on.
+	Backup(ctx context.Context, w io.Writer) (int64, error)
 }
 
 // Backend is what the admin API needs from the SML (an *sml.Service).
@@ -113,7 +116,11 @@ type ErrorBody struct {
 
 // Local runs the API on a Backend in this process: the admin commands with the server stopped, and the HTTP
 // handler with it running.
-type Local struct{ B Backend }
+type Local struct {
+	B Backend
+	// Store writes the store's backup (store.DB.Backup); nil: Backup is refused.
+	Store func(w io.Writer) (int64, error)
+}
 
 var _ API = Local{}
 
@@ -163,6 +170,14 @@ func (l Local) SMPs(ctx context.Context) ([]SMP, error) {
 			Owner: s.Owner, Created: s.Created, Updated: s.Updated}
 	}
 	return out, nil
+}
+
+// ExportZone implements API.
+func (l Local) Backup(ctx context.Context, w io.Writer) (int64, error) {
+	if l.Store == nil {
+		return 0, &sml.Error{Kind: sml.KindInternal, Msg: "no store to back up"}
+	}
+	return l.Store(ctxWriter{ctx: ctx, w: w})
 }
 
 // ExportZone implements API.

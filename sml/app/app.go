@@ -105,7 +105,7 @@ func New(cfg *conf.SML, log *slog.Logger, o *ops.Ops) (*App, error) {
 		log.Info("SML admin token written", "file", cfg.Admin.TokenFile)
 	}
 	a.admin = &lifecycle.HTTP{N: "sml admin", OnFail: a.fail, Server: admin.NewServer(cfg.Admin.Listen,
-		admin.NewHandler(svc, admin.Config{Token: admin.NewToken(tok), Log: log, OnPanic: m.adminPanics.Inc}), log)}
+		admin.NewHandler(svc, admin.Config{Token: admin.NewToken(tok), Log: log, OnPanic: m.adminPanics.Inc, Backup: db.Backup}), log)}
 	if cfg.Management.TLS.Set() {
 		h, err := soap.NewServer(svc, soap.Config{Management: cfg.Management, Log: log, OnFail: a.fail})
 		if err != nil {
