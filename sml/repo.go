@@ -56,6 +56,7 @@ type txn interface {
 	// first); fn returns errStop to end early. The cursor of a participant is cursorOf(p).
 	eachOfSMP(smpID, after string, fn func(p Participant, cursor string) error) error
 	countOfZone(zone string) int
+	countOfSMP(smpID string) int
 
 	// name index: owner name -> what lives there ("p" for a participant, or "s" + SMP ID).
 	name(owner string) (string, bool)

@@ -39,7 +39,7 @@ the server is stopped. For a server whose configuration you do not have (signpos
 --token-file instead of --config.`,
 	}
 	cmd.AddCommand(newSMLServeCmd(), newSMLStatusCmd(), newSMLSMPsCmd(), newSMLExportZoneCmd(), newSMLImportCmd(),
-		newSMLBackupCmd(), newSMLRestoreCmd())
+		newSMLParticipantCmd(), newSMLBackupCmd(), newSMLRestoreCmd())
 	return cmd
 }
 
@@ -242,10 +242,10 @@ func newSMLSMPsCmd() *cobra.Command {
 				return writeIndentedJSON(out, map[string]any{"smps": smps})
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tDOMAIN\tLOGICAL ADDRESS\tPHYSICAL ADDRESS\tOWNER\tUPDATED")
+			fmt.Fprintln(tw, "ID\tDOMAIN\tLOGICAL ADDRESS\tPHYSICAL ADDRESS\tPARTICIPANTS\tOWNER\tUPDATED")
 			for _, s := range smps {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Domain, s.LogicalAddress, s.PhysicalAddress, s.Owner,
-					s.Updated.UTC().Format(time.RFC3339))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.ID, s.Domain, s.LogicalAddress, s.PhysicalAddress, s.Participants,
+					s.Owner, s.Updated.UTC().Format(time.RFC3339))
 			}
 			return tw.Flush()
 		},
@@ -286,6 +286,46 @@ While the server runs, the zone comes from it through its admin API; the same zo
 	}
 	t.flags(cmd.Flags())
 	cmd.Flags().StringVarP(&out, "output", "o", "", "write to FILE (replaced whole, only when the export succeeds) instead of standard output")
+	return cmd
+}
+
+func newSMLParticipantCmd() *cobra.Command {
+	t := &smlTarget{}
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "participant [--config FILE | --admin-addr HOST:PORT --token-file FILE] [--json] SCHEME::VALUE",
+		Short: "Show a participant in every domain that has it: its SMP and the exact records the zone publishes",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			api, done, err := t.open(cmd.Context(), cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer done()
+			ps, err := api.Participant(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				return writeIndentedJSON(out, map[string]any{"participants": ps})
+			}
+			for i, p := range ps {
+				if i > 0 {
+					fmt.Fprintln(out)
+				}
+				fmt.Fprintf(out, "%s in %s\n  SMP      %s (%s), owner %s\n  created  %s, updated %s\n  records\n",
+					p.Participant, p.Domain, p.SMP.ID, p.SMP.LogicalAddress, p.SMP.Owner,
+					p.Created.UTC().Format(time.RFC3339), p.Updated.UTC().Format(time.RFC3339))
+				for _, r := range p.Records {
+					fmt.Fprintf(out, "    %s\n", r)
+				}
+			}
+			return nil
+		},
+	}
+	t.flags(cmd.Flags())
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
 

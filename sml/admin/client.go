@@ -207,3 +207,12 @@ func (c *Client) Backup(ctx context.Context, w io.Writer) (int64, error) {
 	}
 	return n, nil
 }
+
+// Participant implements API.
+func (c *Client) Participant(ctx context.Context, id string) ([]ParticipantRecords, error) {
+	var out struct {
+		Participants []ParticipantRecords `json:"participants"`
+	}
+	err := c.getJSON(ctx, "/api/v1/participants/"+url.PathEscape(id), &out)
+	return out.Participants, err
+}

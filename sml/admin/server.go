@@ -60,6 +60,7 @@ func NewHandler(b Backend, cfg Config) http.Handler {
 	mux.HandleFunc("GET /api/v1/zones/{zone}/export", h.exportZone)
 	mux.HandleFunc("POST /api/v1/import", h.importFile)
 	mux.HandleFunc("GET /api/v1/backup", h.backup)
+	mux.HandleFunc("GET /api/v1/participants/{id}", h.participant)
 	return h.recover(h.auth(mux))
 }
 
@@ -150,6 +151,15 @@ func (h *handler) smps(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"smps": smps})
+}
+
+func (h *handler) participant(w http.ResponseWriter, r *http.Request) {
+	ps, err := h.api.Participant(r.Context(), r.PathValue("id"))
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"participants": ps})
 }
 
 func (h *handler) exportZone(w http.ResponseWriter, r *http.Request) {
