@@ -197,3 +197,33 @@ func TestProxyRFC9440Chain(t *testing.T) {
 		t.Errorf("leaf with Client-Cert-Chain: %+v %v", c, err)
 	}
 }
+
+// FuzzProxyHeader: any header value, in either format, is refused or yields a caller of the trusted domain;
+// decoding never panics.
+func FuzzProxyHeader(f *testing.F) {
+	p := newPKI(f)
+	f.Add(escapedPEM(p.clients["smp-a"]), "")
+	f.Add(rfc9440(p.clients["smp-a"]), ":"+base64.StdEncoding.EncodeToString(p.ca.Cert.Raw)+":")
+	f.Add("%2D%2D%2D%2D%2DBEGIN%20CERTIFICATE", ":AAAA:, :")
+	cert := &soap.CertAuthenticator{Domains: []soap.DomainTrust{{Zone: zoneName, Issuers: p.ca.Pool()}}}
+	auths := map[string]*soap.ProxyAuthenticator{}
+	for _, format := range []string{soap.FormatEscapedPEM, soap.FormatRFC9440} {
+		a, err := soap.NewProxyAuthenticator(cert, conf.Proxy{Addresses: []string{"127.0.0.1"}, Header: "Client-Cert", Format: format}, nil)
+		if err != nil {
+			f.Fatal(err)
+		}
+		auths[format] = a
+	}
+	f.Fuzz(func(t *testing.T, v, chain string) {
+		for _, a := range auths {
+			r, _ := http.NewRequest(http.MethodPost, "http://sml/manageservicemetadata", nil)
+			r.RemoteAddr = "127.0.0.1:4000"
+			r.Header["Client-Cert"] = []string{v}
+			r.Header["Client-Cert-Chain"] = []string{chain}
+			c, err := a.Authenticate(r)
+			if err == nil && (c.Domain != zoneName || c.Identity == "") {
+				t.Fatalf("caller %+v from %q", c, v)
+			}
+		}
+	})
+}
