@@ -76,6 +76,20 @@ type Management struct {
 	// ReadTimeout and WriteTimeout bound a request. Defaults 30s.
 	ReadTimeout  time.Duration `yaml:"read_timeout"`
 	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// Proxy, when Addresses is set, reads the client certificate from a header set by a TLS-terminating proxy.
+	Proxy Proxy `yaml:"proxy"`
+}
+
+// Proxy is a TLS-terminating reverse proxy in front of the management listener. Only requests whose TCP peer is
+// one of Addresses have their Header read; from any other peer the header is ignored (and logged). With Addresses
+// set and management.tls left out, the listener serves plain HTTP, and then only on a loopback or private address.
+type Proxy struct {
+	// Addresses lists the proxies' addresses or prefixes (127.0.0.1, 10.0.0.0/8).
+	Addresses []string `yaml:"addresses"`
+	// Header carries the client certificate. Default X-SSL-Client-Cert (escaped-pem) or Client-Cert (rfc9440).
+	Header string `yaml:"header"`
+	// Format is escaped-pem (nginx $ssl_client_escaped_cert; the default) or rfc9440 (:base64-DER:).
+	Format string `yaml:"format"`
 }
 
 // Admin is a server's admin listener: the JSON admin API that the admin commands use against a running server.
@@ -125,6 +139,8 @@ type Domain struct {
 	Glue map[string][]string `yaml:"glue"`
 	// TrustedIssuers is a PEM bundle: SMP client certificates chaining to one of them belong to this domain.
 	TrustedIssuers string `yaml:"trusted_issuers"`
+	// CRL lists certificate revocation list files (PEM or DER) of the trusted issuers; reloaded when they change.
+	CRL []string `yaml:"crl"`
 }
 
 // HashMode returns the domain's hashing mode.
@@ -194,6 +210,16 @@ func (c *SML) Defaults() {
 	}
 	if m.WriteTimeout == 0 {
 		m.WriteTimeout = 30 * time.Second
+	}
+	if pr := &m.Proxy; len(pr.Addresses) > 0 {
+		if pr.Format == "" {
+			pr.Format = "escaped-pem"
+		}
+		if pr.Header == "" && pr.Format == "rfc9440" {
+			pr.Header = "Client-Cert"
+		} else if pr.Header == "" {
+			pr.Header = "X-SSL-Client-Cert"
+		}
 	}
 	if c.Admin.Listen == "" {
 		c.Admin.Listen = "127.0.0.1:8082"
@@ -328,6 +354,7 @@ func (c *SML) Validate() error {
 	m := c.Management
 	validateAddr(p, "management.listen", m.Listen, false)
 	m.TLS.validate(p, "management.tls", false)
+	m.Proxy.validate(p, m)
 	if m.FaultStatus != "soap" && m.FaultStatus != "bdmsl" {
 		p.add("management.fault_status", "%q is not soap or bdmsl", m.FaultStatus)
 	}
@@ -356,6 +383,38 @@ func (c *SML) Validate() error {
 	}
 	return p.err(c.file)
 }
+
+func (pr Proxy) validate(p *problems, m Management) {
+	if len(pr.Addresses) == 0 {
+		if pr.Header != "" || pr.Format != "" {
+			p.add("management.proxy.addresses", "missing: header and format are only read from proxy addresses")
+		}
+		return
+	}
+	for i, a := range pr.Addresses {
+		if _, err := netip.ParsePrefix(a); err != nil {
+			if _, err := netip.ParseAddr(a); err != nil {
+				p.add(fmt.Sprintf("management.proxy.addresses[%d]", i), "%q is neither an IP address nor a prefix like 10.0.0.0/8", a)
+			}
+		}
+	}
+	if pr.Format != "escaped-pem" && pr.Format != "rfc9440" {
+		p.add("management.proxy.format", "%q is not escaped-pem or rfc9440", pr.Format)
+	}
+	if !reHeader.MatchString(pr.Header) {
+		p.add("management.proxy.header", "%q is not an HTTP header name", pr.Header)
+	}
+	if !m.TLS.Set() { // plain HTTP behind the proxy
+		host, _, err := net.SplitHostPort(m.Listen)
+		ip, perr := netip.ParseAddr(host)
+		if err == nil && host != "localhost" && (perr != nil || !(ip.IsLoopback() || ip.IsPrivate())) {
+			p.add("management.listen", "%q serves plain HTTP (management.proxy without management.tls): listen on a loopback "+
+				"or private address only, or configure management.tls", m.Listen)
+		}
+	}
+}
+
+var reHeader = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 
 // validateLoopback checks that addr is HOST:PORT with a loopback host: an IP literal such as 127.0.0.1 or ::1, or
 // localhost.
@@ -417,6 +476,13 @@ func (d *Domain) validate(p *problems, path string, zones map[string]bool) {
 	for _, n := range append([]string{d.SOA.MName, d.SOA.RName}, d.NS...) {
 		if !reDNSName.MatchString(n) {
 			p.add(path, "%q is not a valid DNS name (soa or ns)", n)
+		}
+	}
+	for i, f := range d.CRL {
+		if f == "" {
+			p.add(fmt.Sprintf("%s.crl[%d]", path, i), "empty file name")
+		} else if d.TrustedIssuers == "" {
+			p.add(fmt.Sprintf("%s.crl[%d]", path, i), "a CRL needs trusted_issuers: it is checked against them")
 		}
 	}
 	for n, addrs := range d.Glue {

@@ -106,14 +106,14 @@ func New(cfg *conf.SML, log *slog.Logger, o *ops.Ops) (*App, error) {
 	}
 	a.admin = &lifecycle.HTTP{N: "sml admin", OnFail: a.fail, Server: admin.NewServer(cfg.Admin.Listen,
 		admin.NewHandler(svc, admin.Config{Token: admin.NewToken(tok), Log: log, OnPanic: m.adminPanics.Inc, Backup: db.Backup}), log)}
-	if cfg.Management.TLS.Set() {
-		h, err := soap.NewServer(svc, soap.Config{Management: cfg.Management, Log: log, OnFail: a.fail})
+	if cfg.Management.TLS.Set() || len(cfg.Management.Proxy.Addresses) > 0 {
+		h, err := soap.NewServer(svc, soap.Config{Management: cfg.Management, Log: log, OnFail: a.fail, Registry: o.Registry})
 		if err != nil {
 			return nil, err
 		}
 		a.soap = h
 	} else {
-		log.Warn("SML management API disabled: management.tls is not configured")
+		log.Warn("SML management API disabled: neither management.tls nor management.proxy is configured")
 	}
 	o.AddCheck("sml-store", func(context.Context) error {
 		_, err := svc.Stats()
