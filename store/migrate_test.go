@@ -350,8 +350,8 @@ func TestFailedUpgradeStepResumesAtNextOpen(t *testing.T) {
 	}
 	db.Close()
 	after, v := dump(t, path)
-	if v != 2 {
-		t.Fatalf("schema version %d after the retry, want 2", v)
+	if v != store.SchemaVersion {
+		t.Fatalf("schema version %d after the retry, want %d", v, store.SchemaVersion)
 	}
 	for g := range before["smp.groups"] {
 		if !bytes.Equal(after["smp.versions"][g], be64(1)) {
@@ -403,8 +403,8 @@ func TestKilledUpgradeResumesAtNextOpen(t *testing.T) {
 	}
 	db.Close()
 	after, v := dump(t, path)
-	if v != 2 {
-		t.Fatalf("schema version %d, want 2", v)
+	if v != store.SchemaVersion {
+		t.Fatalf("schema version %d, want %d", v, store.SchemaVersion)
 	}
 	checkSchema1(t, "smp.db", after)
 	if len(after["smp.versions"]) != 2 {
@@ -475,5 +475,68 @@ func TestReadOnlyOpenOfOlderStoreRefused(t *testing.T) {
 	entries, _ := os.ReadDir(filepath.Dir(path))
 	if len(entries) != 1 {
 		t.Errorf("the directory holds %d entries after a read-only Open, want only the store", len(entries))
+	}
+}
+
+// Step 2 -> 3 adds sml.migrations to a schema-2 store (the SML fixture upgraded to 2 by step 1 alone, the
+// bucket absent) and changes no record.
+func TestUpgradeSchema2AddsMigrations(t *testing.T) {
+	path := copyFixture(t, "sml.db")
+	b, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = b.Update(func(tx *bolt.Tx) error {
+		if _, err := tx.CreateBucket([]byte("smp.versions")); err != nil {
+			return err
+		}
+		return tx.Bucket([]byte("meta")).Put([]byte("schema-version"), be64(2))
+	})
+	b.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, v := dump(t, path)
+	if v != 2 {
+		t.Fatalf("prepared store has schema %d, want 2", v)
+	}
+	if _, ok := before["sml.migrations"]; ok {
+		t.Fatal("the schema-2 store already has sml.migrations")
+	}
+	var steps []uint64
+	store.SetUpgradeHook(t, func(from uint64) error {
+		steps = append(steps, from)
+		return nil
+	})
+	db, err := store.Open(path, store.Options{})
+	if err != nil {
+		t.Fatalf("Open of a schema-2 store: %v", err)
+	}
+	if err := db.Check(); err != nil {
+		t.Error(err)
+	}
+	db.Close()
+	if !slices.Equal(steps, []uint64{2}) {
+		t.Errorf("steps run: %v, want [2]", steps)
+	}
+	after, v := dump(t, path)
+	if v != 3 {
+		t.Errorf("schema version %d after the upgrade, want 3", v)
+	}
+	if m, ok := after["sml.migrations"]; !ok || len(m) != 0 {
+		t.Errorf("sml.migrations = %v (present %t), want an empty bucket", m, ok)
+	}
+	for bk, kv := range before {
+		for k, v := range kv {
+			if bk == "meta" && k == "schema-version" {
+				continue
+			}
+			if !bytes.Equal(after[bk][k], v) {
+				t.Errorf("%s %q changed by the upgrade", bk, k)
+			}
+		}
+	}
+	if n := len(backups(t, path)); n != 1 {
+		t.Errorf("%d backups, want 1 (schema 2)", n)
 	}
 }
