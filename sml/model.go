@@ -80,6 +80,8 @@ type Domain struct {
 	Glue []zone.Record
 	// TrustedIssuers is the PEM bundle path of the domain's SMP certificate issuers (used by the SOAP API).
 	TrustedIssuers string
+	// RequireHTTPS refuses SMPs whose logical address is not https.
+	RequireHTTPS bool
 
 	schemes *regexp.Regexp
 }
@@ -101,6 +103,7 @@ func DomainFromConf(c conf.Domain) (Domain, error) {
 		SchemePattern:  c.ParticipantSchemes,
 		TTL:            seconds(c.TTL),
 		TrustedIssuers: c.TrustedIssuers,
+		RequireHTTPS:   c.RequireHTTPS,
 		SOA: zone.SOA{
 			MName: fqdn(c.SOA.MName), RName: fqdn(c.SOA.RName),
 			Refresh: seconds(c.SOA.Refresh), Retry: seconds(c.SOA.Retry), Expire: seconds(c.SOA.Expire),
