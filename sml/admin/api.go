@@ -6,6 +6,7 @@
 //	GET  /api/v1/smps                every registered SMP
 //	GET  /api/v1/zones/{zone}/export the zone as an RFC 1035 master file (text/dns), as `sml export-zone` writes it
 //	POST /api/v1/import?batch=N      a JSON Lines import file (docs/sml-import.md); answers JSON Lines of progress
+//	GET  /api/v1/migrations          the pending participant migrations
 package admin
 
 import (
@@ -27,6 +28,8 @@ type API interface {
 	// Import reads a JSON Lines import file and commits it in transactions of batch participants; progress, when
 	// set, is called after each committed batch. On an error the result counts what was committed before it.
 	Import(ctx context.Context, r io.Reader, batch int, progress func(ImportEvent)) (ImportResult, error)
+	// Migrations returns the pending participant migrations, by domain and participant.
+	Migrations(ctx context.Context) ([]Migration, error)
 }
 
 // Backend is what the admin API needs from the SML (an *sml.Service).
@@ -36,6 +39,7 @@ type Backend interface {
 	ListSMPs(ctx context.Context) ([]sml.SMP, error)
 	ExportZone(w io.Writer, zone string) error
 	Import(ctx context.Context, b sml.ImportBatch) (sml.ImportResult, error)
+	Migrations(ctx context.Context) ([]sml.Migration, error)
 }
 
 // Status is the answer of GET /api/v1/status.

@@ -57,6 +57,7 @@ func NewHandler(b Backend, cfg Config) http.Handler {
 	mux.HandleFunc("GET /api/v1/smps", h.smps)
 	mux.HandleFunc("GET /api/v1/zones/{zone}/export", h.exportZone)
 	mux.HandleFunc("POST /api/v1/import", h.importFile)
+	mux.HandleFunc("GET /api/v1/migrations", h.migrations)
 	return h.recover(h.auth(mux))
 }
 
