@@ -1,12 +1,15 @@
 package sml
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/signpost-project/signpost/conf"
 	"github.com/signpost-project/signpost/identifier"
 	"github.com/signpost-project/signpost/store"
 )
@@ -142,4 +145,40 @@ func TestMigrateMovesRecordsOnce(t *testing.T) {
 		t.Errorf("an expired key is listed as pending: %+v", pending)
 	}
 	mustKind(t, f.s.Migrate(ctx, bob, "SMP-B", pid("9915:m3"), key), KindNotFound, "expired")
+}
+
+// A store written by the schema-2 build (testdata/store/schema-2), upgraded at Open, migrates a participant.
+func TestMigrateOnUpgradedSchema2Store(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("..", "testdata", "store", "schema-2", "sml.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "sml.db")
+	if err := os.WriteFile(path, src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	c, err := conf.ParseSML("test.yaml", []byte("domains:\n  - zone: sml.test\n    records: [naptr, cname]\n    glue:\n      ns1.sml.test: [127.0.0.1]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(db, c.Domains, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen := Caller{Identity: "CN=SMP-GEN,O=Signpost test,C=BE:1", Domain: testZone}
+	if err := s.PrepareToMigrate(ctx, gen, "SMP-GEN-1", pid("9915:gen-0"), "Ab12@#cdEF34"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx, gen, "SMP-GEN-2", pid("9915:gen-0"), "Ab12@#cdEF34"); err != nil {
+		t.Fatal(err)
+	}
+	ids, _, err := s.ListParticipants(ctx, gen, "SMP-GEN-2", "", 10)
+	if err != nil || !slices.Contains(ids, pid("9915:gen-0")) || len(ids) != 3 {
+		t.Errorf("SMP-GEN-2 lists %v, %v; want gen-0, gen-1, gen-3", ids, err)
+	}
 }

@@ -478,30 +478,69 @@ func TestReadOnlyOpenOfOlderStoreRefused(t *testing.T) {
 	}
 }
 
-// Step 2 -> 3 adds sml.migrations to a schema-2 store (the SML fixture upgraded to 2 by step 1 alone, the
-// bucket absent) and changes no record.
+// schema2SML is what testdata/store/schema-2/sml.db holds (written by the schema-2 build, see the README there).
+var schema2SML = map[string][]string{
+	"meta": {"schema-version"},
+	"sml.bysmp": {
+		"smp-gen-1\x00sml.test.\x00iso6523-actorid-upis\x009915:gen-0", "smp-gen-1\x00sml.test.\x00iso6523-actorid-upis\x009915:gen-2",
+		"smp-gen-2\x00sml.test.\x00iso6523-actorid-upis\x009915:gen-1", "smp-gen-2\x00sml.test.\x00iso6523-actorid-upis\x009915:gen-3",
+	},
+	"sml.domains": {"sml.test."},
+	"sml.journal": {},
+	"sml.names": {
+		"etzn2nlrmkwqysktu5nn57hcn2yd25dthlof7ard4zbgj7ree4ha.iso6523-actorid-upis.sml.test.",
+		"hg2x6um5ipytiec4pcslt2hxedwk26ovyulmoja2c4uj3u2us3ga.iso6523-actorid-upis.sml.test.",
+		"smp-gen-1.publisher.sml.test.", "smp-gen-2.publisher.sml.test.",
+		"uhaovfiusbdojnejfmfqutduwaiot6q7i5kl3n3l3nzh5ewutmlq.iso6523-actorid-upis.sml.test.",
+		"y77ix4yswrrp2m62inkecy4uerkbvdorfx3wwebrp4ar3aezxkua.iso6523-actorid-upis.sml.test.",
+	},
+	"sml.participants": {
+		"sml.test.\x00iso6523-actorid-upis\x009915:gen-0", "sml.test.\x00iso6523-actorid-upis\x009915:gen-1",
+		"sml.test.\x00iso6523-actorid-upis\x009915:gen-2", "sml.test.\x00iso6523-actorid-upis\x009915:gen-3",
+	},
+	"sml.smps":      {"smp-gen-1", "smp-gen-2"},
+	"sml.zones":     {"sml.test."},
+	"smp.documents": {}, "smp.groups": {}, "smp.metadata": {}, "smp.outbox": {}, "smp.state": {}, "smp.tokens": {},
+	"smp.users": {}, "smp.versions": {},
+}
+
+func checkSchema2SML(t *testing.T, buckets map[string]map[string][]byte) {
+	t.Helper()
+	for b, keys := range schema2SML {
+		got, ok := buckets[b]
+		if !ok {
+			t.Errorf("bucket %s is missing", b)
+			continue
+		}
+		if len(got) != len(keys) {
+			t.Errorf("bucket %s has %d keys, want %d", b, len(got), len(keys))
+		}
+		for _, k := range keys {
+			if _, ok := got[k]; !ok {
+				t.Errorf("bucket %s lacks %q", b, k)
+			}
+		}
+	}
+}
+
+// Step 2 -> 3 adds an empty sml.migrations to the schema-2 SML store written by the schema-2 build, and changes no
+// record; it is the only step run.
 func TestUpgradeSchema2AddsMigrations(t *testing.T) {
-	path := copyFixture(t, "sml.db")
-	b, err := bolt.Open(path, 0o600, nil)
+	src, err := os.ReadFile(filepath.Join("..", "testdata", "store", "schema-2", "sml.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = b.Update(func(tx *bolt.Tx) error {
-		if _, err := tx.CreateBucket([]byte("smp.versions")); err != nil {
-			return err
-		}
-		return tx.Bucket([]byte("meta")).Put([]byte("schema-version"), be64(2))
-	})
-	b.Close()
-	if err != nil {
+	path := filepath.Join(t.TempDir(), "sml.db")
+	if err := os.WriteFile(path, src, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	before, v := dump(t, path)
 	if v != 2 {
-		t.Fatalf("prepared store has schema %d, want 2", v)
+		t.Fatalf("fixture has schema %d, want 2", v)
 	}
+	checkSchema2SML(t, before)
 	if _, ok := before["sml.migrations"]; ok {
-		t.Fatal("the schema-2 store already has sml.migrations")
+		t.Fatal("the schema-2 fixture already has sml.migrations")
 	}
 	var steps []uint64
 	store.SetUpgradeHook(t, func(from uint64) error {
@@ -526,6 +565,7 @@ func TestUpgradeSchema2AddsMigrations(t *testing.T) {
 	if m, ok := after["sml.migrations"]; !ok || len(m) != 0 {
 		t.Errorf("sml.migrations = %v (present %t), want an empty bucket", m, ok)
 	}
+	checkSchema2SML(t, after)
 	for bk, kv := range before {
 		for k, v := range kv {
 			if bk == "meta" && k == "schema-version" {
@@ -536,7 +576,8 @@ func TestUpgradeSchema2AddsMigrations(t *testing.T) {
 			}
 		}
 	}
-	if n := len(backups(t, path)); n != 1 {
-		t.Errorf("%d backups, want 1 (schema 2)", n)
+	bak := backups(t, path)
+	if len(bak) != 1 || !strings.HasPrefix(filepath.Base(bak[0]), "sml.db.schema-2.") {
+		t.Errorf("backups %v, want one sml.db.schema-2.<time>.bak", bak)
 	}
 }
