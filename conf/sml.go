@@ -24,6 +24,7 @@ type SML struct {
 	Admin      Admin      `yaml:"admin"`
 	Domains    []Domain   `yaml:"domains"`
 	TSIGKeys   []TSIGKey  `yaml:"tsig_keys"`
+	Migration  Migration  `yaml:"migration"`
 	file       string     // where it was loaded from, for messages
 }
 
@@ -141,7 +142,18 @@ type Domain struct {
 	TrustedIssuers string `yaml:"trusted_issuers"`
 	// CRL lists certificate revocation list files (PEM or DER) of the trusted issuers; reloaded when they change.
 	CRL []string `yaml:"crl"`
+	// RequireHTTPS refuses an SMP (create or update) whose logical address is not https. Default false.
+	RequireHTTPS bool `yaml:"require_https"`
 }
+
+// Migration is the participant migration of the SML interface (PrepareToMigrate, Migrate).
+type Migration struct {
+	// KeyTTL is how long a prepared migration key stays valid. Default 720h (30 days).
+	KeyTTL time.Duration `yaml:"key_ttl"`
+}
+
+// DefaultMigrationKeyTTL is the default of migration.key_ttl.
+const DefaultMigrationKeyTTL = 30 * 24 * time.Hour
 
 // HashMode returns the domain's hashing mode.
 func (d Domain) HashMode() identifier.HashMode { return identifier.HashMode(d.Hashing) }
@@ -223,6 +235,9 @@ func (c *SML) Defaults() {
 	}
 	if c.Admin.Listen == "" {
 		c.Admin.Listen = "127.0.0.1:8082"
+	}
+	if c.Migration.KeyTTL == 0 {
+		c.Migration.KeyTTL = DefaultMigrationKeyTTL
 	}
 	if c.Admin.TokenFile == "" {
 		c.Admin.TokenFile = filepath.Join(filepath.Dir(c.Store.Path), "sml-admin.token")
@@ -350,6 +365,7 @@ func (c *SML) Validate() error {
 	}
 	validatePositive(p, "dns.tcp_idle_timeout", c.DNS.TCPIdleTimeout)
 	validatePositive(p, "dns.notify_delay", c.DNS.NotifyDelay)
+	validatePositive(p, "migration.key_ttl", c.Migration.KeyTTL)
 
 	m := c.Management
 	validateAddr(p, "management.listen", m.Listen, false)

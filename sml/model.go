@@ -82,6 +82,8 @@ type Domain struct {
 	TrustedIssuers string
 	// CRL lists the domain's certificate revocation list files (used by the SOAP API).
 	CRL []string
+	// RequireHTTPS refuses SMPs whose logical address is not https.
+	RequireHTTPS bool
 
 	schemes *regexp.Regexp
 }
@@ -104,6 +106,7 @@ func DomainFromConf(c conf.Domain) (Domain, error) {
 		TTL:            seconds(c.TTL),
 		TrustedIssuers: c.TrustedIssuers,
 		CRL:            c.CRL,
+		RequireHTTPS:   c.RequireHTTPS,
 		SOA: zone.SOA{
 			MName: fqdn(c.SOA.MName), RName: fqdn(c.SOA.RName),
 			Refresh: seconds(c.SOA.Refresh), Retry: seconds(c.SOA.Retry), Expire: seconds(c.SOA.Expire),

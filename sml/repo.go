@@ -69,6 +69,12 @@ type txn interface {
 	domainSettings(zone string) (string, bool)
 	putDomainSettings(zone, settings string) error
 
+	// pending migrations (migration.go), keyed by participant.
+	migration(zone string, id identifier.ID) (migrationRecord, bool, error)
+	putMigration(zone string, id identifier.ID, m migrationRecord) error
+	deleteMigration(zone string, id identifier.ID) error
+	eachMigration(fn func(zone string, id identifier.ID, m migrationRecord) error) error
+
 	putJournal(zone string, seq uint64, c zone.Change) error
 	journal(zone string, seq uint64) (zone.Change, bool, error)
 	deleteJournal(zone string, seq uint64) error

@@ -12,7 +12,7 @@ import (
 //
 // Changing the layout (a new bucket, a new key or value format) means: raise SchemaVersion, declare the change
 // below, and append one step to migrations that turns a store of the previous version into the new one.
-const SchemaVersion uint64 = 2
+const SchemaVersion uint64 = 3
 
 // Bucket names one top-level bucket. Every bucket is declared here, once; Open creates all of them.
 type Bucket struct{ name []byte }
@@ -41,6 +41,9 @@ var (
 	SMLJournal = bucket("sml.journal")
 	// SMLZones: zone name -> zone state (serial) (package sml).
 	SMLZones = bucket("sml.zones")
+	// SMLMigrations: zone NUL scheme NUL value -> the participant's pending migration (hashed key, SMP, expiry)
+	// (package sml). Since schema 3.
+	SMLMigrations = bucket("sml.migrations")
 
 	// SMPGroups: participant -> service group (package smp).
 	SMPGroups = bucket("smp.groups")
@@ -65,7 +68,7 @@ var (
 // Buckets lists every bucket the schema has.
 var Buckets = []Bucket{
 	Meta,
-	SMLDomains, SMLSMPs, SMLParticipants, SMLBySMP, SMLNames, SMLJournal, SMLZones,
+	SMLDomains, SMLSMPs, SMLParticipants, SMLBySMP, SMLNames, SMLJournal, SMLZones, SMLMigrations,
 	SMPGroups, SMPVersions, SMPMetadata, SMPDocuments, SMPUsers, SMPTokens, SMPOutbox, SMPState,
 }
 
@@ -95,6 +98,14 @@ var migrations = []migration{
 				}
 				return versions.Put(participant, one[:])
 			})
+		},
+	},
+	{
+		from:        2,
+		description: "add sml.migrations (pending participant migrations)",
+		apply: func(tx *bolt.Tx) error {
+			_, err := tx.CreateBucketIfNotExists(SMLMigrations.name)
+			return err
 		},
 	},
 }

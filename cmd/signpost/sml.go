@@ -33,13 +33,13 @@ func newSMLCmd() *cobra.Command {
 		Short: "The Service Metadata Locator: authoritative DNS zone and SOAP management API",
 		Long: `The Service Metadata Locator: an authoritative DNS zone and its SOAP management API.
 
-The admin commands (status, smps, export-zone, import, backup) talk to the running server through its admin API
+The admin commands (status, smps, export-zone, import, backup, migrations) talk to the running server through its admin API
 (admin.listen in the configuration, with the token in admin.token_file), and work on the store directly when
 the server is stopped. For a server whose configuration you do not have (signpost dev), give --admin-addr and
 --token-file instead of --config.`,
 	}
 	cmd.AddCommand(newSMLServeCmd(), newSMLStatusCmd(), newSMLSMPsCmd(), newSMLExportZoneCmd(), newSMLImportCmd(),
-		newSMLParticipantCmd(), newSMLBackupCmd(), newSMLRestoreCmd())
+		newSMLParticipantCmd(), newSMLBackupCmd(), newSMLRestoreCmd(), newSMLMigrationsCmd())
 	return cmd
 }
 

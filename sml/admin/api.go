@@ -8,6 +8,7 @@
 //	POST /api/v1/import?batch=N      a JSON Lines import file (docs/sml-import.md); answers JSON Lines of progress
 //	GET  /api/v1/participants/{id}   one participant in every domain that has it, with its SMP and records
 //	GET  /api/v1/backup              a consistent copy of the store, taken online (application/octet-stream)
+//	GET  /api/v1/migrations          the pending participant migrations
 package admin
 
 import (
@@ -34,6 +35,8 @@ type API interface {
 	Participant(ctx context.Context, id string) ([]ParticipantRecords, error)
 	// Backup writes a consistent copy of the whole store, from one read transaction, while writes go on.
 	Backup(ctx context.Context, w io.Writer) (int64, error)
+	// Migrations returns the pending participant migrations, by domain and participant.
+	Migrations(ctx context.Context) ([]Migration, error)
 }
 
 // Backend is what the admin API needs from the SML (an *sml.Service).
@@ -45,6 +48,7 @@ type Backend interface {
 	Import(ctx context.Context, b sml.ImportBatch) (sml.ImportResult, error)
 	ShowParticipant(ctx context.Context, raw string) ([]sml.ParticipantInfo, error)
 	ParticipantCounts(ctx context.Context) (map[string]int, error)
+	Migrations(ctx context.Context) ([]sml.Migration, error)
 }
 
 // Status is the answer of GET /api/v1/status.

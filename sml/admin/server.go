@@ -61,6 +61,7 @@ func NewHandler(b Backend, cfg Config) http.Handler {
 	mux.HandleFunc("POST /api/v1/import", h.importFile)
 	mux.HandleFunc("GET /api/v1/backup", h.backup)
 	mux.HandleFunc("GET /api/v1/participants/{id}", h.participant)
+	mux.HandleFunc("GET /api/v1/migrations", h.migrations)
 	return h.recover(h.auth(mux))
 }
 

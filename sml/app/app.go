@@ -73,8 +73,9 @@ func New(cfg *conf.SML, log *slog.Logger, o *ops.Ops) (*App, error) {
 	// changes committed before (none: nothing writes before Start) are in what it loads.
 	var dnsSrv atomic.Pointer[dnsserver.Server]
 	svc, err := sml.New(db, cfg.Domains, sml.Options{
-		Log:         log,
-		JournalSize: cfg.DNS.JournalSize,
+		Log:             log,
+		JournalSize:     cfg.DNS.JournalSize,
+		MigrationKeyTTL: cfg.Migration.KeyTTL,
 		OnChange: func(c zone.Change) {
 			if s := dnsSrv.Load(); s != nil {
 				s.Apply(c)
