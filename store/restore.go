@@ -106,7 +106,8 @@ func copyToTemp(from, dir string) (string, error) {
 		os.Remove(f.Name())
 		return "", fmt.Errorf("store: restore: %w", err)
 	}
-	if err := f.Chmod(0o600); err == nil {
+	err = f.Chmod(0o600)
+	if err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
