@@ -125,6 +125,9 @@ type Domain struct {
 	Glue map[string][]string `yaml:"glue"`
 	// TrustedIssuers is a PEM bundle: SMP client certificates chaining to one of them belong to this domain.
 	TrustedIssuers string `yaml:"trusted_issuers"`
+	// WildcardOwners lists the certificate identities ("<subject DN, RFC 4514>:<serial, lower-case hex>", as the
+	// SML logs them) allowed to register the wildcard participant "*" (*.<scheme>.<zone>). Default: none.
+	WildcardOwners []string `yaml:"wildcard_owners"`
 }
 
 // HashMode returns the domain's hashing mode.
@@ -417,6 +420,11 @@ func (d *Domain) validate(p *problems, path string, zones map[string]bool) {
 	for _, n := range append([]string{d.SOA.MName, d.SOA.RName}, d.NS...) {
 		if !reDNSName.MatchString(n) {
 			p.add(path, "%q is not a valid DNS name (soa or ns)", n)
+		}
+	}
+	for i, o := range d.WildcardOwners {
+		if k := strings.LastIndexByte(o, ':'); k <= 0 || k == len(o)-1 {
+			p.add(fmt.Sprintf("%s.wildcard_owners[%d]", path, i), "%q is not a certificate identity <subject DN>:<serial hex>", o)
 		}
 	}
 	for n, addrs := range d.Glue {

@@ -80,6 +80,8 @@ type Domain struct {
 	Glue []zone.Record
 	// TrustedIssuers is the PEM bundle path of the domain's SMP certificate issuers (used by the SOAP API).
 	TrustedIssuers string
+	// WildcardOwners are the certificate identities allowed to register the wildcard participant "*".
+	WildcardOwners []string
 
 	schemes *regexp.Regexp
 }
@@ -101,6 +103,7 @@ func DomainFromConf(c conf.Domain) (Domain, error) {
 		SchemePattern:  c.ParticipantSchemes,
 		TTL:            seconds(c.TTL),
 		TrustedIssuers: c.TrustedIssuers,
+		WildcardOwners: append([]string(nil), c.WildcardOwners...),
 		SOA: zone.SOA{
 			MName: fqdn(c.SOA.MName), RName: fqdn(c.SOA.RName),
 			Refresh: seconds(c.SOA.Refresh), Retry: seconds(c.SOA.Retry), Expire: seconds(c.SOA.Expire),
@@ -137,4 +140,14 @@ func fqdns(in []string) []string {
 		out[i] = fqdn(s)
 	}
 	return out
+}
+
+// wildcardOwner reports whether identity may register the wildcard participant "*" in d.
+func (d *Domain) wildcardOwner(identity string) bool {
+	for _, o := range d.WildcardOwners {
+		if o == identity {
+			return true
+		}
+	}
+	return false
 }

@@ -137,6 +137,8 @@ type envOptions struct {
 	backend      soap.Backend                    // replaces the Service (failing fakes)
 	wrap         func(soap.Backend) soap.Backend // wraps the Service (faults injected into some calls)
 	dbPath       string
+	// domains, when set, changes the test domains before the Service starts (wildcard owners, authorities).
+	domains func(p *testPKI, ds []conf.Domain)
 }
 
 func testDomains(t testing.TB, caFile string) []conf.Domain {
@@ -159,7 +161,11 @@ func newEnv(t testing.TB, o envOptions) *env {
 		mu  sync.Mutex
 		srv *dnsserver.Server
 	)
-	svc, err := sml.New(e.db, testDomains(t, e.pki.caFile), sml.Options{Log: log, OnChange: func(c zone.Change) {
+	domains := testDomains(t, e.pki.caFile)
+	if o.domains != nil {
+		o.domains(e.pki, domains)
+	}
+	svc, err := sml.New(e.db, domains, sml.Options{Log: log, OnChange: func(c zone.Change) {
 		mu.Lock()
 		s := srv
 		mu.Unlock()
