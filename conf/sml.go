@@ -76,6 +76,9 @@ type Management struct {
 	// ReadTimeout and WriteTimeout bound a request. Defaults 30s.
 	ReadTimeout  time.Duration `yaml:"read_timeout"`
 	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// ListParticipantsMax is the most participants BDMSL ListParticipants answers with; above it the call is a
+	// BadRequestFault that points to the paged List. Default 100000.
+	ListParticipantsMax int `yaml:"list_participants_max"`
 }
 
 // Admin is a server's admin listener: the JSON admin API that the admin commands use against a running server.
@@ -128,6 +131,9 @@ type Domain struct {
 	// WildcardOwners lists the certificate identities ("<subject DN, RFC 4514>:<serial, lower-case hex>", as the
 	// SML logs them) allowed to register the wildcard participant "*" (*.<scheme>.<zone>). Default: none.
 	WildcardOwners []string `yaml:"wildcard_owners"`
+	// Authority lists the certificate identities of the domain's SML authority: only they may call BDMSL
+	// ChangeCertificate (give an SMP to another certificate at once). Default: none.
+	Authority []string `yaml:"authority"`
 }
 
 // HashMode returns the domain's hashing mode.
@@ -197,6 +203,9 @@ func (c *SML) Defaults() {
 	}
 	if m.WriteTimeout == 0 {
 		m.WriteTimeout = 30 * time.Second
+	}
+	if m.ListParticipantsMax == 0 {
+		m.ListParticipantsMax = 100000
 	}
 	if c.Admin.Listen == "" {
 		c.Admin.Listen = "127.0.0.1:8082"
@@ -337,6 +346,9 @@ func (c *SML) Validate() error {
 	if m.MaxBodyBytes < 1024 {
 		p.add("management.max_body_bytes", "%d is too small; at least 1024", m.MaxBodyBytes)
 	}
+	if m.ListParticipantsMax < 1 {
+		p.add("management.list_participants_max", "%d is not a positive number", m.ListParticipantsMax)
+	}
 	validatePositive(p, "management.read_timeout", m.ReadTimeout)
 	validatePositive(p, "management.write_timeout", m.WriteTimeout)
 
@@ -422,9 +434,14 @@ func (d *Domain) validate(p *problems, path string, zones map[string]bool) {
 			p.add(path, "%q is not a valid DNS name (soa or ns)", n)
 		}
 	}
-	for i, o := range d.WildcardOwners {
-		if k := strings.LastIndexByte(o, ':'); k <= 0 || k == len(o)-1 {
-			p.add(fmt.Sprintf("%s.wildcard_owners[%d]", path, i), "%q is not a certificate identity <subject DN>:<serial hex>", o)
+	for _, l := range []struct {
+		key string
+		ids []string
+	}{{"wildcard_owners", d.WildcardOwners}, {"authority", d.Authority}} {
+		for i, o := range l.ids {
+			if k := strings.LastIndexByte(o, ':'); k <= 0 || k == len(o)-1 {
+				p.add(fmt.Sprintf("%s.%s[%d]", path, l.key, i), "%q is not a certificate identity <subject DN>:<serial hex>", o)
+			}
 		}
 	}
 	for n, addrs := range d.Glue {

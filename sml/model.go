@@ -82,6 +82,8 @@ type Domain struct {
 	TrustedIssuers string
 	// WildcardOwners are the certificate identities allowed to register the wildcard participant "*".
 	WildcardOwners []string
+	// Authority are the certificate identities of the domain's SML authority (ChangeCertificate).
+	Authority []string
 
 	schemes *regexp.Regexp
 }
@@ -104,6 +106,7 @@ func DomainFromConf(c conf.Domain) (Domain, error) {
 		TTL:            seconds(c.TTL),
 		TrustedIssuers: c.TrustedIssuers,
 		WildcardOwners: append([]string(nil), c.WildcardOwners...),
+		Authority:      append([]string(nil), c.Authority...),
 		SOA: zone.SOA{
 			MName: fqdn(c.SOA.MName), RName: fqdn(c.SOA.RName),
 			Refresh: seconds(c.SOA.Refresh), Retry: seconds(c.SOA.Retry), Expire: seconds(c.SOA.Expire),

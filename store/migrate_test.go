@@ -350,8 +350,8 @@ func TestFailedUpgradeStepResumesAtNextOpen(t *testing.T) {
 	}
 	db.Close()
 	after, v := dump(t, path)
-	if v != 2 {
-		t.Fatalf("schema version %d after the retry, want 2", v)
+	if v != store.SchemaVersion {
+		t.Fatalf("schema version %d after the retry, want %d", v, store.SchemaVersion)
 	}
 	for g := range before["smp.groups"] {
 		if !bytes.Equal(after["smp.versions"][g], be64(1)) {
@@ -403,8 +403,8 @@ func TestKilledUpgradeResumesAtNextOpen(t *testing.T) {
 	}
 	db.Close()
 	after, v := dump(t, path)
-	if v != 2 {
-		t.Fatalf("schema version %d, want 2", v)
+	if v != store.SchemaVersion {
+		t.Fatalf("schema version %d, want %d", v, store.SchemaVersion)
 	}
 	checkSchema1(t, "smp.db", after)
 	if len(after["smp.versions"]) != 2 {

@@ -12,7 +12,7 @@ import (
 //
 // Changing the layout (a new bucket, a new key or value format) means: raise SchemaVersion, declare the change
 // below, and append one step to migrations that turns a store of the previous version into the new one.
-const SchemaVersion uint64 = 2
+const SchemaVersion uint64 = 3
 
 // Bucket names one top-level bucket. Every bucket is declared here, once; Open creates all of them.
 type Bucket struct{ name []byte }
@@ -41,6 +41,9 @@ var (
 	SMLJournal = bucket("sml.journal")
 	// SMLZones: zone name -> zone state (serial) (package sml).
 	SMLZones = bucket("sml.zones")
+	// SMLCertChanges: certificate identity -> its scheduled successor (BDMSL PrepareChangeCertificate) (package
+	// sml). Since schema 3.
+	SMLCertChanges = bucket("sml.certchanges")
 
 	// SMPGroups: participant -> service group (package smp).
 	SMPGroups = bucket("smp.groups")
@@ -65,7 +68,7 @@ var (
 // Buckets lists every bucket the schema has.
 var Buckets = []Bucket{
 	Meta,
-	SMLDomains, SMLSMPs, SMLParticipants, SMLBySMP, SMLNames, SMLJournal, SMLZones,
+	SMLDomains, SMLSMPs, SMLParticipants, SMLBySMP, SMLNames, SMLJournal, SMLZones, SMLCertChanges,
 	SMPGroups, SMPVersions, SMPMetadata, SMPDocuments, SMPUsers, SMPTokens, SMPOutbox, SMPState,
 }
 
@@ -95,6 +98,17 @@ var migrations = []migration{
 				}
 				return versions.Put(participant, one[:])
 			})
+		},
+	},
+	// Step 2 -> 3 (issue 11, BDMSL PrepareChangeCertificate): add the empty bucket sml.certchanges. Self-contained:
+	// if another branch also adds a step from 2, renumber this one (from: 3, and SchemaVersion 4); it only
+	// creates its bucket.
+	{
+		from:        2,
+		description: "add sml.certchanges (scheduled certificate changes)",
+		apply: func(tx *bolt.Tx) error {
+			_, err := tx.CreateBucketIfNotExists(SMLCertChanges.name)
+			return err
 		},
 	},
 }

@@ -47,6 +47,9 @@ type Options struct {
 	Limits soapmsg.Limits
 	// PageSize is the number of participants per List page. Default sml.DefaultPageSize.
 	PageSize int
+	// ListParticipantsMax is the most participants BDMSL ListParticipants answers with. Default
+	// sml.DefaultListParticipantsMax.
+	ListParticipantsMax int
 }
 
 // DefaultMaxBodyBytes is the body limit used when Options.MaxBodyBytes is zero.
@@ -114,6 +117,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.o.Log.Debug("soap: caller refused", "op", req.Op.String(), "remote", r.RemoteAddr, "err", err)
 		h.writeFault(w, r, req.Op, newFault(soapmsg.FaultUnauthorized, errUnauthorized, upperFirst(err.Error())))
+		return
+	}
+	if req.Op == soapmsg.OpListParticipants { // streamed: bdmsl.go
+		h.listParticipants(w, r, caller)
 		return
 	}
 	resp, err := h.call(r.Context(), caller, req)
@@ -253,8 +260,10 @@ func (h *Handler) call(ctx context.Context, c sml.Caller, req *soapmsg.Request) 
 			page.Participants[i] = soapmsg.ParticipantIdentifier{Scheme: id.Scheme, Value: id.Value}
 		}
 		return page, nil
-	case *soapmsg.MigrationRecord, *soapmsg.PrepareChangeCertificate:
+	case *soapmsg.MigrationRecord:
 		return nil, notSupported(req.Op)
+	case *soapmsg.PrepareChangeCertificate, *soapmsg.ChangeCertificate, *soapmsg.ClearCache: // bdmsl.go
+		return h.bdmsl(ctx, c, req)
 	}
 	return nil, notSupported(req.Op)
 }

@@ -124,7 +124,7 @@ func TestParticipants(t *testing.T) {
 	e.send(t, "smp-a", "participant-create-bad-value.xml", nil).fault(t, status500, soapmsg.FaultBadRequest, "[ERR-106] ")
 	e.send(t, "smp-a", "participant-prepare-migrate.xml", nil).fault(t, status500, soapmsg.FaultBadRequest, "[ERR-106] The operation ManageBusinessIdentifierService.PrepareToMigrate is not supported yet")
 	e.send(t, "smp-a", "participant-migrate.xml", nil).fault(t, status500, soapmsg.FaultBadRequest, "[ERR-106] The operation ManageBusinessIdentifierService.Migrate is not supported yet")
-	e.send(t, "smp-a", "bdmsl-prepare-change-certificate.xml", nil).fault(t, status500, soapmsg.FaultBadRequest, "[ERR-106] The operation BDMSLService.PrepareChangeCertificate is not supported yet")
+	e.send(t, "smp-a", "bdmsl-prepare-change-certificate.xml", nil).fault(t, status500, soapmsg.FaultBadRequest, "[ERR-106] The newCertificatePublicKey is not a certificate")
 
 	// Delete of the SMP removes its remaining participants (as BDMSL does), one audit line each.
 	before := len(e.log.auditLines(t))
