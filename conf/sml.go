@@ -126,8 +126,10 @@ type Domain struct {
 	// Glue gives the addresses of name servers inside the zone (ns1.<zone> needs them: zone checkers and
 	// resolvers need an address for an in-zone NS). Name -> IP addresses; published as A/AAAA records.
 	Glue map[string][]string `yaml:"glue"`
-	// TrustedIssuers is a PEM bundle: SMP client certificates chaining to one of them belong to this domain.
-	TrustedIssuers string `yaml:"trusted_issuers"`
+	// TrustedIssuers are PEM bundles (one path or a list): SMP client certificates chaining to a certificate in
+	// one of them belong to this domain. Several files let a domain trust two CA chains at once (PEPPOL's G2 and
+	// G3 during the move), and PrepareChangeCertificate may cross from one to the other.
+	TrustedIssuers Files `yaml:"trusted_issuers"`
 	// WildcardOwners lists the certificate identities ("<subject DN, RFC 4514>:<serial, lower-case hex>", as the
 	// SML logs them) allowed to register the wildcard participant "*" (*.<scheme>.<zone>). Default: none.
 	WildcardOwners []string `yaml:"wildcard_owners"`

@@ -78,8 +78,8 @@ type Domain struct {
 	NS            []string
 	// Glue are the A/AAAA records of name servers inside the zone.
 	Glue []zone.Record
-	// TrustedIssuers is the PEM bundle path of the domain's SMP certificate issuers (used by the SOAP API).
-	TrustedIssuers string
+	// TrustedIssuers are the PEM bundle paths of the domain's SMP certificate issuers (used by the SOAP API).
+	TrustedIssuers []string
 	// WildcardOwners are the certificate identities allowed to register the wildcard participant "*".
 	WildcardOwners []string
 	// Authority are the certificate identities of the domain's SML authority (ChangeCertificate).
@@ -104,7 +104,7 @@ func DomainFromConf(c conf.Domain) (Domain, error) {
 		Identifiers:    c.Identifiers,
 		SchemePattern:  c.ParticipantSchemes,
 		TTL:            seconds(c.TTL),
-		TrustedIssuers: c.TrustedIssuers,
+		TrustedIssuers: append([]string(nil), c.TrustedIssuers...),
 		WildcardOwners: append([]string(nil), c.WildcardOwners...),
 		Authority:      append([]string(nil), c.Authority...),
 		SOA: zone.SOA{

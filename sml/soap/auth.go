@@ -39,16 +39,23 @@ type CertAuthenticator struct {
 	Now func() time.Time
 }
 
-// NewCertAuthenticator loads each domain's trusted issuers (PEM bundle paths) into a CertAuthenticator.
+// NewCertAuthenticator loads each domain's trusted issuers (PEM bundle paths, all of a domain's files in one pool)
+// into a CertAuthenticator.
 func NewCertAuthenticator(domains []sml.Domain, now func() time.Time) (*CertAuthenticator, error) {
 	a := &CertAuthenticator{Now: now}
 	for _, d := range domains {
-		if d.TrustedIssuers == "" {
+		if len(d.TrustedIssuers) == 0 {
 			continue // a domain without issuers has no SMPs that can call
 		}
-		pool, err := pki.LoadCertPool(d.TrustedIssuers)
-		if err != nil {
-			return nil, fmt.Errorf("soap: trusted issuers of domain %s: %w", d.Zone, err)
+		pool := x509.NewCertPool()
+		for _, f := range d.TrustedIssuers { // several files: several CA chains at once
+			certs, err := pki.LoadCertificates(f)
+			if err != nil {
+				return nil, fmt.Errorf("soap: trusted issuers of domain %s: %w", d.Zone, err)
+			}
+			for _, c := range certs {
+				pool.AddCert(c)
+			}
 		}
 		a.Domains = append(a.Domains, DomainTrust{Zone: d.Zone, Issuers: pool})
 	}

@@ -138,11 +138,11 @@ func TestPrepareChangeCertificateOtherIssuer(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := newEnv(t, envOptions{now: clk.now, domains: func(p *testPKI, ds []conf.Domain) {
-		ds[0].TrustedIssuers = filepath.Join(p.dir, "issuers.pem")
-		bundle := append(pki.EncodeCertPEM(p.ca.Cert), pki.EncodeCertPEM(ca2.Cert)...)
-		if err := os.WriteFile(ds[0].TrustedIssuers, bundle, 0o600); err != nil {
+		g3 := filepath.Join(p.dir, "ca-g3.pem") // a second file: trusted_issuers: [ca.pem, ca-g3.pem]
+		if err := os.WriteFile(g3, pki.EncodeCertPEM(ca2.Cert), 0o600); err != nil {
 			t.Fatal(err)
 		}
+		ds[0].TrustedIssuers = append(ds[0].TrustedIssuers, g3)
 	}})
 	e.issueClient(t, nil, "old", "SMP Old", real.Add(-time.Hour), real.Add(72*time.Hour))
 	nb := real.Add(2 * time.Hour).Truncate(time.Second)

@@ -149,7 +149,7 @@ type envOptions struct {
 
 func testDomains(t testing.TB, caFile string) []conf.Domain {
 	t.Helper()
-	c := &conf.SML{Domains: []conf.Domain{{Zone: zoneName, Records: []string{"naptr", "cname"}, TrustedIssuers: caFile}}}
+	c := &conf.SML{Domains: []conf.Domain{{Zone: zoneName, Records: []string{"naptr", "cname"}, TrustedIssuers: conf.Files{caFile}}}}
 	c.Defaults()
 	return c.Domains
 }
