@@ -105,6 +105,19 @@ func (s *Service) PrepareChangeCertificate(ctx context.Context, c Caller, nu Suc
 			}
 			return errorf(KindBadRequest, "the new certificate %s is itself replaced by %s; send a current certificate", nu.Identity, s.New)
 		}
+		next := nu.Identity // the successor's own successors must not lead back to the caller
+		for i := 0; i < maxChain; i++ {
+			ch, ok, err := t.certChange(next)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				break
+			}
+			if next = ch.New; next == c.Identity {
+				return errorf(KindBadRequest, "the new certificate %s is scheduled to be replaced by your certificate; a change must not go in a circle", nu.Identity)
+			}
+		}
 		rec := CertChange{Old: c.Identity, New: nu.Identity, Domain: d.Zone, At: at.UTC(), Created: now}
 		if err := t.putCertChange(rec); err != nil {
 			return err
@@ -116,9 +129,9 @@ func (s *Service) PrepareChangeCertificate(ctx context.Context, c Caller, nu Suc
 	})
 }
 
-// ChangeCertificate gives the SMP to the certificate newIdentity at once (BDMSL ChangeCertificate). Only a
-// certificate identity of the domain's authority (domains[].authority) may call it.
-func (s *Service) ChangeCertificate(ctx context.Context, c Caller, smpID, newIdentity string) error {
+// ChangeCertificate gives the SMP to the certificate nu at once (BDMSL ChangeCertificate). Only a certificate
+// identity of the domain's authority (domains[].authority) may call it; nu must verify in the SMP's domain.
+func (s *Service) ChangeCertificate(ctx context.Context, c Caller, smpID string, nu Successor) error {
 	return s.write(ctx, "change-certificate", func(t txn, ch *change) error {
 		d, err := s.callerDomain(c)
 		if err != nil {
@@ -137,16 +150,16 @@ func (s *Service) ChangeCertificate(ctx context.Context, c Caller, smpID, newIde
 		if !ok || smp.Domain != d.Zone {
 			return smpError(KindNotFound, smpID, "the SMP '%s' does not exist in domain %s", smpID, d.Zone)
 		}
-		if newIdentity == "" {
-			return errorf(KindBadRequest, "the new certificate is missing")
+		if nu.Identity == "" || fqdn(nu.Domain) != d.Zone {
+			return errorf(KindBadRequest, "the new certificate %s is not issued by a trusted SMP certificate issuer of the domain %s", nu.Identity, d.Zone)
 		}
 		old := smp.Owner
-		smp.Owner, smp.Updated = newIdentity, s.now().UTC()
+		smp.Owner, smp.Updated = nu.Identity, s.now().UTC()
 		if err := t.putSMP(smp); err != nil {
 			return err
 		}
 		ch.audit = func() {
-			s.audit("change-certificate", c, d, smp.ID, "old_owner", old, "new_owner", newIdentity)
+			s.audit("change-certificate", c, d, smp.ID, "old_owner", old, "new_owner", nu.Identity)
 		}
 		return nil
 	})

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/signpost-project/signpost/identifier"
-	"github.com/signpost-project/signpost/internal/pki"
 	"github.com/signpost-project/signpost/sml"
 	"github.com/signpost-project/signpost/sml/soapmsg"
 )
@@ -26,20 +25,24 @@ import (
 // without it answers them "not supported".
 type BDMSLBackend interface {
 	PrepareChangeCertificate(ctx context.Context, c sml.Caller, nu sml.Successor, at time.Time) error
-	ChangeCertificate(ctx context.Context, c sml.Caller, smpID, newIdentity string) error
+	ChangeCertificate(ctx context.Context, c sml.Caller, smpID string, nu sml.Successor) error
 	EachOwnParticipant(ctx context.Context, c sml.Caller, max int, fn func(smpID string, id identifier.ID) error) error
 }
 
 var _ BDMSLBackend = (*sml.Service)(nil)
 
-// CertVerifier verifies a certificate that is not the caller's (the successor of PrepareChangeCertificate) as a
-// client certificate at a given moment. CertAuthenticator implements it.
+// CertVerifier verifies a certificate that is not the caller's (the successor of PrepareChangeCertificate and
+// ChangeCertificate) as a client certificate at a given moment (zero: now). CertAuthenticator implements it.
 type CertVerifier interface {
 	VerifyAt(leaf *x509.Certificate, at time.Time) (sml.Caller, error)
 }
 
-// VerifyAt is Verify at the moment at (without intermediates: the successor's chain must end in a trusted issuer).
+// VerifyAt is Verify at the moment at (now when zero), without intermediates: the chain must end in a trusted
+// issuer.
 func (a *CertAuthenticator) VerifyAt(leaf *x509.Certificate, at time.Time) (sml.Caller, error) {
+	if at.IsZero() {
+		return a.Verify(leaf, nil)
+	}
 	b := *a
 	b.Now = func() time.Time { return at }
 	return b.Verify(leaf, nil)
@@ -80,7 +83,16 @@ func (h *Handler) bdmsl(ctx context.Context, c sml.Caller, req *soapmsg.Request)
 		if err != nil {
 			return nil, badRequest("The newCertificatePublicKey is not a certificate (base64 DER): " + err.Error())
 		}
-		return nil, bb.ChangeCertificate(ctx, c, strings.TrimSpace(b.SMPID), pki.Identity(cert))
+		v, ok := h.auth.(CertVerifier)
+		if !ok {
+			return nil, notSupported(req.Op)
+		}
+		nc, err := v.VerifyAt(cert, time.Time{})
+		if err != nil {
+			return nil, badRequest("The new certificate is refused: " + err.Error())
+		}
+		return nil, bb.ChangeCertificate(ctx, c, strings.TrimSpace(b.SMPID), sml.Successor{Identity: nc.Identity, Domain: nc.Domain,
+			NotBefore: cert.NotBefore, NotAfter: cert.NotAfter})
 	}
 	return nil, notSupported(req.Op)
 }

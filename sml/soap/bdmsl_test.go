@@ -86,7 +86,6 @@ func TestPrepareChangeCertificate(t *testing.T) {
 	e := newEnv(t, envOptions{now: clk.now})
 	old := e.issueClient(t, nil, "old", "SMP Old", real.Add(-time.Hour), real.Add(72*time.Hour))
 	nu := e.issueClient(t, nil, "new", "SMP New", real.Add(-time.Hour), real.Add(96*time.Hour))
-	_ = old
 	e.send(t, "old", "smp-create.xml", nil).ok(t)
 	e.send(t, "old", "participant-create.xml", nil).ok(t)
 
@@ -113,6 +112,10 @@ func TestPrepareChangeCertificate(t *testing.T) {
 	e.send(t, "old", "smp-read.xml", nil).ok(t)
 	e.send(t, "new", "smp-read.xml", nil).fault(t, status500, soapmsg.FaultUnauthorized, "[ERR-101] ")
 	e.send(t, "new", "participant-createlist.xml", nil).fault(t, status500, soapmsg.FaultUnauthorized, "[ERR-101] ")
+
+	// The successor cannot hand back to the old certificate: from the moment, that one is replaced.
+	e.prepareChange(t, "new", old, at.Format(time.DateOnly)).fault(t, status500, soapmsg.FaultBadRequest,
+		"[ERR-106] The new certificate "+pki.Identity(old.Cert)+" is itself replaced by "+pki.Identity(nu.Cert))
 
 	// One second before the moment nothing has changed; at the moment only the new certificate owns the SMP.
 	clk.set(at.Add(-time.Second))
@@ -178,6 +181,9 @@ func TestChangeCertificate(t *testing.T) {
 	e.send(t, "new", "smp-read.xml", nil).fault(t, status500, soapmsg.FaultUnauthorized, "[ERR-101] ")
 	bad := soaptest.Request(t, "bdmsl-change-certificate.xml") // "not a cert", base64
 	e.post(t, "smp-b", "/bdmslservice", bad, action, nil).fault(t, status500, soapmsg.FaultBadRequest, "[ERR-106] The newCertificatePublicKey is not a certificate")
+	foreign := bytes.Replace(soaptest.Request(t, "bdmsl-change-certificate.xml"), []byte("bm90IGEgY2VydA=="),
+		[]byte(base64.StdEncoding.EncodeToString(e.pki.clients["foreign"].Cert.Raw)), 1)
+	e.post(t, "smp-b", "/bdmslservice", foreign, action, nil).fault(t, status500, soapmsg.FaultBadRequest, "[ERR-106] The new certificate is refused")
 	missing := bytes.Replace(body, []byte(">SMP-A<"), []byte(">SMP-X<"), 1)
 	e.post(t, "smp-b", "/bdmslservice", missing, action, nil).fault(t, status500, soapmsg.FaultNotFound, "[ERR-100] ")
 
