@@ -2,7 +2,9 @@ package soap_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,7 +13,9 @@ import (
 	"time"
 
 	"github.com/signpost-project/signpost/conf"
+	"github.com/signpost-project/signpost/identifier"
 	"github.com/signpost-project/signpost/internal/pki"
+	"github.com/signpost-project/signpost/sml"
 	"github.com/signpost-project/signpost/sml/soap/soaptest"
 	"github.com/signpost-project/signpost/sml/soapmsg"
 )
@@ -255,5 +259,32 @@ func TestServiceNameIsRFC3958(t *testing.T) {
 	for _, svc := range []string{"https://smp.example.org", "Meta SMP", "Meta::SMP", "9meta", "meta:" + strings.Repeat("a", 33)} {
 		body := bytes.Replace(soaptest.Request(t, "bdmsl-create-participant-url.xml"), []byte("https://smp-a.example.org/smp"), []byte(svc), 1)
 		e.post(t, "smp-a", "/bdmslservice", body, nil, nil).fault(t, status500, soapmsg.FaultBadRequest, "[ERR-106] ")
+	}
+}
+
+// A ListParticipants answer larger than the handler's write buffer is streamed whole.
+func TestListParticipantsStreamed(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.send(t, "smp-a", "smp-create.xml", nil).ok(t)
+	a := sml.Caller{Identity: pki.Identity(e.pki.clients["smp-a"].Cert), Domain: zoneName}
+	const n = 700
+	for i := 0; i < n; i += sml.MaxBatch {
+		ps := make([]sml.ParticipantSpec, sml.MaxBatch)
+		for j := range ps {
+			ps[j] = sml.ParticipantSpec{ID: identifier.ID{Scheme: "iso6523-actorid-upis", Value: fmt.Sprintf("9915:s%05d", i+j)}}
+		}
+		if err := e.svc.CreateParticipants(context.Background(), a, "SMP-A", ps); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out soapmsg.ListParticipantsOut
+	r := e.send(t, "smp-a", "bdmsl-list-participants.xml", &out).ok(t)
+	if len(r.body) < 64<<10 || len(out.Participants) != n {
+		t.Fatalf("%d bytes, %d participants, want %d", len(r.body), len(out.Participants), n)
+	}
+	for i, p := range out.Participants {
+		if want := fmt.Sprintf("9915:s%05d", i); p.Participant.Value != want || p.SMPID != "SMP-A" {
+			t.Fatalf("participant %d = %+v, want %s", i, p, want)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 // Package soap serves the SML management interface over HTTPS with client certificates: ManageServiceMetadataService
 // at /manageservicemetadata, ManageBusinessIdentifierService at /manageparticipantidentifier and the BDMSL service
-// (IsAlive, CreateParticipantIdentifier) at /bdmslservice. It decodes requests with package soapmsg, authenticates
+// (IsAlive, CreateParticipantIdentifier, PrepareChangeCertificate, ChangeCertificate, ListParticipants, ClearCache:
+// bdmsl.go) at /bdmslservice. It decodes requests with package soapmsg, authenticates
 // the caller by its certificate (Authenticator), calls the sml.Service and translates its errors into typed SOAP
 // faults, once, in fault.go. A panic while serving a request is contained: the client gets an InternalErrorFault
 // (HTTP 500), the panic is logged with its stack and counted in signpost_panics_total{edge="sml_soap"}.
