@@ -18,7 +18,8 @@ func TestShippedExamplesLoad(t *testing.T) {
 	if len(sml.Domains) != 1 || sml.Domains[0].Zone != "sml.example.org." || !sml.Domains[0].Publishes("cname") {
 		t.Errorf("sml.yaml domains = %+v", sml.Domains)
 	}
-	if sml.Domains[0].TTL != 60*time.Second || sml.DNS.Listen != "127.0.0.1:5300" {
+	if sml.Domains[0].TTL != 60*time.Second || sml.DNS.Listen != "127.0.0.1:5300" ||
+		sml.Migration.KeyTTL != 720*time.Hour {
 		t.Errorf("sml.yaml values not read: ttl %s listen %s", sml.Domains[0].TTL, sml.DNS.Listen)
 	}
 	smp, err := conf.LoadSMP("smp.yaml")
@@ -50,6 +51,8 @@ func TestDefaultsApplied(t *testing.T) {
 		{"fault status", c.Management.FaultStatus, "soap"},
 		{"body limit", c.Management.MaxBodyBytes, int64(1 << 20)},
 		{"store", c.Store.Path, "./data/sml.db"},
+		{"migration key ttl", c.Migration.KeyTTL, 30 * 24 * time.Hour},
+		{"require https", d.RequireHTTPS, false},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {

@@ -24,6 +24,7 @@ type SML struct {
 	Admin      Admin      `yaml:"admin"`
 	Domains    []Domain   `yaml:"domains"`
 	TSIGKeys   []TSIGKey  `yaml:"tsig_keys"`
+	Migration  Migration  `yaml:"migration"`
 	file       string     // where it was loaded from, for messages
 }
 
@@ -79,6 +80,20 @@ type Management struct {
 	// ListParticipantsMax is the most participants BDMSL ListParticipants answers with; above it the call is a
 	// BadRequestFault that points to the paged List. Default 100000.
 	ListParticipantsMax int `yaml:"list_participants_max"`
+	// Proxy, when Addresses is set, reads the client certificate from a header set by a TLS-terminating proxy.
+	Proxy Proxy `yaml:"proxy"`
+}
+
+// Proxy is a TLS-terminating reverse proxy in front of the management listener. Only requests whose TCP peer is
+// one of Addresses have their Header read; from any other peer the header is ignored (and logged). With Addresses
+// set and management.tls left out, the listener serves plain HTTP, and then only on a loopback or private address.
+type Proxy struct {
+	// Addresses lists the proxies' addresses or prefixes (127.0.0.1, 10.0.0.0/8).
+	Addresses []string `yaml:"addresses"`
+	// Header carries the client certificate. Default X-SSL-Client-Cert (escaped-pem) or Client-Cert (rfc9440).
+	Header string `yaml:"header"`
+	// Format is escaped-pem (nginx $ssl_client_escaped_cert; the default) or rfc9440 (:base64-DER:).
+	Format string `yaml:"format"`
 }
 
 // Admin is a server's admin listener: the JSON admin API that the admin commands use against a running server.
@@ -136,7 +151,20 @@ type Domain struct {
 	// Authority lists the certificate identities of the domain's SML authority: only they may call BDMSL
 	// ChangeCertificate (give an SMP to another certificate at once). Default: none.
 	Authority []string `yaml:"authority"`
+	// CRL lists certificate revocation list files (PEM or DER) of the trusted issuers; reloaded when they change.
+	CRL []string `yaml:"crl"`
+	// RequireHTTPS refuses an SMP (create or update) whose logical address is not https. Default false.
+	RequireHTTPS bool `yaml:"require_https"`
 }
+
+// Migration is the participant migration of the SML interface (PrepareToMigrate, Migrate).
+type Migration struct {
+	// KeyTTL is how long a prepared migration key stays valid. Default 720h (30 days).
+	KeyTTL time.Duration `yaml:"key_ttl"`
+}
+
+// DefaultMigrationKeyTTL is the default of migration.key_ttl.
+const DefaultMigrationKeyTTL = 30 * 24 * time.Hour
 
 // HashMode returns the domain's hashing mode.
 func (d Domain) HashMode() identifier.HashMode { return identifier.HashMode(d.Hashing) }
@@ -209,8 +237,21 @@ func (c *SML) Defaults() {
 	if m.ListParticipantsMax == 0 {
 		m.ListParticipantsMax = 100000
 	}
+	if pr := &m.Proxy; len(pr.Addresses) > 0 {
+		if pr.Format == "" {
+			pr.Format = "escaped-pem"
+		}
+		if pr.Header == "" && pr.Format == "rfc9440" {
+			pr.Header = "Client-Cert"
+		} else if pr.Header == "" {
+			pr.Header = "X-SSL-Client-Cert"
+		}
+	}
 	if c.Admin.Listen == "" {
 		c.Admin.Listen = "127.0.0.1:8082"
+	}
+	if c.Migration.KeyTTL == 0 {
+		c.Migration.KeyTTL = DefaultMigrationKeyTTL
 	}
 	if c.Admin.TokenFile == "" {
 		c.Admin.TokenFile = filepath.Join(filepath.Dir(c.Store.Path), "sml-admin.token")
@@ -338,10 +379,12 @@ func (c *SML) Validate() error {
 	}
 	validatePositive(p, "dns.tcp_idle_timeout", c.DNS.TCPIdleTimeout)
 	validatePositive(p, "dns.notify_delay", c.DNS.NotifyDelay)
+	validatePositive(p, "migration.key_ttl", c.Migration.KeyTTL)
 
 	m := c.Management
 	validateAddr(p, "management.listen", m.Listen, false)
 	m.TLS.validate(p, "management.tls", false)
+	m.Proxy.validate(p, m)
 	if m.FaultStatus != "soap" && m.FaultStatus != "bdmsl" {
 		p.add("management.fault_status", "%q is not soap or bdmsl", m.FaultStatus)
 	}
@@ -373,6 +416,38 @@ func (c *SML) Validate() error {
 	}
 	return p.err(c.file)
 }
+
+func (pr Proxy) validate(p *problems, m Management) {
+	if len(pr.Addresses) == 0 {
+		if pr.Header != "" || pr.Format != "" {
+			p.add("management.proxy.addresses", "missing: header and format are only read from proxy addresses")
+		}
+		return
+	}
+	for i, a := range pr.Addresses {
+		if _, err := netip.ParsePrefix(a); err != nil {
+			if _, err := netip.ParseAddr(a); err != nil {
+				p.add(fmt.Sprintf("management.proxy.addresses[%d]", i), "%q is neither an IP address nor a prefix like 10.0.0.0/8", a)
+			}
+		}
+	}
+	if pr.Format != "escaped-pem" && pr.Format != "rfc9440" {
+		p.add("management.proxy.format", "%q is not escaped-pem or rfc9440", pr.Format)
+	}
+	if !reHeader.MatchString(pr.Header) {
+		p.add("management.proxy.header", "%q is not an HTTP header name", pr.Header)
+	}
+	if !m.TLS.Set() { // plain HTTP behind the proxy
+		host, _, err := net.SplitHostPort(m.Listen)
+		ip, perr := netip.ParseAddr(host)
+		if err == nil && host != "localhost" && (perr != nil || !(ip.IsLoopback() || ip.IsPrivate())) {
+			p.add("management.listen", "%q serves plain HTTP (management.proxy without management.tls): listen on a loopback "+
+				"or private address only, or configure management.tls", m.Listen)
+		}
+	}
+}
+
+var reHeader = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 
 // validateLoopback checks that addr is HOST:PORT with a loopback host: an IP literal such as 127.0.0.1 or ::1, or
 // localhost.
@@ -444,6 +519,13 @@ func (d *Domain) validate(p *problems, path string, zones map[string]bool) {
 			if k := strings.LastIndexByte(o, ':'); k <= 0 || k == len(o)-1 {
 				p.add(fmt.Sprintf("%s.%s[%d]", path, l.key, i), "%q is not a certificate identity <subject DN>:<serial hex>", o)
 			}
+		}
+	}
+	for i, f := range d.CRL {
+		if f == "" {
+			p.add(fmt.Sprintf("%s.crl[%d]", path, i), "empty file name")
+		} else if len(d.TrustedIssuers) == 0 {
+			p.add(fmt.Sprintf("%s.crl[%d]", path, i), "a CRL needs trusted_issuers: it is checked against them")
 		}
 	}
 	for n, addrs := range d.Glue {

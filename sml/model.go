@@ -84,6 +84,10 @@ type Domain struct {
 	WildcardOwners []string
 	// Authority are the certificate identities of the domain's SML authority (ChangeCertificate).
 	Authority []string
+	// CRL lists the domain's certificate revocation list files (used by the SOAP API).
+	CRL []string
+	// RequireHTTPS refuses SMPs whose logical address is not https.
+	RequireHTTPS bool
 
 	schemes *regexp.Regexp
 }
@@ -107,6 +111,8 @@ func DomainFromConf(c conf.Domain) (Domain, error) {
 		TrustedIssuers: append([]string(nil), c.TrustedIssuers...),
 		WildcardOwners: append([]string(nil), c.WildcardOwners...),
 		Authority:      append([]string(nil), c.Authority...),
+		CRL:            c.CRL,
+		RequireHTTPS:   c.RequireHTTPS,
 		SOA: zone.SOA{
 			MName: fqdn(c.SOA.MName), RName: fqdn(c.SOA.RName),
 			Refresh: seconds(c.SOA.Refresh), Retry: seconds(c.SOA.Retry), Expire: seconds(c.SOA.Expire),

@@ -17,6 +17,9 @@ func (s *Service) removeParticipant(t txn, d *Domain, p Participant, smp SMP, ch
 	if err := t.deleteName(d.indexName(p.ID)); err != nil {
 		return err
 	}
+	if err := t.deleteMigration(p.Domain, p.ID); err != nil { // a key prepared for it must not move a successor
+		return err
+	}
 	ch.del = d.appendParticipantRecords(ch.del, p, smp)
 	ch.participants--
 	return nil

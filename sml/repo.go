@@ -56,6 +56,7 @@ type txn interface {
 	// first); fn returns errStop to end early. The cursor of a participant is cursorOf(p).
 	eachOfSMP(smpID, after string, fn func(p Participant, cursor string) error) error
 	countOfZone(zone string) int
+	countOfSMP(smpID string) int
 
 	// name index: owner name -> what lives there ("p" for a participant, or "s" + SMP ID).
 	name(owner string) (string, bool)
@@ -67,6 +68,12 @@ type txn interface {
 	putZone(name string, z zoneState) error
 	domainSettings(zone string) (string, bool)
 	putDomainSettings(zone, settings string) error
+
+	// pending migrations (migration.go), keyed by participant.
+	migration(zone string, id identifier.ID) (migrationRecord, bool, error)
+	putMigration(zone string, id identifier.ID, m migrationRecord) error
+	deleteMigration(zone string, id identifier.ID) error
+	eachMigration(fn func(zone string, id identifier.ID, m migrationRecord) error) error
 
 	putJournal(zone string, seq uint64, c zone.Change) error
 	journal(zone string, seq uint64) (zone.Change, bool, error)

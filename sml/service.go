@@ -30,6 +30,9 @@ type Options struct {
 	OnChange func(zone.Change)
 	// OnWrite, when set, is called after every write use case with its operation name and result (for metrics).
 	OnWrite func(op string, err error)
+	// MigrationKeyTTL is how long a key of PrepareToMigrate stays valid (conf migration.key_ttl). Default
+	// conf.DefaultMigrationKeyTTL.
+	MigrationKeyTTL time.Duration
 }
 
 // Service is the SML's use cases. It is safe for concurrent use.
@@ -43,6 +46,7 @@ type Service struct {
 	onWrite     func(string, error)
 	seq         sequencer
 	inflight    atomic.Int32
+	keyTTL      time.Duration
 }
 
 // New opens the SML on db with the configured domains (validated conf.Domain values) and synchronises the domains
@@ -63,6 +67,9 @@ func newService(r repo, domains []conf.Domain, opts Options) (*Service, error) {
 	}
 	if s.journalSize <= 0 {
 		s.journalSize = zone.DefaultJournalSize
+	}
+	if s.keyTTL = opts.MigrationKeyTTL; s.keyTTL <= 0 {
+		s.keyTTL = conf.DefaultMigrationKeyTTL
 	}
 	if len(domains) == 0 {
 		return nil, fmt.Errorf("sml: no domains configured")

@@ -32,6 +32,9 @@ func (s *Service) CreateSMP(ctx context.Context, c Caller, smp SMP) error {
 		if err := checkAddresses(&smp); err != nil {
 			return err
 		}
+		if err := d.checkHTTPS(smp); err != nil {
+			return err
+		}
 		if _, exists, err := t.smp(smp.ID); err != nil {
 			return err
 		} else if exists {
@@ -96,6 +99,9 @@ func (s *Service) UpdateSMP(ctx context.Context, c Caller, smp SMP) error {
 			return err
 		}
 		if err := checkAddresses(&smp); err != nil {
+			return err
+		}
+		if err := d.checkHTTPS(smp); err != nil {
 			return err
 		}
 		nu := old

@@ -477,3 +477,109 @@ func TestReadOnlyOpenOfOlderStoreRefused(t *testing.T) {
 		t.Errorf("the directory holds %d entries after a read-only Open, want only the store", len(entries))
 	}
 }
+
+// schema2SML is what testdata/store/schema-2/sml.db holds (written by the schema-2 build, see the README there).
+var schema2SML = map[string][]string{
+	"meta": {"schema-version"},
+	"sml.bysmp": {
+		"smp-gen-1\x00sml.test.\x00iso6523-actorid-upis\x009915:gen-0", "smp-gen-1\x00sml.test.\x00iso6523-actorid-upis\x009915:gen-2",
+		"smp-gen-2\x00sml.test.\x00iso6523-actorid-upis\x009915:gen-1", "smp-gen-2\x00sml.test.\x00iso6523-actorid-upis\x009915:gen-3",
+	},
+	"sml.domains": {"sml.test."},
+	"sml.journal": {},
+	"sml.names": {
+		"etzn2nlrmkwqysktu5nn57hcn2yd25dthlof7ard4zbgj7ree4ha.iso6523-actorid-upis.sml.test.",
+		"hg2x6um5ipytiec4pcslt2hxedwk26ovyulmoja2c4uj3u2us3ga.iso6523-actorid-upis.sml.test.",
+		"smp-gen-1.publisher.sml.test.", "smp-gen-2.publisher.sml.test.",
+		"uhaovfiusbdojnejfmfqutduwaiot6q7i5kl3n3l3nzh5ewutmlq.iso6523-actorid-upis.sml.test.",
+		"y77ix4yswrrp2m62inkecy4uerkbvdorfx3wwebrp4ar3aezxkua.iso6523-actorid-upis.sml.test.",
+	},
+	"sml.participants": {
+		"sml.test.\x00iso6523-actorid-upis\x009915:gen-0", "sml.test.\x00iso6523-actorid-upis\x009915:gen-1",
+		"sml.test.\x00iso6523-actorid-upis\x009915:gen-2", "sml.test.\x00iso6523-actorid-upis\x009915:gen-3",
+	},
+	"sml.smps":      {"smp-gen-1", "smp-gen-2"},
+	"sml.zones":     {"sml.test."},
+	"smp.documents": {}, "smp.groups": {}, "smp.metadata": {}, "smp.outbox": {}, "smp.state": {}, "smp.tokens": {},
+	"smp.users": {}, "smp.versions": {},
+}
+
+func checkSchema2SML(t *testing.T, buckets map[string]map[string][]byte) {
+	t.Helper()
+	for b, keys := range schema2SML {
+		got, ok := buckets[b]
+		if !ok {
+			t.Errorf("bucket %s is missing", b)
+			continue
+		}
+		if len(got) != len(keys) {
+			t.Errorf("bucket %s has %d keys, want %d", b, len(got), len(keys))
+		}
+		for _, k := range keys {
+			if _, ok := got[k]; !ok {
+				t.Errorf("bucket %s lacks %q", b, k)
+			}
+		}
+	}
+}
+
+// Step 2 -> 3 adds an empty sml.migrations to the schema-2 SML store written by the schema-2 build, and changes no
+// record; it is the only step run.
+func TestUpgradeSchema2AddsMigrations(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("..", "testdata", "store", "schema-2", "sml.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "sml.db")
+	if err := os.WriteFile(path, src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before, v := dump(t, path)
+	if v != 2 {
+		t.Fatalf("fixture has schema %d, want 2", v)
+	}
+	checkSchema2SML(t, before)
+	if _, ok := before["sml.migrations"]; ok {
+		t.Fatal("the schema-2 fixture already has sml.migrations")
+	}
+	var steps []uint64
+	store.SetUpgradeHook(t, func(from uint64) error {
+		steps = append(steps, from)
+		return nil
+	})
+	db, err := store.Open(path, store.Options{})
+	if err != nil {
+		t.Fatalf("Open of a schema-2 store: %v", err)
+	}
+	if err := db.Check(); err != nil {
+		t.Error(err)
+	}
+	db.Close()
+	if !slices.Equal(steps, []uint64{2, 3}) { // 3 -> 4 adds sml.certchanges
+		t.Errorf("steps run: %v, want [2 3]", steps)
+	}
+	after, v := dump(t, path)
+	if v != store.SchemaVersion {
+		t.Errorf("schema version %d after the upgrade, want %d", v, store.SchemaVersion)
+	}
+	for _, b := range []string{"sml.migrations", "sml.certchanges"} {
+		if m, ok := after[b]; !ok || len(m) != 0 {
+			t.Errorf("%s = %v (present %t), want an empty bucket", b, m, ok)
+		}
+	}
+	checkSchema2SML(t, after)
+	for bk, kv := range before {
+		for k, v := range kv {
+			if bk == "meta" && k == "schema-version" {
+				continue
+			}
+			if !bytes.Equal(after[bk][k], v) {
+				t.Errorf("%s %q changed by the upgrade", bk, k)
+			}
+		}
+	}
+	bak := backups(t, path)
+	if len(bak) != 1 || !strings.HasPrefix(filepath.Base(bak[0]), "sml.db.schema-2.") {
+		t.Errorf("backups %v, want one sml.db.schema-2.<time>.bak", bak)
+	}
+}

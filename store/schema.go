@@ -12,7 +12,7 @@ import (
 //
 // Changing the layout (a new bucket, a new key or value format) means: raise SchemaVersion, declare the change
 // below, and append one step to migrations that turns a store of the previous version into the new one.
-const SchemaVersion uint64 = 3
+const SchemaVersion uint64 = 4
 
 // Bucket names one top-level bucket. Every bucket is declared here, once; Open creates all of them.
 type Bucket struct{ name []byte }
@@ -41,8 +41,11 @@ var (
 	SMLJournal = bucket("sml.journal")
 	// SMLZones: zone name -> zone state (serial) (package sml).
 	SMLZones = bucket("sml.zones")
+	// SMLMigrations: zone NUL scheme NUL value -> the participant's pending migration (hashed key, SMP, expiry)
+	// (package sml). Since schema 3.
+	SMLMigrations = bucket("sml.migrations")
 	// SMLCertChanges: certificate identity -> its scheduled successor (BDMSL PrepareChangeCertificate) (package
-	// sml). Since schema 3.
+	// sml). Since schema 4.
 	SMLCertChanges = bucket("sml.certchanges")
 
 	// SMPGroups: participant -> service group (package smp).
@@ -68,7 +71,7 @@ var (
 // Buckets lists every bucket the schema has.
 var Buckets = []Bucket{
 	Meta,
-	SMLDomains, SMLSMPs, SMLParticipants, SMLBySMP, SMLNames, SMLJournal, SMLZones, SMLCertChanges,
+	SMLDomains, SMLSMPs, SMLParticipants, SMLBySMP, SMLNames, SMLJournal, SMLZones, SMLMigrations, SMLCertChanges,
 	SMPGroups, SMPVersions, SMPMetadata, SMPDocuments, SMPUsers, SMPTokens, SMPOutbox, SMPState,
 }
 
@@ -100,11 +103,18 @@ var migrations = []migration{
 			})
 		},
 	},
-	// Step 2 -> 3 (issue 11, BDMSL PrepareChangeCertificate): add the empty bucket sml.certchanges. Self-contained:
-	// if another branch also adds a step from 2, renumber this one (from: 3, and SchemaVersion 4); it only
-	// creates its bucket.
 	{
 		from:        2,
+		description: "add sml.migrations (pending participant migrations)",
+		apply: func(tx *bolt.Tx) error {
+			_, err := tx.CreateBucketIfNotExists(SMLMigrations.name)
+			return err
+		},
+	},
+	// Step 3 -> 4 (issue 11, BDMSL PrepareChangeCertificate): add the empty bucket sml.certchanges. Self-contained:
+	// it only creates its bucket.
+	{
+		from:        3,
 		description: "add sml.certchanges (scheduled certificate changes)",
 		apply: func(tx *bolt.Tx) error {
 			_, err := tx.CreateBucketIfNotExists(SMLCertChanges.name)

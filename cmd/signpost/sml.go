@@ -33,12 +33,13 @@ func newSMLCmd() *cobra.Command {
 		Short: "The Service Metadata Locator: authoritative DNS zone and SOAP management API",
 		Long: `The Service Metadata Locator: an authoritative DNS zone and its SOAP management API.
 
-The admin commands (status, smps, export-zone, import) talk to the running server through its admin API
+The admin commands (status, smps, export-zone, import, backup, migrations) talk to the running server through its admin API
 (admin.listen in the configuration, with the token in admin.token_file), and work on the store directly when
 the server is stopped. For a server whose configuration you do not have (signpost dev), give --admin-addr and
 --token-file instead of --config.`,
 	}
-	cmd.AddCommand(newSMLServeCmd(), newSMLStatusCmd(), newSMLSMPsCmd(), newSMLExportZoneCmd(), newSMLImportCmd())
+	cmd.AddCommand(newSMLServeCmd(), newSMLStatusCmd(), newSMLSMPsCmd(), newSMLExportZoneCmd(), newSMLImportCmd(),
+		newSMLParticipantCmd(), newSMLBackupCmd(), newSMLRestoreCmd(), newSMLMigrationsCmd())
 	return cmd
 }
 
@@ -161,7 +162,7 @@ func (t *smlTarget) open(ctx context.Context, note io.Writer) (admin.API, func()
 		return nil, none, err
 	}
 	fmt.Fprintf(note, "signpost: no server at %s (admin.listen): working on the store %s directly\n", addr, c.Store.Path)
-	return admin.Local{B: svc}, func() { _ = db.Close() }, nil
+	return admin.Local{B: svc, Store: db.Backup}, func() { _ = db.Close() }, nil
 }
 
 // openSMLService opens the store of c and the Service on it, for an admin command while the server is stopped.
@@ -241,10 +242,10 @@ func newSMLSMPsCmd() *cobra.Command {
 				return writeIndentedJSON(out, map[string]any{"smps": smps})
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tDOMAIN\tLOGICAL ADDRESS\tPHYSICAL ADDRESS\tOWNER\tUPDATED")
+			fmt.Fprintln(tw, "ID\tDOMAIN\tLOGICAL ADDRESS\tPHYSICAL ADDRESS\tPARTICIPANTS\tOWNER\tUPDATED")
 			for _, s := range smps {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Domain, s.LogicalAddress, s.PhysicalAddress, s.Owner,
-					s.Updated.UTC().Format(time.RFC3339))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.ID, s.Domain, s.LogicalAddress, s.PhysicalAddress, s.Participants,
+					s.Owner, s.Updated.UTC().Format(time.RFC3339))
 			}
 			return tw.Flush()
 		},
@@ -285,6 +286,115 @@ While the server runs, the zone comes from it through its admin API; the same zo
 	}
 	t.flags(cmd.Flags())
 	cmd.Flags().StringVarP(&out, "output", "o", "", "write to FILE (replaced whole, only when the export succeeds) instead of standard output")
+	return cmd
+}
+
+func newSMLParticipantCmd() *cobra.Command {
+	t := &smlTarget{}
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "participant [--config FILE | --admin-addr HOST:PORT --token-file FILE] [--json] SCHEME::VALUE",
+		Short: "Show a participant in every domain that has it: its SMP and the exact records the zone publishes",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			api, done, err := t.open(cmd.Context(), cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer done()
+			ps, err := api.Participant(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				return writeIndentedJSON(out, map[string]any{"participants": ps})
+			}
+			for i, p := range ps {
+				if i > 0 {
+					fmt.Fprintln(out)
+				}
+				fmt.Fprintf(out, "%s in %s\n  SMP      %s (%s), owner %s\n  created  %s, updated %s\n  records\n",
+					p.Participant, p.Domain, p.SMP.ID, p.SMP.LogicalAddress, p.SMP.Owner,
+					p.Created.UTC().Format(time.RFC3339), p.Updated.UTC().Format(time.RFC3339))
+				for _, r := range p.Records {
+					fmt.Fprintf(out, "    %s\n", r)
+				}
+			}
+			return nil
+		},
+	}
+	t.flags(cmd.Flags())
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newSMLBackupCmd() *cobra.Command {
+	t := &smlTarget{}
+	cmd := &cobra.Command{
+		Use:   "backup [--config FILE | --admin-addr HOST:PORT --token-file FILE] FILE",
+		Short: "Write a consistent copy of the SML's store to FILE, online (the server keeps serving and writing)",
+		Long: `Write a consistent copy of the SML's store to FILE: one read transaction, so the copy holds every write
+acknowledged before the backup began and none half. While the server runs, the copy comes from it through its admin
+API and writes go on meanwhile; when it is stopped, from the store directly. FILE is replaced whole, only when the
+backup succeeds, with mode 0600. Restore it with "signpost sml restore" while the server is stopped.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			api, done, err := t.open(cmd.Context(), cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer done()
+			var n int64
+			err = writeFileAtomic(args[0], func(w io.Writer) error {
+				var err error
+				n, err = api.Backup(cmd.Context(), w)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			if err := os.Chmod(args[0], 0o600); err != nil {
+				return fileError(err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "backed up %d bytes to %s\n", n, args[0])
+			return nil
+		},
+	}
+	t.flags(cmd.Flags())
+	return cmd
+}
+
+func newSMLRestoreCmd() *cobra.Command {
+	var cfgPath string
+	cmd := &cobra.Command{
+		Use:   "restore --config FILE BACKUP",
+		Short: "Replace the SML's store with a backup (the server must be stopped; the current store is kept beside it)",
+		Long: `Replace the store of the configuration (store.path) with BACKUP, made by "signpost sml backup". The backup
+must open as a store and pass the integrity check; the server must be stopped. The current store is kept beside it
+as store.path.pre-restore.<time>. At its next start the server raises the zone serial above what its configured
+secondaries hold, so they transfer the restored zone: a serial never goes back.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := loadSMLConfig(cfgPath)
+			if err != nil {
+				return err
+			}
+			if _, err := os.Stat(args[0]); err != nil {
+				return fileError(err)
+			}
+			kept, err := store.Restore(args[0], c.Store.Path)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "restored %s from %s\n", c.Store.Path, args[0])
+			if kept != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "the store as it was is kept as %s\n", kept)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&cfgPath, "config", "conf/sml.yaml", "SML configuration file (YAML)")
 	return cmd
 }
 

@@ -6,6 +6,9 @@
 //	GET  /api/v1/smps                every registered SMP
 //	GET  /api/v1/zones/{zone}/export the zone as an RFC 1035 master file (text/dns), as `sml export-zone` writes it
 //	POST /api/v1/import?batch=N      a JSON Lines import file (docs/sml-import.md); answers JSON Lines of progress
+//	GET  /api/v1/participants/{id}   one participant in every domain that has it, with its SMP and records
+//	GET  /api/v1/backup              a consistent copy of the store, taken online (application/octet-stream)
+//	GET  /api/v1/migrations          the pending participant migrations
 package admin
 
 import (
@@ -27,6 +30,13 @@ type API interface {
 	// Import reads a JSON Lines import file and commits it in transactions of batch participants; progress, when
 	// set, is called after each committed batch. On an error the result counts what was committed before it.
 	Import(ctx context.Context, r io.Reader, batch int, progress func(ImportEvent)) (ImportResult, error)
+	// Participant returns the participant id ("scheme::value") in every domain that has it, with the records the
+	// zone publishes for it.
+	Participant(ctx context.Context, id string) ([]ParticipantRecords, error)
+	// Backup writes a consistent copy of the whole store, from one read transaction, while writes go on.
+	Backup(ctx context.Context, w io.Writer) (int64, error)
+	// Migrations returns the pending participant migrations, by domain and participant.
+	Migrations(ctx context.Context) ([]Migration, error)
 }
 
 // Backend is what the admin API needs from the SML (an *sml.Service).
@@ -36,6 +46,9 @@ type Backend interface {
 	ListSMPs(ctx context.Context) ([]sml.SMP, error)
 	ExportZone(w io.Writer, zone string) error
 	Import(ctx context.Context, b sml.ImportBatch) (sml.ImportResult, error)
+	ShowParticipant(ctx context.Context, raw string) ([]sml.ParticipantInfo, error)
+	ParticipantCounts(ctx context.Context) (map[string]int, error)
+	Migrations(ctx context.Context) ([]sml.Migration, error)
 }
 
 // Status is the answer of GET /api/v1/status.
@@ -66,6 +79,20 @@ type SMP struct {
 	Owner           string    `json:"owner"`
 	Created         time.Time `json:"created"`
 	Updated         time.Time `json:"updated"`
+	// Participants is how many participants the SMP has (in the listing; 0 elsewhere).
+	Participants int `json:"participants"`
+}
+
+// ParticipantRecords is one domain's registration of a participant.
+type ParticipantRecords struct {
+	Participant string    `json:"participant"`
+	Domain      string    `json:"domain"`
+	Service     string    `json:"service,omitempty"`
+	SMP         SMP       `json:"smp"`
+	Created     time.Time `json:"created"`
+	Updated     time.Time `json:"updated"`
+	// Records are the zone's records of the participant, in master-file form.
+	Records []string `json:"records"`
 }
 
 // Counts says what an import did to one kind of entry.
@@ -113,7 +140,11 @@ type ErrorBody struct {
 
 // Local runs the API on a Backend in this process: the admin commands with the server stopped, and the HTTP
 // handler with it running.
-type Local struct{ B Backend }
+type Local struct {
+	B Backend
+	// Store writes the store's backup (store.DB.Backup); nil: Backup is refused.
+	Store func(w io.Writer) (int64, error)
+}
 
 var _ API = Local{}
 
@@ -157,12 +188,44 @@ func (l Local) SMPs(ctx context.Context) ([]SMP, error) {
 	if err != nil {
 		return nil, err
 	}
+	counts, err := l.B.ParticipantCounts(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]SMP, len(smps))
 	for i, s := range smps {
-		out[i] = SMP{ID: s.ID, Domain: s.Domain, LogicalAddress: s.LogicalAddress, PhysicalAddress: s.PhysicalAddress,
-			Owner: s.Owner, Created: s.Created, Updated: s.Updated}
+		out[i] = smpOf(s)
+		out[i].Participants = counts[s.ID]
 	}
 	return out, nil
+}
+
+func smpOf(s sml.SMP) SMP {
+	return SMP{ID: s.ID, Domain: s.Domain, LogicalAddress: s.LogicalAddress, PhysicalAddress: s.PhysicalAddress,
+		Owner: s.Owner, Created: s.Created, Updated: s.Updated}
+}
+
+// Participant implements API.
+func (l Local) Participant(ctx context.Context, id string) ([]ParticipantRecords, error) {
+	infos, err := l.B.ShowParticipant(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ParticipantRecords, len(infos))
+	for i, in := range infos {
+		p := in.Participant
+		out[i] = ParticipantRecords{Participant: p.ID.String(), Domain: p.Domain, Service: p.Service, SMP: smpOf(in.SMP),
+			Created: p.Created, Updated: p.Updated, Records: in.Records}
+	}
+	return out, nil
+}
+
+// Backup implements API.
+func (l Local) Backup(ctx context.Context, w io.Writer) (int64, error) {
+	if l.Store == nil {
+		return 0, &sml.Error{Kind: sml.KindInternal, Msg: "no store to back up"}
+	}
+	return l.Store(ctxWriter{ctx: ctx, w: w})
 }
 
 // ExportZone implements API.

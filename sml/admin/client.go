@@ -186,3 +186,33 @@ func (c *Client) Import(ctx context.Context, r io.Reader, batch int, progress fu
 	return last.Result, fmt.Errorf("admin: the server at %s ended the import without saying how it ended (batches up to line %d are committed): %w",
 		c.Addr, last.Line, err)
 }
+
+// Backup implements API: the server's online backup, written to w. A backup the server could not finish is an
+// error, never a short file.
+func (c *Client) Backup(ctx context.Context, w io.Writer) (int64, error) {
+	resp, err := c.do(ctx, http.MethodGet, "/api/v1/backup", nil, http.StatusOK)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(w, resp.Body)
+	if err != nil {
+		if ctx.Err() != nil {
+			return n, fmt.Errorf("admin: %w", ctx.Err())
+		}
+		return n, fmt.Errorf("admin: backup from %s broke off: %w", c.Addr, err)
+	}
+	if msg := resp.Trailer.Get(ErrorTrailer); msg != "" {
+		return n, &sml.Error{Kind: sml.KindInternal, Msg: "the server could not finish the backup: " + msg}
+	}
+	return n, nil
+}
+
+// Participant implements API.
+func (c *Client) Participant(ctx context.Context, id string) ([]ParticipantRecords, error) {
+	var out struct {
+		Participants []ParticipantRecords `json:"participants"`
+	}
+	err := c.getJSON(ctx, "/api/v1/participants/"+url.PathEscape(id), &out)
+	return out.Participants, err
+}

@@ -43,6 +43,8 @@ type Config struct {
 	Log *slog.Logger
 	// OnPanic is called after a handler's panic was turned into a 500 (to count it); optional.
 	OnPanic func()
+	// Backup writes the store's online backup (store.DB.Backup); nil: GET /api/v1/backup is refused.
+	Backup func(w io.Writer) (int64, error)
 }
 
 // NewHandler returns the admin API on b: every route requires the admin token, a panic in a handler becomes a
@@ -51,12 +53,15 @@ func NewHandler(b Backend, cfg Config) http.Handler {
 	if cfg.Log == nil {
 		cfg.Log = logging.Discard()
 	}
-	h := &handler{api: Local{B: b}, cfg: cfg}
+	h := &handler{api: Local{B: b, Store: cfg.Backup}, cfg: cfg}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/status", h.status)
 	mux.HandleFunc("GET /api/v1/smps", h.smps)
 	mux.HandleFunc("GET /api/v1/zones/{zone}/export", h.exportZone)
 	mux.HandleFunc("POST /api/v1/import", h.importFile)
+	mux.HandleFunc("GET /api/v1/backup", h.backup)
+	mux.HandleFunc("GET /api/v1/participants/{id}", h.participant)
+	mux.HandleFunc("GET /api/v1/migrations", h.migrations)
 	return h.recover(h.auth(mux))
 }
 
@@ -149,6 +154,15 @@ func (h *handler) smps(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"smps": smps})
 }
 
+func (h *handler) participant(w http.ResponseWriter, r *http.Request) {
+	ps, err := h.api.Participant(r.Context(), r.PathValue("id"))
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"participants": ps})
+}
+
 func (h *handler) exportZone(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	sw := &streamWriter{w: w, rc: rc}
@@ -166,20 +180,42 @@ func (h *handler) exportZone(w http.ResponseWriter, r *http.Request) {
 // streamWriter writes a zone export: at the first write it declares the error trailer and the type, and before
 // each write it pushes the write deadline further.
 type streamWriter struct {
-	w       http.ResponseWriter
-	rc      *http.ResponseController
-	started bool
+	w           http.ResponseWriter
+	rc          *http.ResponseController
+	started     bool
+	contentType string // default text/dns (a zone)
 }
 
 func (s *streamWriter) Write(b []byte) (int, error) {
 	if !s.started {
 		s.started = true
 		s.w.Header().Set("Trailer", ErrorTrailer)
-		s.w.Header().Set("Content-Type", "text/dns; charset=utf-8")
+		ct := s.contentType
+		if ct == "" {
+			ct = "text/dns; charset=utf-8"
+		}
+		s.w.Header().Set("Content-Type", ct)
 		s.w.Header().Set("X-Content-Type-Options", "nosniff")
 	}
 	_ = s.rc.SetWriteDeadline(time.Now().Add(streamTimeout))
 	return s.w.Write(b)
+}
+
+// backup streams a consistent copy of the store. Like a zone export, a backup that fails after it began says so
+// in the error trailer; the client then discards what it received.
+func (h *handler) backup(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	sw := &streamWriter{w: w, rc: rc, contentType: "application/octet-stream"}
+	n, err := h.api.Backup(r.Context(), sw)
+	switch {
+	case err == nil:
+		h.cfg.Log.Info("sml admin: backup sent", "bytes", n)
+	case !sw.started:
+		h.fail(w, err)
+	default:
+		h.cfg.Log.Error("sml admin: backup failed after it began; the client is told by the trailer", "err", err)
+		w.Header().Set(ErrorTrailer, oneLine(sml.MessageOf(err)))
+	}
 }
 
 func (h *handler) importFile(w http.ResponseWriter, r *http.Request) {

@@ -73,8 +73,9 @@ func New(cfg *conf.SML, log *slog.Logger, o *ops.Ops) (*App, error) {
 	// changes committed before (none: nothing writes before Start) are in what it loads.
 	var dnsSrv atomic.Pointer[dnsserver.Server]
 	svc, err := sml.New(db, cfg.Domains, sml.Options{
-		Log:         log,
-		JournalSize: cfg.DNS.JournalSize,
+		Log:             log,
+		JournalSize:     cfg.DNS.JournalSize,
+		MigrationKeyTTL: cfg.Migration.KeyTTL,
 		OnChange: func(c zone.Change) {
 			if s := dnsSrv.Load(); s != nil {
 				s.Apply(c)
@@ -105,15 +106,15 @@ func New(cfg *conf.SML, log *slog.Logger, o *ops.Ops) (*App, error) {
 		log.Info("SML admin token written", "file", cfg.Admin.TokenFile)
 	}
 	a.admin = &lifecycle.HTTP{N: "sml admin", OnFail: a.fail, Server: admin.NewServer(cfg.Admin.Listen,
-		admin.NewHandler(svc, admin.Config{Token: admin.NewToken(tok), Log: log, OnPanic: m.adminPanics.Inc}), log)}
-	if cfg.Management.TLS.Set() {
-		h, err := soap.NewServer(svc, soap.Config{Management: cfg.Management, Log: log, OnFail: a.fail})
+		admin.NewHandler(svc, admin.Config{Token: admin.NewToken(tok), Log: log, OnPanic: m.adminPanics.Inc, Backup: db.Backup}), log)}
+	if cfg.Management.TLS.Set() || len(cfg.Management.Proxy.Addresses) > 0 {
+		h, err := soap.NewServer(svc, soap.Config{Management: cfg.Management, Log: log, OnFail: a.fail, Registry: o.Registry})
 		if err != nil {
 			return nil, err
 		}
 		a.soap = h
 	} else {
-		log.Warn("SML management API disabled: management.tls is not configured")
+		log.Warn("SML management API disabled: neither management.tls nor management.proxy is configured")
 	}
 	o.AddCheck("sml-store", func(context.Context) error {
 		_, err := svc.Stats()

@@ -6,15 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/signpost-project/signpost/internal/pki"
 	"github.com/signpost-project/signpost/sml"
 )
 
-// Authenticator finds the caller of a request. The TLS implementation is CertAuthenticator; a later one reads the
-// certificate from a proxy header (only from configured proxy addresses) and checks CRLs, then verifies it the
-// same way.
+// Authenticator finds the caller of a request. The TLS implementation is CertAuthenticator; ProxyAuthenticator
+// reads the certificate from a proxy header (only from configured proxy addresses) and verifies it the same way.
 type Authenticator interface {
 	// Authenticate returns the caller, or an error whose message is safe to send (it becomes an
 	// UnauthorizedFault). ErrNoCertificate means the request carries no client certificate.
@@ -28,11 +28,16 @@ var ErrNoCertificate = errors.New("no client certificate was presented; call wit
 type DomainTrust struct {
 	Zone    string // FQDN
 	Issuers *x509.CertPool
+	// CRL, when set, refuses the certificates its lists revoke.
+	CRL *CRLSet
 }
 
 // CertAuthenticator authenticates a request by its TLS client certificate: the certificate must chain to the
-// trusted issuers of one domain (tried in configuration order; the first that verifies is the caller's domain)
-// and be within its validity at Now. The caller's identity is pki.Identity(cert). It does not check revocation.
+// trusted issuers of one domain (tried in configuration order; the first that verifies is the caller's domain),
+// be within its validity at Now, allow client authentication (a certificate with an extended-key-usage extension
+// must list clientAuth or anyExtendedKeyUsage, as OpenSSL's client verification requires; one without the
+// extension is accepted, as PEPPOL's are), and not be revoked by the domain's CRLs. The caller's identity is
+// pki.Identity(cert).
 type CertAuthenticator struct {
 	Domains []DomainTrust
 	// Now is the clock for validity checks. Default time.Now.
@@ -40,26 +45,50 @@ type CertAuthenticator struct {
 }
 
 // NewCertAuthenticator loads each domain's trusted issuers (PEM bundle paths, all of a domain's files in one pool)
-// into a CertAuthenticator.
+// into a CertAuthenticator, with the domain's CRLs (which must load and verify now; crl reports their later
+// problems; nil: a log-only one).
 func NewCertAuthenticator(domains []sml.Domain, now func() time.Time) (*CertAuthenticator, error) {
+	return NewCertAuthenticatorCRL(domains, now, nil)
+}
+
+// NewCertAuthenticatorCRL is NewCertAuthenticator with the CRL alarm (log and metrics).
+func NewCertAuthenticatorCRL(domains []sml.Domain, now func() time.Time, alarm *CRLAlarm) (*CertAuthenticator, error) {
 	a := &CertAuthenticator{Now: now}
 	for _, d := range domains {
 		if len(d.TrustedIssuers) == 0 {
 			continue // a domain without issuers has no SMPs that can call
 		}
-		pool := x509.NewCertPool()
+		var (
+			certs []*x509.Certificate
+			err   error
+		)
 		for _, f := range d.TrustedIssuers { // several files: several CA chains at once
-			certs, err := pki.LoadCertificates(f)
-			if err != nil {
+			var fc []*x509.Certificate
+			if fc, err = pki.LoadCertificates(f); err != nil {
 				return nil, fmt.Errorf("soap: trusted issuers of domain %s: %w", d.Zone, err)
 			}
-			for _, c := range certs {
-				pool.AddCert(c)
+			certs = append(certs, fc...)
+		}
+		pool := x509.NewCertPool()
+		for _, c := range certs {
+			pool.AddCert(c)
+		}
+		dt := DomainTrust{Zone: d.Zone, Issuers: pool}
+		if len(d.CRL) > 0 {
+			if dt.CRL, err = NewCRLSet(d.Zone, d.CRL, certs, a.now(), alarm); err != nil {
+				return nil, err
 			}
 		}
-		a.Domains = append(a.Domains, DomainTrust{Zone: d.Zone, Issuers: pool})
+		a.Domains = append(a.Domains, dt)
 	}
 	return a, nil
+}
+
+func (a *CertAuthenticator) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
 }
 
 // Authenticate implements Authenticator for requests over TLS.
@@ -72,9 +101,9 @@ func (a *CertAuthenticator) Authenticate(r *http.Request) (sml.Caller, error) {
 
 // Verify checks leaf (with the intermediates the client sent) against every domain and returns the caller.
 func (a *CertAuthenticator) Verify(leaf *x509.Certificate, intermediates []*x509.Certificate) (sml.Caller, error) {
-	now := time.Now()
-	if a.Now != nil {
-		now = a.Now()
+	now := a.now()
+	if err := checkClientUsage(leaf); err != nil {
+		return sml.Caller{}, err
 	}
 	if now.Before(leaf.NotBefore) {
 		return sml.Caller{}, fmt.Errorf("the client certificate %s is not valid before %s; use a currently valid certificate",
@@ -90,13 +119,18 @@ func (a *CertAuthenticator) Verify(leaf *x509.Certificate, intermediates []*x509
 	}
 	var lastErr error
 	for _, d := range a.Domains {
-		_, err := leaf.Verify(x509.VerifyOptions{
+		chains, err := leaf.Verify(x509.VerifyOptions{
 			Roots:         d.Issuers,
 			Intermediates: inter,
 			CurrentTime:   now,
-			KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+			KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 		})
 		if err == nil {
+			if d.CRL != nil {
+				if err := d.CRL.Check(chains, now); err != nil {
+					return sml.Caller{}, err
+				}
+			}
 			return sml.Caller{Identity: pki.Identity(leaf), Domain: d.Zone}, nil
 		}
 		lastErr = err
@@ -105,8 +139,48 @@ func (a *CertAuthenticator) Verify(leaf *x509.Certificate, intermediates []*x509
 	if errors.As(lastErr, &ci) && ci.Reason == x509.Expired {
 		return sml.Caller{}, fmt.Errorf("a certificate in the chain of %s is expired or not yet valid; renew it", pki.Identity(leaf))
 	}
+	if errors.As(lastErr, &ci) && ci.Reason == x509.IncompatibleUsage {
+		return sml.Caller{}, fmt.Errorf("an issuer in the chain of %s does not allow the clientAuth extended key usage; "+
+			"call with a certificate whose chain allows client authentication", pki.Identity(leaf))
+	}
 	return sml.Caller{}, fmt.Errorf("the client certificate %s (issuer %s) is not issued by a trusted SMP certificate issuer of this SML",
 		pki.Identity(leaf), leaf.Issuer.String())
+}
+
+// checkClientUsage applies OpenSSL's rule for client certificates: a certificate with an extended-key-usage
+// extension must list clientAuth (or anyExtendedKeyUsage); one without the extension may be used for anything.
+func checkClientUsage(leaf *x509.Certificate) error {
+	if len(leaf.ExtKeyUsage) == 0 && len(leaf.UnknownExtKeyUsage) == 0 {
+		return nil
+	}
+	var has []string
+	for _, u := range leaf.ExtKeyUsage {
+		if u == x509.ExtKeyUsageClientAuth || u == x509.ExtKeyUsageAny {
+			return nil
+		}
+		has = append(has, ekuName(u))
+	}
+	for _, o := range leaf.UnknownExtKeyUsage {
+		has = append(has, o.String())
+	}
+	return fmt.Errorf("the client certificate %s lacks the clientAuth extended key usage (it has %s): it is not a client "+
+		"certificate; call with your SMP certificate", pki.Identity(leaf), strings.Join(has, ", "))
+}
+
+func ekuName(u x509.ExtKeyUsage) string {
+	switch u {
+	case x509.ExtKeyUsageServerAuth:
+		return "serverAuth"
+	case x509.ExtKeyUsageCodeSigning:
+		return "codeSigning"
+	case x509.ExtKeyUsageEmailProtection:
+		return "emailProtection"
+	case x509.ExtKeyUsageTimeStamping:
+		return "timeStamping"
+	case x509.ExtKeyUsageOCSPSigning:
+		return "OCSPSigning"
+	}
+	return fmt.Sprintf("usage %d", int(u))
 }
 
 // TLSConfig returns the management listener's TLS configuration: it serves cert and asks every client for a

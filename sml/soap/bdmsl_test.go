@@ -87,7 +87,7 @@ func (e *env) prepareChange(t *testing.T, client string, nu *pki.KeyPair, date s
 func TestPrepareChangeCertificate(t *testing.T) {
 	real := time.Now().UTC()
 	clk := &clock{t: real}
-	e := newEnv(t, envOptions{now: clk.now})
+	e := newEnv(t, envOptions{now: clk.now, clockAuth: true})
 	old := e.issueClient(t, nil, "old", "SMP Old", real.Add(-time.Hour), real.Add(72*time.Hour))
 	nu := e.issueClient(t, nil, "new", "SMP New", real.Add(-time.Hour), real.Add(96*time.Hour))
 	e.send(t, "old", "smp-create.xml", nil).ok(t)
@@ -144,7 +144,7 @@ func TestPrepareChangeCertificateOtherIssuer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, envOptions{now: clk.now, domains: func(p *testPKI, ds []conf.Domain) {
+	e := newEnv(t, envOptions{now: clk.now, clockAuth: true, domains: func(p *testPKI, ds []conf.Domain) {
 		g3 := filepath.Join(p.dir, "ca-g3.pem") // a second file: trusted_issuers: [ca.pem, ca-g3.pem]
 		if err := os.WriteFile(g3, pki.EncodeCertPEM(ca2.Cert), 0o600); err != nil {
 			t.Fatal(err)

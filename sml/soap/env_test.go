@@ -141,10 +141,12 @@ type envOptions struct {
 	dbPath       string
 	// domains, when set, changes the test domains before the Service starts (wildcard owners, authorities).
 	domains func(p *testPKI, ds []conf.Domain)
-	// now is the clock of the Service and the authenticator (default time.Now); listMax is
-	// Options.ListParticipantsMax.
-	now     func() time.Time
-	listMax int
+	// now is the clock of the Service (default time.Now), and of the authenticator when clockAuth is set; listMax
+	// is Options.ListParticipantsMax.
+	now          func() time.Time
+	clockAuth    bool
+	listMax      int
+	requireHTTPS bool // domains[].require_https
 }
 
 func testDomains(t testing.TB, caFile string) []conf.Domain {
@@ -168,6 +170,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		srv *dnsserver.Server
 	)
 	domains := testDomains(t, e.pki.caFile)
+	domains[0].RequireHTTPS = o.requireHTTPS
 	if o.domains != nil {
 		o.domains(e.pki, domains)
 	}
@@ -198,7 +201,11 @@ func newEnv(t testing.TB, o envOptions) *env {
 	e.dnsAddr = udp.String()
 	t.Cleanup(func() { _ = dsrv.Shutdown(context.Background()) })
 
-	auth, err := soap.NewCertAuthenticator(svc.Domains(), o.now)
+	var authNow func() time.Time
+	if o.clockAuth {
+		authNow = o.now
+	}
+	auth, err := soap.NewCertAuthenticator(svc.Domains(), authNow)
 	if err != nil {
 		t.Fatal(err)
 	}

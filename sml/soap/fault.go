@@ -109,6 +109,10 @@ func faultFor(op soapmsg.Operation, err error) *soapmsg.Fault {
 		return newFault(soapmsg.FaultBadRequest, errBadRequest, msg)
 	case sml.KindNotFound:
 		switch {
+		case participant && op == soapmsg.OpMigrate:
+			// No prepared migration matches (wrong, used or expired key): the Service's text, not BDMSL's
+			// "participants doesn't exist", which would be untrue.
+			return newFault(soapmsg.FaultNotFound, errParticipantNotFound, msg)
 		case participant:
 			return newFault(soapmsg.FaultNotFound, errParticipantNotFound, textParticipantNotFound+". "+msg)
 		case e.SMP != "":

@@ -31,6 +31,8 @@ type Backend interface {
 	CreateParticipants(ctx context.Context, c sml.Caller, smpID string, ps []sml.ParticipantSpec) error
 	DeleteParticipants(ctx context.Context, c sml.Caller, smpID string, ids []identifier.ID) error
 	ListParticipants(ctx context.Context, c sml.Caller, smpID, pageToken string, pageSize int) (ids []identifier.ID, next string, err error)
+	PrepareToMigrate(ctx context.Context, c sml.Caller, smpID string, id identifier.ID, key string) error
+	Migrate(ctx context.Context, c sml.Caller, smpID string, id identifier.ID, key string) error
 }
 
 var _ Backend = (*sml.Service)(nil)
@@ -262,7 +264,11 @@ func (h *Handler) call(ctx context.Context, c sml.Caller, req *soapmsg.Request) 
 		}
 		return page, nil
 	case *soapmsg.MigrationRecord:
-		return nil, notSupported(req.Op)
+		smpID, id, key := strings.TrimSpace(b.SMPID), rawID(b.Participant), strings.TrimSpace(b.MigrationKey)
+		if req.Op == soapmsg.OpPrepareToMigrate {
+			return nil, h.b.PrepareToMigrate(ctx, c, smpID, id, key)
+		}
+		return nil, h.b.Migrate(ctx, c, smpID, id, key)
 	case *soapmsg.PrepareChangeCertificate, *soapmsg.ChangeCertificate, *soapmsg.ClearCache: // bdmsl.go
 		return h.bdmsl(ctx, c, req)
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/signpost-project/signpost/conf"
 	"github.com/signpost-project/signpost/internal/lifecycle"
 	"github.com/signpost-project/signpost/internal/pki"
@@ -24,20 +26,37 @@ type Config struct {
 	Now func() time.Time
 	// OnFail receives a serving failure (lifecycle.Group.Failed()).
 	OnFail func(error)
+	// Registry receives the CRL metrics (signpost_sml_crl_*). Nil: not registered.
+	Registry prometheus.Registerer
 }
 
 // NewServer assembles the management listener of svc from the configuration: the TLS certificate (PEM or
 // PKCS#12), the per-domain trusted issuers, the handler with its limits and the HTTP timeouts. Start it with the
-// returned lifecycle server; its Addr is the bound address once started.
+// returned lifecycle server; its Addr is the bound address once started. With management.proxy and without
+// management.tls the listener is plain HTTP (the proxy terminates TLS; the configuration allows it on loopback and
+// private addresses only).
 func NewServer(svc *sml.Service, c Config) (*lifecycle.HTTP, error) {
 	m := c.Management
-	kp, err := loadKeyPair(m.TLS)
-	if err != nil {
-		return nil, fmt.Errorf("soap: management.tls: %w", err)
+	var kp *pki.KeyPair
+	if m.TLS.Set() || len(m.Proxy.Addresses) == 0 {
+		var err error
+		if kp, err = loadKeyPair(m.TLS); err != nil {
+			return nil, fmt.Errorf("soap: management.tls: %w", err)
+		}
 	}
-	auth, err := NewCertAuthenticator(svc.Domains(), c.Now)
+	alarm, err := NewCRLAlarm(c.Log, c.Registry)
 	if err != nil {
 		return nil, err
+	}
+	cert, err := NewCertAuthenticatorCRL(svc.Domains(), c.Now, alarm)
+	if err != nil {
+		return nil, err
+	}
+	var auth Authenticator = cert
+	if len(m.Proxy.Addresses) > 0 {
+		if auth, err = NewProxyAuthenticator(cert, m.Proxy, c.Log); err != nil {
+			return nil, err
+		}
 	}
 	fs, err := ParseFaultStatus(m.FaultStatus)
 	if err != nil {
@@ -78,7 +97,7 @@ type Timeouts struct {
 }
 
 // NewHTTP returns the HTTPS listener serving h on addr with the server certificate kp, asking clients for
-// certificates (TLSConfig), with the timeouts and a 64 KiB header limit.
+// certificates (TLSConfig), with the timeouts and a 64 KiB header limit. kp nil: plain HTTP (behind a proxy).
 func NewHTTP(addr string, kp *pki.KeyPair, h http.Handler, t Timeouts, log *slog.Logger, onFail func(error)) *lifecycle.HTTP {
 	if t.Read <= 0 {
 		t.Read = 30 * time.Second
@@ -101,5 +120,9 @@ func NewHTTP(addr string, kp *pki.KeyPair, h http.Handler, t Timeouts, log *slog
 	if log != nil {
 		srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelDebug) // TLS handshake noise from scanners
 	}
-	return &lifecycle.HTTP{N: "sml-soap", Server: srv, TLS: TLSConfig(kp.TLSCertificate()), OnFail: onFail}
+	hs := &lifecycle.HTTP{N: "sml-soap", Server: srv, OnFail: onFail}
+	if kp != nil {
+		hs.TLS = TLSConfig(kp.TLSCertificate())
+	}
+	return hs
 }

@@ -1,0 +1,112 @@
+package app
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/signpost-project/signpost/conf"
+	"github.com/signpost-project/signpost/identifier"
+	"github.com/signpost-project/signpost/internal/testnet"
+	"github.com/signpost-project/signpost/sml"
+	"github.com/signpost-project/signpost/sml/admin"
+)
+
+// TestShowParticipantAndCounts: through the running server's admin API, a participant shows with its SMP and
+// exactly the records its DNS name answers; the SMP listing counts each SMP's participants; an unknown participant
+// is not found.
+func TestShowParticipantAndCounts(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := conf.ParseSML("test.yaml", []byte(`
+store:
+  path: `+filepath.Join(dir, "sml.db")+`
+dns:
+  listen: `+testnet.FreeAddr(t)+`
+admin:
+  listen: `+testnet.FreeAddr(t)+`
+domains:
+  - zone: sml.test
+    records: [naptr, cname]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ctx := context.Background()
+	for _, s := range a.Servers() {
+		if err := s.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer s.Shutdown(ctx)
+	}
+	caller := sml.Caller{Identity: "CN=SMP,O=Test,C=BE:1", Domain: "sml.test."}
+	svc := a.Service()
+	for _, id := range []string{"SMP-1", "SMP-2"} {
+		if err := svc.CreateSMP(ctx, caller, sml.SMP{ID: id, LogicalAddress: "http://" + strings.ToLower(id) + ".example.org"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id := identifier.ID{Scheme: "iso6523-actorid-upis", Value: "0088:5798000000001"}
+	other := identifier.ID{Scheme: "iso6523-actorid-upis", Value: "0088:5798000000002"}
+	if err := svc.CreateParticipants(ctx, caller, "SMP-1", []sml.ParticipantSpec{{ID: id}, {ID: other}}); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := admin.ReadTokenFile(cfg.Admin.TokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &admin.Client{Addr: cfg.Admin.Listen, Token: tok}
+	ps, err := client.Participant(ctx, "iso6523-actorid-upis::0088:5798000000001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != 1 || ps[0].SMP.ID != "SMP-1" || ps[0].Domain != "sml.test." || len(ps[0].Records) != 2 {
+		t.Fatalf("participant: %+v", ps)
+	}
+	// The records shown are the records served.
+	udp, _ := a.DNS().Addr()
+	c := &dns.Client{Timeout: 2 * time.Second}
+	for _, q := range []struct {
+		name string
+		typ  uint16
+	}{{identifier.NAPTRName(id, "sml.test.", identifier.SchemeLabel), dns.TypeNAPTR}, {identifier.CNAMEName(id, "sml.test.", identifier.SchemeLabel), dns.TypeCNAME}} {
+		m := new(dns.Msg)
+		m.SetQuestion(q.name, q.typ)
+		r, _, err := c.Exchange(m, udp.String())
+		if err != nil || len(r.Answer) != 1 {
+			t.Fatalf("%s: %v %v", q.name, r, err)
+		}
+		want := strings.Join(strings.Fields(r.Answer[0].String()), " ")
+		found := false
+		for _, rec := range ps[0].Records {
+			if strings.Join(strings.Fields(rec), " ") == want {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("DNS answers %q; the shown records are %q", want, ps[0].Records)
+		}
+	}
+	smps, err := client.SMPs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	for _, s := range smps {
+		counts[s.ID] = s.Participants
+	}
+	if counts["SMP-1"] != 2 || counts["SMP-2"] != 0 {
+		t.Fatalf("participant counts %v", counts)
+	}
+	if _, err := client.Participant(ctx, "iso6523-actorid-upis::0088:5798000000009"); sml.KindOf(err) != sml.KindNotFound {
+		t.Fatalf("unknown participant: %v", err)
+	}
+}
