@@ -48,6 +48,17 @@ func (a *CertAuthenticator) VerifyAt(leaf *x509.Certificate, at time.Time) (sml.
 	return b.Verify(leaf, nil)
 }
 
+// VerifyAt verifies with the proxy's CertAuthenticator: the successor certificate comes in the SOAP body, not
+// in a header, so the proxy plays no part.
+func (a *ProxyAuthenticator) VerifyAt(leaf *x509.Certificate, at time.Time) (sml.Caller, error) {
+	return a.Cert.VerifyAt(leaf, at)
+}
+
+var (
+	_ CertVerifier = (*CertAuthenticator)(nil)
+	_ CertVerifier = (*ProxyAuthenticator)(nil) // PrepareChangeCertificate works behind a proxy too
+)
+
 func (h *Handler) bdmsl(ctx context.Context, c sml.Caller, req *soapmsg.Request) (any, error) {
 	bb, ok := h.b.(BDMSLBackend)
 	if !ok {
