@@ -77,6 +77,9 @@ type Management struct {
 	// ReadTimeout and WriteTimeout bound a request. Defaults 30s.
 	ReadTimeout  time.Duration `yaml:"read_timeout"`
 	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// ListParticipantsMax is the most participants BDMSL ListParticipants answers with; above it the call is a
+	// BadRequestFault that points to the paged List. Default 100000.
+	ListParticipantsMax int `yaml:"list_participants_max"`
 	// Proxy, when Addresses is set, reads the client certificate from a header set by a TLS-terminating proxy.
 	Proxy Proxy `yaml:"proxy"`
 }
@@ -138,8 +141,16 @@ type Domain struct {
 	// Glue gives the addresses of name servers inside the zone (ns1.<zone> needs them: zone checkers and
 	// resolvers need an address for an in-zone NS). Name -> IP addresses; published as A/AAAA records.
 	Glue map[string][]string `yaml:"glue"`
-	// TrustedIssuers is a PEM bundle: SMP client certificates chaining to one of them belong to this domain.
-	TrustedIssuers string `yaml:"trusted_issuers"`
+	// TrustedIssuers are PEM bundles (one path or a list): SMP client certificates chaining to a certificate in
+	// one of them belong to this domain. Several files let a domain trust two CA chains at once (PEPPOL's G2 and
+	// G3 during the move), and PrepareChangeCertificate may cross from one to the other.
+	TrustedIssuers Files `yaml:"trusted_issuers"`
+	// WildcardOwners lists the certificate identities ("<subject DN, RFC 4514>:<serial, lower-case hex>", as the
+	// SML logs them) allowed to register the wildcard participant "*" (*.<scheme>.<zone>). Default: none.
+	WildcardOwners []string `yaml:"wildcard_owners"`
+	// Authority lists the certificate identities of the domain's SML authority: only they may call BDMSL
+	// ChangeCertificate (give an SMP to another certificate at once). Default: none.
+	Authority []string `yaml:"authority"`
 	// CRL lists certificate revocation list files (PEM or DER) of the trusted issuers; reloaded when they change.
 	CRL []string `yaml:"crl"`
 	// RequireHTTPS refuses an SMP (create or update) whose logical address is not https. Default false.
@@ -222,6 +233,9 @@ func (c *SML) Defaults() {
 	}
 	if m.WriteTimeout == 0 {
 		m.WriteTimeout = 30 * time.Second
+	}
+	if m.ListParticipantsMax == 0 {
+		m.ListParticipantsMax = 100000
 	}
 	if pr := &m.Proxy; len(pr.Addresses) > 0 {
 		if pr.Format == "" {
@@ -377,6 +391,9 @@ func (c *SML) Validate() error {
 	if m.MaxBodyBytes < 1024 {
 		p.add("management.max_body_bytes", "%d is too small; at least 1024", m.MaxBodyBytes)
 	}
+	if m.ListParticipantsMax < 1 {
+		p.add("management.list_participants_max", "%d is not a positive number", m.ListParticipantsMax)
+	}
 	validatePositive(p, "management.read_timeout", m.ReadTimeout)
 	validatePositive(p, "management.write_timeout", m.WriteTimeout)
 
@@ -494,10 +511,20 @@ func (d *Domain) validate(p *problems, path string, zones map[string]bool) {
 			p.add(path, "%q is not a valid DNS name (soa or ns)", n)
 		}
 	}
+	for _, l := range []struct {
+		key string
+		ids []string
+	}{{"wildcard_owners", d.WildcardOwners}, {"authority", d.Authority}} {
+		for i, o := range l.ids {
+			if k := strings.LastIndexByte(o, ':'); k <= 0 || k == len(o)-1 {
+				p.add(fmt.Sprintf("%s.%s[%d]", path, l.key, i), "%q is not a certificate identity <subject DN>:<serial hex>", o)
+			}
+		}
+	}
 	for i, f := range d.CRL {
 		if f == "" {
 			p.add(fmt.Sprintf("%s.crl[%d]", path, i), "empty file name")
-		} else if d.TrustedIssuers == "" {
+		} else if len(d.TrustedIssuers) == 0 {
 			p.add(fmt.Sprintf("%s.crl[%d]", path, i), "a CRL needs trusted_issuers: it is checked against them")
 		}
 	}

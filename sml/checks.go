@@ -36,7 +36,11 @@ func (s *Service) ownedSMP(t txn, c Caller, id string) (SMP, *Domain, error) {
 	if !ok {
 		return SMP{}, nil, smpError(KindNotFound, id, "the SMP '%s' does not exist; create it first (CreateServiceMetadataPublisherService)", id)
 	}
-	if smp.Owner != c.Identity {
+	owner, err := ownerAt(t, smp.Owner, s.now()) // a scheduled certificate change may have taken effect
+	if err != nil {
+		return SMP{}, nil, err
+	}
+	if owner != c.Identity {
 		return SMP{}, nil, smpError(KindUnauthorized, id, "the SMP '%s' belongs to another certificate; call with the certificate that created it", id)
 	}
 	d, ok := s.domains[smp.Domain]
@@ -148,7 +152,33 @@ func checkService(svc string) (string, error) {
 			return "", errorf(KindBadRequest, "the NAPTR service '%s' has a space, quote, backslash or non-ASCII character; use e.g. Meta:SMP", shorten(svc))
 		}
 	}
+	// RFC 3958 section 6.5: service-parms = app-service *(":" app-protocol); each part is ALPHA *31ALPHANUMSYM
+	// (ALPHANUMSYM = ALPHA / DIGIT / "+" / "-" / "." / "_"). A URL ("https://...") is not one. One extension:
+	// '#' is accepted after the first character, for DBNAlliance's oasis-bdxr-smp-2#dbnalliance-1.1 (DIGEST, other communities).
+	for _, part := range strings.Split(svc, ":") {
+		if !rfc3958Part(part) {
+			return "", errorf(KindBadRequest, "the NAPTR service '%s' is not an RFC 3958 service field (parts of a letter and up to 31 "+
+				"letters, digits, '+', '-', '.', '_' or '#', joined by ':', e.g. Meta:SMP); a URL belongs in the SMP's logical address", shorten(svc))
+		}
+	}
 	return svc, nil
+}
+
+func rfc3958Part(p string) bool {
+	if p == "" || len(p) > 32 {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		ch := p[i]
+		alpha := ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z'
+		if i == 0 && !alpha {
+			return false
+		}
+		if !alpha && !(ch >= '0' && ch <= '9') && ch != '+' && ch != '-' && ch != '.' && ch != '_' && ch != '#' {
+			return false
+		}
+	}
+	return true
 }
 
 func checkBatch(n int) error {

@@ -8,16 +8,20 @@ import (
 	"sort"
 )
 
-// ListSMPs returns every registered SMP of every domain, ordered by domain, then ID.
+// ListSMPs returns every registered SMP of every domain, ordered by domain, then ID, each with the certificate
+// that owns it now (after a PrepareChangeCertificate that took effect, the successor).
 func (s *Service) ListSMPs(ctx context.Context) ([]SMP, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, &Error{Kind: KindInternal, Msg: "the request was cancelled", Err: err}
 	}
 	var out []SMP
 	err := s.repo.View(func(t txn) error {
+		now := s.now()
 		return t.eachSMP(func(smp SMP) error {
+			owner, err := ownerAt(t, smp.Owner, now) // the owner now: a scheduled certificate change may have taken effect
+			smp.Owner = owner
 			out = append(out, smp)
-			return nil
+			return err
 		})
 	})
 	if err != nil {

@@ -78,8 +78,12 @@ type Domain struct {
 	NS            []string
 	// Glue are the A/AAAA records of name servers inside the zone.
 	Glue []zone.Record
-	// TrustedIssuers is the PEM bundle path of the domain's SMP certificate issuers (used by the SOAP API).
-	TrustedIssuers string
+	// TrustedIssuers are the PEM bundle paths of the domain's SMP certificate issuers (used by the SOAP API).
+	TrustedIssuers []string
+	// WildcardOwners are the certificate identities allowed to register the wildcard participant "*".
+	WildcardOwners []string
+	// Authority are the certificate identities of the domain's SML authority (ChangeCertificate).
+	Authority []string
 	// CRL lists the domain's certificate revocation list files (used by the SOAP API).
 	CRL []string
 	// RequireHTTPS refuses SMPs whose logical address is not https.
@@ -104,7 +108,9 @@ func DomainFromConf(c conf.Domain) (Domain, error) {
 		Identifiers:    c.Identifiers,
 		SchemePattern:  c.ParticipantSchemes,
 		TTL:            seconds(c.TTL),
-		TrustedIssuers: c.TrustedIssuers,
+		TrustedIssuers: append([]string(nil), c.TrustedIssuers...),
+		WildcardOwners: append([]string(nil), c.WildcardOwners...),
+		Authority:      append([]string(nil), c.Authority...),
 		CRL:            c.CRL,
 		RequireHTTPS:   c.RequireHTTPS,
 		SOA: zone.SOA{
@@ -143,4 +149,14 @@ func fqdns(in []string) []string {
 		out[i] = fqdn(s)
 	}
 	return out
+}
+
+// wildcardOwner reports whether identity may register the wildcard participant "*" in d.
+func (d *Domain) wildcardOwner(identity string) bool {
+	for _, o := range d.WildcardOwners {
+		if o == identity {
+			return true
+		}
+	}
+	return false
 }

@@ -45,7 +45,7 @@ func (s *Service) CreateParticipants(ctx context.Context, c Caller, smpID string
 		ch.zone = d.Zone
 		var refused refusals
 		for _, spec := range ps {
-			id, err := d.canonical(spec.ID, c.Wildcard)
+			id, err := d.canonical(spec.ID, c.Wildcard || d.wildcardOwner(c.Identity))
 			if err != nil {
 				if err := refused.add(err, spec.ID); err != nil {
 					return err

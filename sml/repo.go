@@ -79,6 +79,11 @@ type txn interface {
 	journal(zone string, seq uint64) (zone.Change, bool, error)
 	deleteJournal(zone string, seq uint64) error
 	deleteJournals(zone string) error
+
+	// certificate changes (certchange.go): old identity -> successor.
+	certChange(old string) (CertChange, bool, error)
+	putCertChange(CertChange) error
+	eachCertChange(fn func(CertChange) error) error
 }
 
 var errStop = store.ErrStop

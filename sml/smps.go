@@ -17,6 +17,12 @@ func (s *Service) CreateSMP(ctx context.Context, c Caller, smp SMP) error {
 		if err != nil {
 			return err
 		}
+		if ch, replaced, err := replacedBy(t, c.Identity, s.now()); err != nil || replaced {
+			if err != nil {
+				return err
+			}
+			return replacedError(ch) // its SMPs now belong to the successor: so would a new one
+		}
 		if smp.Domain != "" && fqdn(smp.Domain) != d.Zone {
 			return smpError(KindUnauthorized, smp.ID, "the SMP '%s' would be in domain %s but your certificate belongs to %s", smp.ID, fqdn(smp.Domain), d.Zone)
 		}

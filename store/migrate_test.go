@@ -555,15 +555,17 @@ func TestUpgradeSchema2AddsMigrations(t *testing.T) {
 		t.Error(err)
 	}
 	db.Close()
-	if !slices.Equal(steps, []uint64{2}) {
-		t.Errorf("steps run: %v, want [2]", steps)
+	if !slices.Equal(steps, []uint64{2, 3}) { // 3 -> 4 adds sml.certchanges
+		t.Errorf("steps run: %v, want [2 3]", steps)
 	}
 	after, v := dump(t, path)
-	if v != 3 {
-		t.Errorf("schema version %d after the upgrade, want 3", v)
+	if v != store.SchemaVersion {
+		t.Errorf("schema version %d after the upgrade, want %d", v, store.SchemaVersion)
 	}
-	if m, ok := after["sml.migrations"]; !ok || len(m) != 0 {
-		t.Errorf("sml.migrations = %v (present %t), want an empty bucket", m, ok)
+	for _, b := range []string{"sml.migrations", "sml.certchanges"} {
+		if m, ok := after[b]; !ok || len(m) != 0 {
+			t.Errorf("%s = %v (present %t), want an empty bucket", b, m, ok)
+		}
 	}
 	checkSchema2SML(t, after)
 	for bk, kv := range before {

@@ -12,7 +12,7 @@ import (
 //
 // Changing the layout (a new bucket, a new key or value format) means: raise SchemaVersion, declare the change
 // below, and append one step to migrations that turns a store of the previous version into the new one.
-const SchemaVersion uint64 = 3
+const SchemaVersion uint64 = 4
 
 // Bucket names one top-level bucket. Every bucket is declared here, once; Open creates all of them.
 type Bucket struct{ name []byte }
@@ -44,6 +44,9 @@ var (
 	// SMLMigrations: zone NUL scheme NUL value -> the participant's pending migration (hashed key, SMP, expiry)
 	// (package sml). Since schema 3.
 	SMLMigrations = bucket("sml.migrations")
+	// SMLCertChanges: certificate identity -> its scheduled successor (BDMSL PrepareChangeCertificate) (package
+	// sml). Since schema 4.
+	SMLCertChanges = bucket("sml.certchanges")
 
 	// SMPGroups: participant -> service group (package smp).
 	SMPGroups = bucket("smp.groups")
@@ -68,7 +71,7 @@ var (
 // Buckets lists every bucket the schema has.
 var Buckets = []Bucket{
 	Meta,
-	SMLDomains, SMLSMPs, SMLParticipants, SMLBySMP, SMLNames, SMLJournal, SMLZones, SMLMigrations,
+	SMLDomains, SMLSMPs, SMLParticipants, SMLBySMP, SMLNames, SMLJournal, SMLZones, SMLMigrations, SMLCertChanges,
 	SMPGroups, SMPVersions, SMPMetadata, SMPDocuments, SMPUsers, SMPTokens, SMPOutbox, SMPState,
 }
 
@@ -105,6 +108,16 @@ var migrations = []migration{
 		description: "add sml.migrations (pending participant migrations)",
 		apply: func(tx *bolt.Tx) error {
 			_, err := tx.CreateBucketIfNotExists(SMLMigrations.name)
+			return err
+		},
+	},
+	// Step 3 -> 4 (issue 11, BDMSL PrepareChangeCertificate): add the empty bucket sml.certchanges. Self-contained:
+	// it only creates its bucket.
+	{
+		from:        3,
+		description: "add sml.certchanges (scheduled certificate changes)",
+		apply: func(tx *bolt.Tx) error {
+			_, err := tx.CreateBucketIfNotExists(SMLCertChanges.name)
 			return err
 		},
 	},

@@ -109,7 +109,7 @@ func devConfigs(o *devOptions, files pki.DevFiles) (*conf.SML, *conf.SMP, error)
 		Domains: []conf.Domain{{
 			Zone:           devZone,
 			Records:        []string{"naptr", "cname"},
-			TrustedIssuers: files.CA,
+			TrustedIssuers: conf.Files{files.CA},
 		}},
 	}
 	smlCfg.Defaults()

@@ -44,8 +44,9 @@ type CertAuthenticator struct {
 	Now func() time.Time
 }
 
-// NewCertAuthenticator loads each domain's trusted issuers (PEM bundle paths) into a CertAuthenticator, with
-// the domain's CRLs (which must load and verify now; crl reports their later problems; nil: a log-only one).
+// NewCertAuthenticator loads each domain's trusted issuers (PEM bundle paths, all of a domain's files in one pool)
+// into a CertAuthenticator, with the domain's CRLs (which must load and verify now; crl reports their later
+// problems; nil: a log-only one).
 func NewCertAuthenticator(domains []sml.Domain, now func() time.Time) (*CertAuthenticator, error) {
 	return NewCertAuthenticatorCRL(domains, now, nil)
 }
@@ -54,12 +55,19 @@ func NewCertAuthenticator(domains []sml.Domain, now func() time.Time) (*CertAuth
 func NewCertAuthenticatorCRL(domains []sml.Domain, now func() time.Time, alarm *CRLAlarm) (*CertAuthenticator, error) {
 	a := &CertAuthenticator{Now: now}
 	for _, d := range domains {
-		if d.TrustedIssuers == "" {
+		if len(d.TrustedIssuers) == 0 {
 			continue // a domain without issuers has no SMPs that can call
 		}
-		certs, err := pki.LoadCertificates(d.TrustedIssuers)
-		if err != nil {
-			return nil, fmt.Errorf("soap: trusted issuers of domain %s: %w", d.Zone, err)
+		var (
+			certs []*x509.Certificate
+			err   error
+		)
+		for _, f := range d.TrustedIssuers { // several files: several CA chains at once
+			var fc []*x509.Certificate
+			if fc, err = pki.LoadCertificates(f); err != nil {
+				return nil, fmt.Errorf("soap: trusted issuers of domain %s: %w", d.Zone, err)
+			}
+			certs = append(certs, fc...)
 		}
 		pool := x509.NewCertPool()
 		for _, c := range certs {

@@ -129,6 +129,8 @@ type env struct {
 	base    string
 	log     *syncBuffer
 	clients map[string]*http.Client
+	roots   *x509.CertPool
+	mk      func(kp *pki.KeyPair) *http.Client // a client with kp's certificate (nil: none)
 }
 
 type envOptions struct {
@@ -137,13 +139,19 @@ type envOptions struct {
 	backend      soap.Backend                    // replaces the Service (failing fakes)
 	wrap         func(soap.Backend) soap.Backend // wraps the Service (faults injected into some calls)
 	dbPath       string
-	now          func() time.Time // the Service's clock; nil: time.Now
-	requireHTTPS bool             // domains[].require_https
+	// domains, when set, changes the test domains before the Service starts (wildcard owners, authorities).
+	domains func(p *testPKI, ds []conf.Domain)
+	// now is the clock of the Service (default time.Now), and of the authenticator when clockAuth is set; listMax
+	// is Options.ListParticipantsMax.
+	now          func() time.Time
+	clockAuth    bool
+	listMax      int
+	requireHTTPS bool // domains[].require_https
 }
 
 func testDomains(t testing.TB, caFile string) []conf.Domain {
 	t.Helper()
-	c := &conf.SML{Domains: []conf.Domain{{Zone: zoneName, Records: []string{"naptr", "cname"}, TrustedIssuers: caFile}}}
+	c := &conf.SML{Domains: []conf.Domain{{Zone: zoneName, Records: []string{"naptr", "cname"}, TrustedIssuers: conf.Files{caFile}}}}
 	c.Defaults()
 	return c.Domains
 }
@@ -163,6 +171,9 @@ func newEnv(t testing.TB, o envOptions) *env {
 	)
 	domains := testDomains(t, e.pki.caFile)
 	domains[0].RequireHTTPS = o.requireHTTPS
+	if o.domains != nil {
+		o.domains(e.pki, domains)
+	}
 	svc, err := sml.New(e.db, domains, sml.Options{Log: log, Now: o.now, OnChange: func(c zone.Change) {
 		mu.Lock()
 		s := srv
@@ -190,7 +201,11 @@ func newEnv(t testing.TB, o envOptions) *env {
 	e.dnsAddr = udp.String()
 	t.Cleanup(func() { _ = dsrv.Shutdown(context.Background()) })
 
-	auth, err := soap.NewCertAuthenticator(svc.Domains(), nil)
+	var authNow func() time.Time
+	if o.clockAuth {
+		authNow = o.now
+	}
+	auth, err := soap.NewCertAuthenticator(svc.Domains(), authNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +216,8 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if o.wrap != nil {
 		b = o.wrap(b)
 	}
-	h := soap.NewHandler(b, auth, soap.Options{Log: log, FaultStatus: o.faultStatus, MaxBodyBytes: o.maxBodyBytes})
+	h := soap.NewHandler(b, auth, soap.Options{Log: log, FaultStatus: o.faultStatus, MaxBodyBytes: o.maxBodyBytes,
+		ListParticipantsMax: o.listMax})
 	hs := soap.NewHTTP("127.0.0.1:0", e.pki.server, h, soap.Timeouts{}, log, func(err error) { t.Errorf("serve: %v", err) })
 	if err := hs.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -209,9 +225,10 @@ func newEnv(t testing.TB, o envOptions) *env {
 	t.Cleanup(func() { _ = hs.Shutdown(context.Background()) })
 	e.base = "https://" + hs.Addr().String()
 
-	roots := x509.NewCertPool()
-	roots.AddCert(e.pki.ca.Cert)
-	mk := func(kp *pki.KeyPair) *http.Client {
+	e.roots = x509.NewCertPool()
+	e.roots.AddCert(e.pki.ca.Cert)
+	e.mk = func(kp *pki.KeyPair) *http.Client {
+		roots := e.roots
 		tc := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 		if kp != nil {
 			tc.Certificates = []tls.Certificate{kp.TLSCertificate()}
@@ -220,9 +237,9 @@ func newEnv(t testing.TB, o envOptions) *env {
 		t.Cleanup(tr.CloseIdleConnections)
 		return &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	}
-	e.clients["none"] = mk(nil)
+	e.clients["none"] = e.mk(nil)
 	for name, kp := range e.pki.clients {
-		e.clients[name] = mk(kp)
+		e.clients[name] = e.mk(kp)
 	}
 	return e
 }

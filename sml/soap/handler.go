@@ -1,6 +1,7 @@
 // Package soap serves the SML management interface over HTTPS with client certificates: ManageServiceMetadataService
 // at /manageservicemetadata, ManageBusinessIdentifierService at /manageparticipantidentifier and the BDMSL service
-// (IsAlive, CreateParticipantIdentifier) at /bdmslservice. It decodes requests with package soapmsg, authenticates
+// (IsAlive, CreateParticipantIdentifier, PrepareChangeCertificate, ChangeCertificate, ListParticipants, ClearCache:
+// bdmsl.go) at /bdmslservice. It decodes requests with package soapmsg, authenticates
 // the caller by its certificate (Authenticator), calls the sml.Service and translates its errors into typed SOAP
 // faults, once, in fault.go. A panic while serving a request is contained: the client gets an InternalErrorFault
 // (HTTP 500), the panic is logged with its stack and counted in signpost_panics_total{edge="sml_soap"}.
@@ -49,6 +50,9 @@ type Options struct {
 	Limits soapmsg.Limits
 	// PageSize is the number of participants per List page. Default sml.DefaultPageSize.
 	PageSize int
+	// ListParticipantsMax is the most participants BDMSL ListParticipants answers with. Default
+	// sml.DefaultListParticipantsMax.
+	ListParticipantsMax int
 }
 
 // DefaultMaxBodyBytes is the body limit used when Options.MaxBodyBytes is zero.
@@ -116,6 +120,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.o.Log.Debug("soap: caller refused", "op", req.Op.String(), "remote", r.RemoteAddr, "err", err)
 		h.writeFault(w, r, req.Op, newFault(soapmsg.FaultUnauthorized, errUnauthorized, upperFirst(err.Error())))
+		return
+	}
+	if req.Op == soapmsg.OpListParticipants { // streamed: bdmsl.go
+		h.listParticipants(w, r, caller)
 		return
 	}
 	resp, err := h.call(r.Context(), caller, req)
@@ -261,8 +269,8 @@ func (h *Handler) call(ctx context.Context, c sml.Caller, req *soapmsg.Request) 
 			return nil, h.b.PrepareToMigrate(ctx, c, smpID, id, key)
 		}
 		return nil, h.b.Migrate(ctx, c, smpID, id, key)
-	case *soapmsg.PrepareChangeCertificate:
-		return nil, notSupported(req.Op)
+	case *soapmsg.PrepareChangeCertificate, *soapmsg.ChangeCertificate, *soapmsg.ClearCache: // bdmsl.go
+		return h.bdmsl(ctx, c, req)
 	}
 	return nil, notSupported(req.Op)
 }

@@ -125,7 +125,7 @@ func TestParticipants(t *testing.T) {
 	e.send(t, "smp-a", "participant-prepare-migrate.xml", nil).fault(t, status500, soapmsg.FaultNotFound,
 		"[ERR-110] At least one of the participants doesn't exist in the list")
 	e.send(t, "smp-a", "participant-migrate.xml", nil).fault(t, status500, soapmsg.FaultNotFound, "[ERR-100] The SMP 'SMP-B' doesn't exist")
-	e.send(t, "smp-a", "bdmsl-prepare-change-certificate.xml", nil).fault(t, status500, soapmsg.FaultBadRequest, "[ERR-106] The operation BDMSLService.PrepareChangeCertificate is not supported yet")
+	e.send(t, "smp-a", "bdmsl-prepare-change-certificate.xml", nil).fault(t, status500, soapmsg.FaultBadRequest, "[ERR-106] The newCertificatePublicKey is not a certificate")
 
 	// Delete of the SMP removes its remaining participants (as BDMSL does), one audit line each.
 	before := len(e.log.auditLines(t))

@@ -62,7 +62,8 @@ func NewServer(svc *sml.Service, c Config) (*lifecycle.HTTP, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := NewHandler(svc, auth, Options{Log: c.Log, FaultStatus: fs, MaxBodyBytes: m.MaxBodyBytes})
+	h := NewHandler(svc, auth, Options{Log: c.Log, FaultStatus: fs, MaxBodyBytes: m.MaxBodyBytes,
+		ListParticipantsMax: m.ListParticipantsMax})
 	return NewHTTP(m.Listen, kp, h, Timeouts{Read: m.ReadTimeout, Write: m.WriteTimeout}, c.Log, c.OnFail), nil
 }
 

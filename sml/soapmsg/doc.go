@@ -1,6 +1,7 @@
 // Package soapmsg holds the SOAP 1.1 envelope and the message types of the SML management interface: the PEPPOL
 // ManageServiceMetadataService and ManageBusinessIdentifierService (peppol-sml-types-v1.xsd) and the BDMSL
-// extension service (IsAlive, CreateParticipantIdentifier with a NAPTR service name).
+// extension service of the full 2018 WSDL (IsAlive, CreateParticipantIdentifier with a NAPTR service name,
+// PrepareChangeCertificate, ChangeCertificate, ListParticipants, ClearCache).
 //
 // It depends on neither the SML server nor the store: the SML's HTTP handler (package sml/soap) decodes requests
 // and writes responses with it, and an SMP's SML client encodes requests and decodes responses with the same

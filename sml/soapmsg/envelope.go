@@ -38,7 +38,8 @@ type Request struct {
 	// Body is a pointer to the operation's message type: *SMPService (CreateSMP, ReadSMP, UpdateSMP), *SMPID
 	// (DeleteSMP), *ParticipantForSMP (CreateParticipant, DeleteParticipant), *ParticipantPage (CreateList,
 	// DeleteList), *PageRequest (List), *MigrationRecord (PrepareToMigrate, Migrate), *IsAlive,
-	// *AdvancedParticipant (CreateParticipantService), *PrepareChangeCertificate.
+	// *AdvancedParticipant (CreateParticipantService), *PrepareChangeCertificate, *ChangeCertificate,
+	// *ListParticipantsIn (ListParticipants), *ClearCache.
 	Body any
 }
 

@@ -40,6 +40,11 @@ const (
 	OpIsAlive
 	OpCreateParticipantService // BDMSL CreateParticipantIdentifier (with serviceName)
 	OpPrepareChangeCertificate
+	OpChangeCertificate // BDMSL ChangeCertificate (the SML authority's)
+	OpListParticipants  // BDMSL ListParticipants (all of the caller's participants)
+	OpClearCache        // BDMSL ClearCache (a no-op)
+
+	opLast = OpClearCache
 )
 
 // Service is one of the three SOAP services (endpoints) of the SML.
@@ -106,6 +111,9 @@ var ops = map[Operation]opInfo{
 	OpIsAlive:                  {"IsAlive", ServiceBDMSL, xml.Name{Space: NSBDMSL, Local: "IsAlive"}, actionBDMSL + ":isAliveIn", false},
 	OpCreateParticipantService: {"CreateParticipantIdentifier", ServiceBDMSL, xml.Name{Space: NSBDMSL, Local: "SMPAdvancedServiceForParticipantService"}, actionBDMSL + ":createParticipantIdentifierIn", true},
 	OpPrepareChangeCertificate: {"PrepareChangeCertificate", ServiceBDMSL, xml.Name{Space: NSBDMSL, Local: "PrepareChangeCertificate"}, actionBDMSL + ":prepareChangeCertificateIn", true},
+	OpChangeCertificate:        {"ChangeCertificate", ServiceBDMSL, xml.Name{Space: NSBDMSL, Local: "ChangeCertificate"}, actionBDMSL + ":changeCertificateIn", true},
+	OpListParticipants:         {"ListParticipants", ServiceBDMSL, xml.Name{Space: NSBDMSL, Local: "ListParticipantsIn"}, actionBDMSL + ":listParticipantsIn", false},
+	OpClearCache:               {"ClearCache", ServiceBDMSL, xml.Name{Space: NSBDMSL, Local: "ClearCache"}, actionBDMSL + ":clearCacheIn", false},
 }
 
 var byElement = func() map[xml.Name]Operation {
@@ -154,7 +162,7 @@ func (o Operation) Writes() bool { return ops[o].write }
 // Operations lists every operation, in declaration order.
 func Operations() []Operation {
 	out := make([]Operation, 0, len(ops))
-	for o := OpCreateSMP; o <= OpPrepareChangeCertificate; o++ {
+	for o := OpCreateSMP; o <= opLast; o++ {
 		out = append(out, o)
 	}
 	return out
@@ -239,6 +247,37 @@ type PrepareChangeCertificate struct {
 	MigrationDate  string   `xml:"ec:services:wsdl:BDMSL:data:1.0 migrationDate,omitempty"`
 }
 
+// ChangeCertificate is the BDMSL request of the SML authority: the SMP passes at once to the certificate
+// NewCertificate (xs:base64Binary: the DER certificate, base64).
+type ChangeCertificate struct {
+	XMLName        xml.Name `xml:"ec:services:wsdl:BDMSL:data:1.0 ChangeCertificate"`
+	SMPID          string   `xml:"http://busdox.org/serviceMetadata/locator/1.0/ ServiceMetadataPublisherID"`
+	NewCertificate string   `xml:"ec:services:wsdl:BDMSL:data:1.0 newCertificatePublicKey"`
+}
+
+// ListParticipantsIn is the BDMSL ListParticipants request (empty): every participant of the caller's SMPs.
+type ListParticipantsIn struct {
+	XMLName xml.Name `xml:"ec:services:wsdl:BDMSL:data:1.0 ListParticipantsIn"`
+}
+
+// ListedParticipant is one participant element of ListParticipantsOut.
+type ListedParticipant struct {
+	XMLName     xml.Name              `xml:"ec:services:wsdl:BDMSL:data:1.0 participant"`
+	Participant ParticipantIdentifier `xml:"http://busdox.org/transport/identifiers/1.0/ ParticipantIdentifier"`
+	SMPID       string                `xml:"http://busdox.org/serviceMetadata/locator/1.0/ ServiceMetadataPublisherID"`
+}
+
+// ListParticipantsOut is the BDMSL ListParticipants response.
+type ListParticipantsOut struct {
+	XMLName      xml.Name            `xml:"ec:services:wsdl:BDMSL:data:1.0 ListParticipantsOut"`
+	Participants []ListedParticipant `xml:"ec:services:wsdl:BDMSL:data:1.0 participant"`
+}
+
+// ClearCache is the BDMSL ClearCache request (empty).
+type ClearCache struct {
+	XMLName xml.Name `xml:"ec:services:wsdl:BDMSL:data:1.0 ClearCache"`
+}
+
 // Element names of the response and request elements that share a type.
 var (
 	ElemCreateSMP         = ops[OpCreateSMP].element
@@ -275,6 +314,12 @@ func newBody(op Operation) any {
 		return &AdvancedParticipant{}
 	case OpPrepareChangeCertificate:
 		return &PrepareChangeCertificate{}
+	case OpChangeCertificate:
+		return &ChangeCertificate{}
+	case OpListParticipants:
+		return &ListParticipantsIn{}
+	case OpClearCache:
+		return &ClearCache{}
 	}
 	return nil
 }

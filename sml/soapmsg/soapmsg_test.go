@@ -15,27 +15,34 @@ import (
 
 func TestDecodeTestdataRequests(t *testing.T) {
 	cases := map[string]soapmsg.Operation{
-		"smp-create.xml":                       soapmsg.OpCreateSMP,
-		"smp-create-b.xml":                     soapmsg.OpCreateSMP,
-		"smp-read.xml":                         soapmsg.OpReadSMP,
-		"smp-read-missing.xml":                 soapmsg.OpReadSMP,
-		"smp-update.xml":                       soapmsg.OpUpdateSMP,
-		"smp-update-bad-address.xml":           soapmsg.OpUpdateSMP,
-		"smp-delete.xml":                       soapmsg.OpDeleteSMP,
-		"participant-create.xml":               soapmsg.OpCreateParticipant,
-		"participant-create-b.xml":             soapmsg.OpCreateParticipant,
-		"participant-create-bad-scheme.xml":    soapmsg.OpCreateParticipant,
-		"participant-create-bad-value.xml":     soapmsg.OpCreateParticipant,
-		"participant-delete.xml":               soapmsg.OpDeleteParticipant,
-		"participant-createlist.xml":           soapmsg.OpCreateList,
-		"participant-deletelist.xml":           soapmsg.OpDeleteList,
-		"participant-list.xml":                 soapmsg.OpList,
-		"participant-list-next.xml":            soapmsg.OpList,
-		"participant-prepare-migrate.xml":      soapmsg.OpPrepareToMigrate,
-		"participant-migrate.xml":              soapmsg.OpMigrate,
-		"bdmsl-isalive.xml":                    soapmsg.OpIsAlive,
-		"bdmsl-create-participant.xml":         soapmsg.OpCreateParticipantService,
-		"bdmsl-prepare-change-certificate.xml": soapmsg.OpPrepareChangeCertificate,
+		"smp-create.xml":                              soapmsg.OpCreateSMP,
+		"smp-create-b.xml":                            soapmsg.OpCreateSMP,
+		"smp-read.xml":                                soapmsg.OpReadSMP,
+		"smp-read-missing.xml":                        soapmsg.OpReadSMP,
+		"smp-update.xml":                              soapmsg.OpUpdateSMP,
+		"smp-update-bad-address.xml":                  soapmsg.OpUpdateSMP,
+		"smp-delete.xml":                              soapmsg.OpDeleteSMP,
+		"participant-create.xml":                      soapmsg.OpCreateParticipant,
+		"participant-create-b.xml":                    soapmsg.OpCreateParticipant,
+		"participant-create-bad-scheme.xml":           soapmsg.OpCreateParticipant,
+		"participant-create-bad-value.xml":            soapmsg.OpCreateParticipant,
+		"participant-delete.xml":                      soapmsg.OpDeleteParticipant,
+		"participant-createlist.xml":                  soapmsg.OpCreateList,
+		"participant-deletelist.xml":                  soapmsg.OpDeleteList,
+		"participant-list.xml":                        soapmsg.OpList,
+		"participant-list-next.xml":                   soapmsg.OpList,
+		"participant-prepare-migrate.xml":             soapmsg.OpPrepareToMigrate,
+		"participant-migrate.xml":                     soapmsg.OpMigrate,
+		"bdmsl-isalive.xml":                           soapmsg.OpIsAlive,
+		"bdmsl-create-participant.xml":                soapmsg.OpCreateParticipantService,
+		"bdmsl-prepare-change-certificate.xml":        soapmsg.OpPrepareChangeCertificate,
+		"bdmsl-prepare-change-certificate-new.xml":    soapmsg.OpPrepareChangeCertificate,
+		"bdmsl-prepare-change-certificate-nodate.xml": soapmsg.OpPrepareChangeCertificate,
+		"bdmsl-change-certificate.xml":                soapmsg.OpChangeCertificate,
+		"bdmsl-list-participants.xml":                 soapmsg.OpListParticipants,
+		"bdmsl-clear-cache.xml":                       soapmsg.OpClearCache,
+		"bdmsl-create-participant-url.xml":            soapmsg.OpCreateParticipantService,
+		"participant-create-wildcard.xml":             soapmsg.OpCreateParticipant,
 	}
 	for name, want := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -163,7 +170,7 @@ func TestTestdataRequestsValid(t *testing.T) {
 			}
 			xsd := "peppol-sml-types-v1.xsd"
 			if strings.HasPrefix(name, "bdmsl-") {
-				xsd = "BDMSLService-1.0.xsd"
+				xsd = "BDMSLService-full-2018.xsd" // a superset of BDMSLService-1.0.xsd: every BDMSL operation
 			}
 			soaptest.Validate(t, soaptest.BodyElement(t, data), xsd)
 		})
