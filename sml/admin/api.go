@@ -9,6 +9,7 @@
 //	GET  /api/v1/participants/{id}   one participant in every domain that has it, with its SMP and records
 //	GET  /api/v1/backup              a consistent copy of the store, taken online (application/octet-stream)
 //	GET  /api/v1/migrations          the pending participant migrations
+//	GET  /api/v1/certificate-changes the certificate changes (PrepareChangeCertificate, ChangeCertificate)
 package admin
 
 import (
@@ -37,6 +38,8 @@ type API interface {
 	Backup(ctx context.Context, w io.Writer) (int64, error)
 	// Migrations returns the pending participant migrations, by domain and participant.
 	Migrations(ctx context.Context) ([]Migration, error)
+	// CertificateChanges returns the certificate changes, scheduled (pending) and done.
+	CertificateChanges(ctx context.Context) ([]CertificateChange, error)
 }
 
 // Backend is what the admin API needs from the SML (an *sml.Service).
@@ -49,6 +52,7 @@ type Backend interface {
 	ShowParticipant(ctx context.Context, raw string) ([]sml.ParticipantInfo, error)
 	ParticipantCounts(ctx context.Context) (map[string]int, error)
 	Migrations(ctx context.Context) ([]sml.Migration, error)
+	CertChanges(ctx context.Context) ([]sml.CertChange, error)
 }
 
 // Status is the answer of GET /api/v1/status.

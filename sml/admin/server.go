@@ -62,6 +62,7 @@ func NewHandler(b Backend, cfg Config) http.Handler {
 	mux.HandleFunc("GET /api/v1/backup", h.backup)
 	mux.HandleFunc("GET /api/v1/participants/{id}", h.participant)
 	mux.HandleFunc("GET /api/v1/migrations", h.migrations)
+	mux.HandleFunc("GET /api/v1/certificate-changes", h.certificateChanges)
 	return h.recover(h.auth(mux))
 }
 

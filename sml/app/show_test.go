@@ -110,3 +110,55 @@ domains:
 		t.Fatalf("unknown participant: %v", err)
 	}
 }
+
+// TestCertificateChangesListed: a scheduled certificate change shows through the running server's admin API as
+// pending, with both identities and its moment.
+func TestCertificateChangesListed(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := conf.ParseSML("test.yaml", []byte(`
+store:
+  path: `+filepath.Join(dir, "sml.db")+`
+dns:
+  listen: `+testnet.FreeAddr(t)+`
+admin:
+  listen: `+testnet.FreeAddr(t)+`
+domains:
+  - zone: sml.test
+    records: [naptr]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ctx := context.Background()
+	for _, s := range a.Servers() {
+		if err := s.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer s.Shutdown(ctx)
+	}
+	old := sml.Caller{Identity: "CN=SMP,O=Test,C=BE:1", Domain: "sml.test."}
+	if err := a.Service().CreateSMP(ctx, old, sml.SMP{ID: "SMP-1", LogicalAddress: "http://smp.example.org"}); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().UTC().Truncate(24*time.Hour).Add(10 * 24 * time.Hour)
+	nu := sml.Successor{Identity: "CN=SMP G3,O=Test,C=BE:2", Domain: "sml.test.", NotBefore: at.Add(-48 * time.Hour), NotAfter: at.Add(365 * 24 * time.Hour), Dated: true}
+	if err := a.Service().PrepareChangeCertificate(ctx, old, nu, at); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := admin.ReadTokenFile(cfg.Admin.TokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := (&admin.Client{Addr: cfg.Admin.Listen, Token: tok}).CertificateChanges(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 1 || cs[0].Old != old.Identity || cs[0].New != nu.Identity || !cs[0].At.Equal(at) || !cs[0].Pending || cs[0].Domain != "sml.test." {
+		t.Fatalf("certificate changes: %+v", cs)
+	}
+}
