@@ -145,7 +145,7 @@ domains:
 	if err := a.Service().CreateSMP(ctx, old, sml.SMP{ID: "SMP-1", LogicalAddress: "http://smp.example.org"}); err != nil {
 		t.Fatal(err)
 	}
-	at := time.Now().UTC().Truncate(24*time.Hour).Add(10 * 24 * time.Hour)
+	at := time.Now().UTC().Truncate(24 * time.Hour).Add(10 * 24 * time.Hour)
 	nu := sml.Successor{Identity: "CN=SMP G3,O=Test,C=BE:2", Domain: "sml.test.", NotBefore: at.Add(-48 * time.Hour), NotAfter: at.Add(365 * 24 * time.Hour), Dated: true}
 	if err := a.Service().PrepareChangeCertificate(ctx, old, nu, at); err != nil {
 		t.Fatal(err)
