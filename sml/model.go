@@ -27,6 +27,9 @@ type Caller struct {
 	Domain string
 	// Wildcard allows the caller to register the participant value "*" (a whole scheme).
 	Wildcard bool
+	// NotAfter is when the caller's certificate expires (zero when unknown); the SMPs it creates or updates
+	// record it, for the operator's expiry report.
+	NotAfter time.Time
 }
 
 // SMP is a registered service metadata publisher.
@@ -42,6 +45,9 @@ type SMP struct {
 	// Domain is the zone the SMP belongs to (FQDN, lower case).
 	Domain           string
 	Created, Updated time.Time
+	// CertNotAfter is when the owner's certificate expires, as last seen when the SMP was created or updated
+	// (zero: not seen since this was recorded).
+	CertNotAfter time.Time
 }
 
 // Participant is a registered participant.

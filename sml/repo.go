@@ -137,6 +137,8 @@ type smpRecord struct {
 	Domain   string `json:"domain"`
 	Created  int64  `json:"created"`
 	Updated  int64  `json:"updated"`
+	// CertNotAfter is the owner certificate's expiry in Unix nanoseconds (0: unknown).
+	CertNotAfter int64 `json:"cert_not_after,omitempty"`
 }
 
 func (t storeTx) smp(id string) (SMP, bool, error) {
@@ -153,13 +155,21 @@ func decodeSMP(v []byte) (SMP, error) {
 	if err := json.Unmarshal(v, &r); err != nil {
 		return SMP{}, fmt.Errorf("decode SMP record: %w", err)
 	}
-	return SMP{ID: r.ID, LogicalAddress: r.Logical, PhysicalAddress: r.Physical, Owner: r.Owner, Domain: r.Domain,
-		Created: time.Unix(0, r.Created).UTC(), Updated: time.Unix(0, r.Updated).UTC()}, nil
+	s := SMP{ID: r.ID, LogicalAddress: r.Logical, PhysicalAddress: r.Physical, Owner: r.Owner, Domain: r.Domain,
+		Created: time.Unix(0, r.Created).UTC(), Updated: time.Unix(0, r.Updated).UTC()}
+	if r.CertNotAfter != 0 {
+		s.CertNotAfter = time.Unix(0, r.CertNotAfter).UTC()
+	}
+	return s, nil
 }
 
 func (t storeTx) putSMP(s SMP) error {
-	v, err := json.Marshal(smpRecord{ID: s.ID, Logical: s.LogicalAddress, Physical: s.PhysicalAddress, Owner: s.Owner,
-		Domain: s.Domain, Created: s.Created.UnixNano(), Updated: s.Updated.UnixNano()})
+	r := smpRecord{ID: s.ID, Logical: s.LogicalAddress, Physical: s.PhysicalAddress, Owner: s.Owner,
+		Domain: s.Domain, Created: s.Created.UnixNano(), Updated: s.Updated.UnixNano()}
+	if !s.CertNotAfter.IsZero() {
+		r.CertNotAfter = s.CertNotAfter.UnixNano()
+	}
+	v, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}

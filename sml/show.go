@@ -5,7 +5,9 @@ package sml
 
 import (
 	"context"
+	"sort"
 	"strings"
+	"time"
 
 	"github.com/signpost-project/signpost/identifier"
 	"github.com/signpost-project/signpost/store"
@@ -91,4 +93,58 @@ func (s *Service) ParticipantCounts(ctx context.Context) (map[string]int, error)
 
 func (t storeTx) countOfSMP(smpID string) int {
 	return t.tx.Count(store.SMLBySMP, append(smpKey(smpID), 0))
+}
+
+// CertificateStatus is an SMP's owner certificate as the expiry report shows it.
+type CertificateStatus struct {
+	SMP SMP
+	// NotAfter is when the owner's certificate expires, as last seen (zero: not seen since the SML records it;
+	// the owner's next CreateSMP or UpdateSMP records it).
+	NotAfter time.Time
+	// Change is the latest certificate change of the owner, when there is one (scheduled or done).
+	Change *CertChange
+}
+
+// ExpiringCertificates returns the SMPs whose owner certificate expires before the given time, or whose expiry is
+// not known yet, ordered by expiry (unknown last), each with the owner's latest certificate change.
+func (s *Service) ExpiringCertificates(ctx context.Context, before time.Time) ([]CertificateStatus, error) {
+	smps, err := s.ListSMPs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	changes, err := s.CertChanges(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// The latest change of each identity, as the old certificate or as the new one (ListSMPs shows the owner in
+	// effect: after a change, the new certificate).
+	latest := map[string]*CertChange{}
+	for i := range changes {
+		c := &changes[i]
+		for _, id := range []string{c.Old, c.New} {
+			if l := latest[id]; l == nil || c.At.After(l.At) {
+				latest[id] = c
+			}
+		}
+	}
+	now := s.now()
+	var out []CertificateStatus
+	for _, smp := range smps {
+		notAfter, change := smp.CertNotAfter, latest[smp.Owner]
+		if change != nil && !change.At.After(now) && smp.Updated.Before(change.At) {
+			notAfter = time.Time{} // seen before the change took effect: that was the old certificate's
+		}
+		if !notAfter.IsZero() && !notAfter.Before(before) {
+			continue
+		}
+		out = append(out, CertificateStatus{SMP: smp, NotAfter: notAfter, Change: change})
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i].NotAfter, out[j].NotAfter
+		if a.IsZero() != b.IsZero() {
+			return !a.IsZero()
+		}
+		return a.Before(b)
+	})
+	return out, nil
 }

@@ -41,7 +41,7 @@ func (s *Service) CreateSMP(ctx context.Context, c Caller, smp SMP) error {
 			return smpError(KindAlreadyExists, smp.ID, "the SMP '%s' already exists", smp.ID)
 		}
 		now := s.now().UTC()
-		smp.Owner, smp.Domain, smp.Created, smp.Updated = c.Identity, d.Zone, now, now
+		smp.Owner, smp.Domain, smp.Created, smp.Updated, smp.CertNotAfter = c.Identity, d.Zone, now, now, c.NotAfter.UTC()
 		if err := s.putPublisher(t, d, smp); err != nil {
 			return err
 		}
@@ -106,6 +106,9 @@ func (s *Service) UpdateSMP(ctx context.Context, c Caller, smp SMP) error {
 		}
 		nu := old
 		nu.LogicalAddress, nu.PhysicalAddress, nu.Updated = smp.LogicalAddress, smp.PhysicalAddress, s.now().UTC()
+		if !c.NotAfter.IsZero() { // the caller is the owner (or its successor after a certificate change)
+			nu.CertNotAfter = c.NotAfter.UTC()
+		}
 		if err := t.putSMP(nu); err != nil {
 			return err
 		}

@@ -39,7 +39,7 @@ the server is stopped. For a server whose configuration you do not have (signpos
 --token-file instead of --config.`,
 	}
 	cmd.AddCommand(newSMLServeCmd(), newSMLStatusCmd(), newSMLSMPsCmd(), newSMLExportZoneCmd(), newSMLImportCmd(),
-		newSMLParticipantCmd(), newSMLBackupCmd(), newSMLRestoreCmd(), newSMLMigrationsCmd(), newSMLCertificateChangesCmd())
+		newSMLParticipantCmd(), newSMLBackupCmd(), newSMLRestoreCmd(), newSMLMigrationsCmd(), newSMLCertificateChangesCmd(), newSMLExpiringCmd())
 	return cmd
 }
 

@@ -10,6 +10,7 @@
 //	GET  /api/v1/backup              a consistent copy of the store, taken online (application/octet-stream)
 //	GET  /api/v1/migrations          the pending participant migrations
 //	GET  /api/v1/certificate-changes the certificate changes (PrepareChangeCertificate, ChangeCertificate)
+//	GET  /api/v1/expiring-certificates?within=720h  SMPs whose owner certificate expires within the duration
 package admin
 
 import (
@@ -40,6 +41,9 @@ type API interface {
 	Migrations(ctx context.Context) ([]Migration, error)
 	// CertificateChanges returns the certificate changes, scheduled (pending) and done.
 	CertificateChanges(ctx context.Context) ([]CertificateChange, error)
+	// ExpiringCertificates returns the SMPs whose owner certificate expires within the duration, or whose expiry
+	// the SML has not seen yet.
+	ExpiringCertificates(ctx context.Context, within time.Duration) ([]ExpiringCertificate, error)
 }
 
 // Backend is what the admin API needs from the SML (an *sml.Service).
@@ -53,6 +57,7 @@ type Backend interface {
 	ParticipantCounts(ctx context.Context) (map[string]int, error)
 	Migrations(ctx context.Context) ([]sml.Migration, error)
 	CertChanges(ctx context.Context) ([]sml.CertChange, error)
+	ExpiringCertificates(ctx context.Context, before time.Time) ([]sml.CertificateStatus, error)
 }
 
 // Status is the answer of GET /api/v1/status.

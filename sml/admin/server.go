@@ -63,6 +63,7 @@ func NewHandler(b Backend, cfg Config) http.Handler {
 	mux.HandleFunc("GET /api/v1/participants/{id}", h.participant)
 	mux.HandleFunc("GET /api/v1/migrations", h.migrations)
 	mux.HandleFunc("GET /api/v1/certificate-changes", h.certificateChanges)
+	mux.HandleFunc("GET /api/v1/expiring-certificates", h.expiringCertificates)
 	return h.recover(h.auth(mux))
 }
 

@@ -161,4 +161,12 @@ domains:
 	if len(cs) != 1 || cs[0].Old != old.Identity || cs[0].New != nu.Identity || !cs[0].At.Equal(at) || !cs[0].Pending || cs[0].Domain != "sml.test." {
 		t.Fatalf("certificate changes: %+v", cs)
 	}
+	// The expiry report: SMP-1's certificate was never seen (created without one), and its change is scheduled.
+	es, err := (&admin.Client{Addr: cfg.Admin.Listen, Token: tok}).ExpiringCertificates(ctx, 30*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 1 || es[0].SMP != "SMP-1" || es[0].NotAfter != nil || es[0].Change == nil || !es[0].Change.Pending || es[0].Change.New != nu.Identity {
+		t.Fatalf("expiring certificates: %+v", es)
+	}
 }

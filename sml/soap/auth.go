@@ -131,7 +131,7 @@ func (a *CertAuthenticator) Verify(leaf *x509.Certificate, intermediates []*x509
 					return sml.Caller{}, err
 				}
 			}
-			return sml.Caller{Identity: pki.Identity(leaf), Domain: d.Zone}, nil
+			return sml.Caller{Identity: pki.Identity(leaf), Domain: d.Zone, NotAfter: leaf.NotAfter}, nil
 		}
 		lastErr = err
 	}
