@@ -188,7 +188,7 @@ func (h *Handler) writeBody(w http.ResponseWriter, r *http.Request, body any) {
 
 func notSupported(op soapmsg.Operation) error {
 	return newFault(soapmsg.FaultBadRequest, errBadRequest, "The operation "+op.String()+
-		" is not supported yet by this SML; ask its operator to migrate the participants or change the certificate")
+		" is not available on this SML (its backend or authentication does not provide it)")
 }
 
 func badRequest(msg string) error { return newFault(soapmsg.FaultBadRequest, errBadRequest, msg) }
