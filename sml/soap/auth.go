@@ -102,6 +102,12 @@ func (a *CertAuthenticator) Authenticate(r *http.Request) (sml.Caller, error) {
 // Verify checks leaf (with the intermediates the client sent) against every domain and returns the caller.
 func (a *CertAuthenticator) Verify(leaf *x509.Certificate, intermediates []*x509.Certificate) (sml.Caller, error) {
 	now := a.now()
+	return a.verify(leaf, intermediates, now, now)
+}
+
+// verify checks leaf at the moment now; the CRL files are reread (and their freshness judged) at the clock's
+// time, which differs from now when a successor certificate is verified at its future migration date.
+func (a *CertAuthenticator) verify(leaf *x509.Certificate, intermediates []*x509.Certificate, now, clock time.Time) (sml.Caller, error) {
 	if err := checkClientUsage(leaf); err != nil {
 		return sml.Caller{}, err
 	}
@@ -127,7 +133,7 @@ func (a *CertAuthenticator) Verify(leaf *x509.Certificate, intermediates []*x509
 		})
 		if err == nil {
 			if d.CRL != nil {
-				if err := d.CRL.Check(chains, now); err != nil {
+				if err := d.CRL.Check(chains, clock); err != nil {
 					return sml.Caller{}, err
 				}
 			}

@@ -38,14 +38,13 @@ type CertVerifier interface {
 }
 
 // VerifyAt is Verify at the moment at (now when zero), without intermediates: the chain must end in a trusted
-// issuer.
+// issuer. The CRLs in force now apply (they are reread, and judged current, at now, not at the moment at).
 func (a *CertAuthenticator) VerifyAt(leaf *x509.Certificate, at time.Time) (sml.Caller, error) {
+	now := a.now()
 	if at.IsZero() {
-		return a.Verify(leaf, nil)
+		at = now
 	}
-	b := *a
-	b.Now = func() time.Time { return at }
-	return b.Verify(leaf, nil)
+	return a.verify(leaf, nil, at, now)
 }
 
 // VerifyAt verifies with the proxy's CertAuthenticator: the successor certificate comes in the SOAP body, not

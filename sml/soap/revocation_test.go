@@ -94,6 +94,7 @@ func newAuthEnv(t *testing.T, o authEnvOptions) *env {
 		t.Cleanup(tr.CloseIdleConnections)
 		return &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	}
+	e.mk = mk
 	e.clients["none"] = mk(nil)
 	for name, kp := range p.clients {
 		e.clients[name] = mk(kp)
