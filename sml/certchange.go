@@ -154,7 +154,7 @@ func (s *Service) ChangeCertificate(ctx context.Context, c Caller, smpID string,
 			return errorf(KindBadRequest, "the new certificate %s is not issued by a trusted SMP certificate issuer of the domain %s", nu.Identity, d.Zone)
 		}
 		old := smp.Owner
-		smp.Owner, smp.Updated = nu.Identity, s.now().UTC()
+		smp.Owner, smp.Updated, smp.CertNotAfter = nu.Identity, s.now().UTC(), nu.NotAfter.UTC() // the owner's expiry goes with the owner
 		if err := t.putSMP(smp); err != nil {
 			return err
 		}

@@ -1,6 +1,9 @@
 package soap_test
 
 import (
+	"bytes"
+	"context"
+	"encoding/base64"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -8,6 +11,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/signpost-project/signpost/conf"
+	"github.com/signpost-project/signpost/internal/pki"
+	"github.com/signpost-project/signpost/sml/soap/soaptest"
 	"github.com/signpost-project/signpost/sml/soapmsg"
 )
 
@@ -39,4 +45,26 @@ func TestCRLNotReloadedAtMigrationDate(t *testing.T) {
 		t.Errorf("a CRL alarm in the log for a current CRL:\n%s", e.log.String())
 	}
 	e.send(t, "smp-b", "smp-read.xml", nil).fault(t, status500, soapmsg.FaultUnauthorized, "[ERR-101] The certificate CN=SMP B")
+}
+
+// ChangeCertificate gives the SMP to the new certificate: the expiry report then shows the new certificate's
+// expiry, not the old owner's (the SMP's owner field and its certificate expiry change together).
+func TestChangeCertificateRecordsNewExpiry(t *testing.T) {
+	e := newEnv(t, envOptions{domains: func(p *testPKI, ds []conf.Domain) {
+		ds[0].Authority = []string{pki.Identity(p.clients["smp-b"].Cert)}
+	}})
+	now := time.Now()
+	nu := e.issueClient(t, nil, "new", "SMP New", now.Add(-time.Hour), now.Add(20*time.Hour)) // smp-a: 24 hours
+	e.send(t, "smp-a", "smp-create.xml", nil).ok(t)
+	body := bytes.Replace(soaptest.Request(t, "bdmsl-change-certificate.xml"), []byte("bm90IGEgY2VydA=="),
+		[]byte(base64.StdEncoding.EncodeToString(nu.Cert.Raw)), 1)
+	e.post(t, "smp-b", "/bdmslservice", body, ptr(soapmsg.OpChangeCertificate.SOAPAction()), nil).ok(t)
+
+	st, err := e.svc.ExpiringCertificates(context.Background(), now.Add(10*365*24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st) != 1 || st[0].SMP.Owner != pki.Identity(nu.Cert) || !st[0].NotAfter.Equal(nu.Cert.NotAfter) {
+		t.Fatalf("after ChangeCertificate the report shows %+v; want owner %s expiring %s", st, pki.Identity(nu.Cert), nu.Cert.NotAfter)
+	}
 }
