@@ -156,7 +156,7 @@ func (s *Service) Migrate(ctx context.Context, c Caller, smpID string, raw ident
 		if err != nil {
 			return err
 		}
-		id, err := d.canonical(raw, true)
+		id, err := d.canonical(raw, c.Wildcard || d.wildcardOwner(c.Identity)) // '*' goes only to a wildcard owner
 		if err != nil {
 			return err
 		}

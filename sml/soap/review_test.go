@@ -68,3 +68,21 @@ func TestChangeCertificateRecordsNewExpiry(t *testing.T) {
 		t.Fatalf("after ChangeCertificate the report shows %+v; want owner %s expiring %s", st, pki.Identity(nu.Cert), nu.Cert.NotAfter)
 	}
 }
+
+// The wildcard participant '*' is held only by domains[].wildcard_owners: Migrate must not hand it to an SMP
+// whose certificate is not one of them (its owner may prepare the key, but the new SMP could never register '*').
+func TestWildcardNotMigratedToOthers(t *testing.T) {
+	e := newEnv(t, envOptions{domains: func(p *testPKI, ds []conf.Domain) {
+		ds[0].WildcardOwners = []string{pki.Identity(p.clients["smp-a"].Cert)}
+	}})
+	e.send(t, "smp-a", "smp-create.xml", nil).ok(t)
+	e.send(t, "smp-b", "smp-create-b.xml", nil).ok(t)
+	e.send(t, "smp-a", "participant-create-wildcard.xml", nil).ok(t)
+	star := func(file string) []byte {
+		return bytes.Replace(soaptest.Request(t, file), []byte(">9915:test-a1<"), []byte(">*<"), 1)
+	}
+	e.post(t, "smp-a", "/manageparticipantidentifier", star("participant-prepare-migrate.xml"), nil, nil).ok(t)
+	e.post(t, "smp-b", "/manageparticipantidentifier", star("participant-migrate.xml"), nil, nil).fault(t, status500,
+		soapmsg.FaultUnauthorized, "[ERR-101] ")
+	e.wantNAPTR(t, "9915:nobody", "Meta:SMP", "http://smp-a.example.org")
+}
