@@ -153,7 +153,10 @@ func (s *Service) ChangeCertificate(ctx context.Context, c Caller, smpID string,
 		if nu.Identity == "" || fqdn(nu.Domain) != d.Zone {
 			return errorf(KindBadRequest, "the new certificate %s is not issued by a trusted SMP certificate issuer of the domain %s", nu.Identity, d.Zone)
 		}
-		old := smp.Owner
+		old, err := ownerAt(t, smp.Owner, s.now()) // the owner in effect: a scheduled change may have taken effect
+		if err != nil {
+			return err
+		}
 		smp.Owner, smp.Updated, smp.CertNotAfter = nu.Identity, s.now().UTC(), nu.NotAfter.UTC() // the owner's expiry goes with the owner
 		if err := t.putSMP(smp); err != nil {
 			return err

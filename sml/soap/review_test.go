@@ -86,3 +86,41 @@ func TestWildcardNotMigratedToOthers(t *testing.T) {
 		soapmsg.FaultUnauthorized, "[ERR-101] ")
 	e.wantNAPTR(t, "9915:nobody", "Meta:SMP", "http://smp-a.example.org")
 }
+
+// After a scheduled certificate change took effect, the SMP's owner is the successor even though the stored
+// owner field still names the old certificate: ChangeCertificate's audit line must name the owner it replaced
+// (the successor), not the certificate that was replaced before.
+func TestChangeCertificateAuditsOwnerInEffect(t *testing.T) {
+	real := time.Now().UTC()
+	clk := &clock{t: real}
+	e := newEnv(t, envOptions{now: clk.now, clockAuth: true, domains: func(p *testPKI, ds []conf.Domain) {
+		ds[0].Authority = []string{pki.Identity(p.clients["smp-b"].Cert)}
+	}})
+	old := e.issueClient(t, nil, "old", "SMP Old", real.Add(-time.Hour), real.Add(60*time.Hour))
+	mid := e.issueClient(t, nil, "mid", "SMP Mid", real.Add(-time.Hour), real.Add(60*time.Hour))
+	final := e.issueClient(t, nil, "final", "SMP Final", real.Add(-time.Hour), real.Add(60*time.Hour))
+	e.send(t, "old", "smp-create.xml", nil).ok(t)
+	at := time.Date(real.Year(), real.Month(), real.Day(), 0, 0, 0, 0, time.UTC).Add(24 * time.Hour)
+	e.prepareChange(t, "old", mid, at.Format(time.DateOnly)).ok(t)
+	clk.set(at)
+	e.send(t, "mid", "smp-read.xml", nil).ok(t)
+
+	body := bytes.Replace(soaptest.Request(t, "bdmsl-change-certificate.xml"), []byte("bm90IGEgY2VydA=="),
+		[]byte(base64.StdEncoding.EncodeToString(final.Cert.Raw)), 1)
+	e.post(t, "smp-b", "/bdmslservice", body, ptr(soapmsg.OpChangeCertificate.SOAPAction()), nil).ok(t)
+	e.send(t, "final", "smp-read.xml", nil).ok(t)
+	e.send(t, "mid", "smp-read.xml", nil).fault(t, status500, soapmsg.FaultUnauthorized, "[ERR-101] ")
+	var n int
+	for _, a := range e.log.auditLines(t) {
+		if a["op"] != "change-certificate" {
+			continue
+		}
+		n++
+		if a["old_owner"] != pki.Identity(mid.Cert) || a["new_owner"] != pki.Identity(final.Cert) {
+			t.Errorf("change-certificate audit line %v: want old_owner %s (not %s)", a, pki.Identity(mid.Cert), pki.Identity(old.Cert))
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d change-certificate audit lines, want 1", n)
+	}
+}
