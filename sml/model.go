@@ -98,6 +98,19 @@ type Domain struct {
 	schemes *regexp.Regexp
 }
 
+// identities returns configured certificate identities with their serial in the form callers have (lower-case
+// hex without leading zeros, as pki.Identity writes it), so that a serial copied from openssl's output matches.
+func identities(in []string) []string {
+	out := make([]string, 0, len(in))
+	for _, s := range in {
+		if id, ok := ownerIdentity(s); ok {
+			s = id
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
 // DomainFromConf converts a validated (defaulted) configuration domain.
 func DomainFromConf(c conf.Domain) (Domain, error) {
 	re, err := regexp.Compile(c.ParticipantSchemes)
@@ -115,8 +128,8 @@ func DomainFromConf(c conf.Domain) (Domain, error) {
 		SchemePattern:  c.ParticipantSchemes,
 		TTL:            seconds(c.TTL),
 		TrustedIssuers: append([]string(nil), c.TrustedIssuers...),
-		WildcardOwners: append([]string(nil), c.WildcardOwners...),
-		Authority:      append([]string(nil), c.Authority...),
+		WildcardOwners: identities(c.WildcardOwners),
+		Authority:      identities(c.Authority),
 		CRL:            c.CRL,
 		RequireHTTPS:   c.RequireHTTPS,
 		SOA: zone.SOA{
