@@ -346,16 +346,14 @@ backup succeeds, with mode 0600. Restore it with "signpost sml restore" while th
 			}
 			defer done()
 			var n int64
-			err = writeFileAtomic(args[0], func(w io.Writer) error {
+			// 0600 before the file appears: a store holds every SMP's owner and every participant.
+			err = writeFileAtomicMode(args[0], 0o600, func(w io.Writer) error {
 				var err error
 				n, err = api.Backup(cmd.Context(), w)
 				return err
 			})
 			if err != nil {
 				return err
-			}
-			if err := os.Chmod(args[0], 0o600); err != nil {
-				return fileError(err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "backed up %d bytes to %s\n", n, args[0])
 			return nil
@@ -401,6 +399,11 @@ secondaries hold, so they transfer the restored zone: a serial never goes back.`
 // writeFileAtomic writes a file through a temporary file beside it and a rename: the file is replaced only when
 // fn succeeds. fn's error is returned as it is; failures of the file itself are file errors.
 func writeFileAtomic(path string, fn func(io.Writer) error) error {
+	return writeFileAtomicMode(path, 0o644, fn)
+}
+
+// writeFileAtomicMode is writeFileAtomic with the file's mode, set before the file appears under its name.
+func writeFileAtomicMode(path string, mode os.FileMode, fn func(io.Writer) error) error {
 	f, err := os.CreateTemp(dirOf(path), ".signpost-*")
 	if err != nil {
 		return fileError(err)
@@ -417,7 +420,7 @@ func writeFileAtomic(path string, fn func(io.Writer) error) error {
 	if err := f.Close(); err != nil {
 		return fileError(err)
 	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
+	if err := os.Chmod(f.Name(), mode); err != nil {
 		return fileError(err)
 	}
 	if err := os.Rename(f.Name(), path); err != nil {
