@@ -92,24 +92,27 @@ func (c *coalescingConn) Read(p []byte) (int, error) {
 }
 
 func (c *coalescingConn) SetDeadline(t time.Time) error {
-	if err := c.flush(); err != nil {
+	ferr := c.flush()
+	if err := c.Conn.SetDeadline(t); err != nil {
 		return err
 	}
-	return c.Conn.SetDeadline(t)
+	return ferr
 }
 
 func (c *coalescingConn) SetReadDeadline(t time.Time) error {
-	if err := c.flush(); err != nil {
+	ferr := c.flush()
+	if err := c.Conn.SetReadDeadline(t); err != nil {
 		return err
 	}
-	return c.Conn.SetReadDeadline(t)
+	return ferr
 }
 
 func (c *coalescingConn) SetWriteDeadline(t time.Time) error {
-	if err := c.flush(); err != nil {
+	ferr := c.flush()
+	if err := c.Conn.SetWriteDeadline(t); err != nil {
 		return err
 	}
-	return c.Conn.SetWriteDeadline(t)
+	return ferr
 }
 
 // CloseWrite writes what is kept and half-closes, as net/http does before closing a connection gracefully.

@@ -2,6 +2,9 @@ package lifecycle
 
 import (
 	"bufio"
+	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -108,5 +111,47 @@ func TestCoalesceCloseBreaksABlockedWrite(t *testing.T) {
 	}
 	if err := <-wrote; err == nil {
 		t.Error("the blocked write succeeded after Close")
+	}
+}
+
+// TestCoalesceWriteTimeoutClosesTheConnection: a response that misses the server's WriteTimeout cannot be
+// written; the connection must then be closed (the client sees it end, as with net/http alone), not left open
+// with net/http waiting for ever for its background read to stop.
+const wt = 100 * time.Millisecond
+
+func TestCoalesceWriteTimeoutClosesTheConnection(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(3 * wt) // past the write deadline
+		_, _ = w.Write(doc)
+	})
+	for _, coalesce := range []bool{false, true} { // net/http alone, then coalesced
+		t.Run(fmt.Sprintf("coalesce=%v", coalesce), func(t *testing.T) { writeTimeoutCloses(t, h, coalesce) })
+	}
+}
+
+func writeTimeoutCloses(t *testing.T, h http.Handler, coalesce bool) {
+	srv := &http.Server{Addr: "127.0.0.1:0", Handler: h, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: wt}
+	hs := &HTTP{N: "coalesce", Server: srv, Coalesce: coalesce, OnFail: func(err error) { t.Error(err) }}
+	if err := hs.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(ctx)
+	})
+	c, err := net.Dial("tcp", hs.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err = io.ReadAll(c)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatal("the connection stayed open with nothing sent after the response missed its write deadline")
 	}
 }
