@@ -209,7 +209,7 @@ func (s *Service) write(ctx context.Context, p plan) (int, error) {
 		if err := s.sign(ctx, changes); err != nil {
 			return 0, err
 		}
-		n, err := s.commit(ctx, changes, k)
+		n, _, err := s.commit(ctx, changes, k, false)
 		if errors.Is(err, errConflict) {
 			s.m.conflicts.Inc()
 			if attempt < maxAttempts {
@@ -219,6 +219,52 @@ func (s *Service) write(ctx context.Context, p plan) (int, error) {
 		}
 		return n, err
 	}
+}
+
+// writeEach runs a use case over groups that are independent of each other (a re-sign batch): planOne plans one
+// group (nil: nothing to do), each group's change commits when its own version is unchanged, and only the groups
+// that changed meanwhile are planned and signed again. It returns the number of changes that wrote something.
+func (s *Service) writeEach(ctx context.Context, ps []identifier.ID, planOne func(tx ReadTx, p identifier.ID, k *keys) (*change, error)) (int, error) {
+	total := 0
+	for attempt := 1; len(ps) > 0; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		k := s.keys.Load()
+		var changes []*change
+		err := s.repo.View(ctx, func(tx ReadTx) error {
+			changes = changes[:0]
+			for _, p := range ps {
+				c, err := planOne(tx, p, k)
+				if err != nil {
+					return err
+				}
+				if c != nil {
+					changes = append(changes, c)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return total, asError("plan", err)
+		}
+		if err := s.sign(ctx, changes); err != nil {
+			return total, err
+		}
+		n, conflicted, err := s.commit(ctx, changes, k, true)
+		total += n
+		if err != nil {
+			return total, err
+		}
+		if len(conflicted) > 0 {
+			s.m.conflicts.Inc()
+			if attempt >= maxAttempts {
+				return total, Internal("write", errConflict)
+			}
+		}
+		ps = conflicted
+	}
+	return total, nil
 }
 
 func asError(what string, err error) error {
@@ -285,8 +331,9 @@ func (s *Service) sign(ctx context.Context, changes []*change) error {
 	return nil
 }
 
-// commit writes the changes in one transaction when every group still has its planned version.
-func (s *Service) commit(ctx context.Context, changes []*change, k *keys) (int, error) {
+// commit writes the changes in one transaction when every group still has its planned version. With each, the
+// groups are independent: a group whose version changed is left out and returned in conflicted, the others commit.
+func (s *Service) commit(ctx context.Context, changes []*change, k *keys, each bool) (n int, conflicted []identifier.ID, err error) {
 	touched := 0
 	for _, c := range changes {
 		if c.touched() {
@@ -294,29 +341,41 @@ func (s *Service) commit(ctx context.Context, changes []*change, k *keys) (int, 
 		}
 	}
 	if touched == 0 {
-		return 0, nil
+		return 0, nil, nil
 	}
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
 	if s.keys.Load() != k {
-		return 0, errConflict // the key changed while signing: sign again with the new one
+		// The key changed while signing: sign again with the new one.
+		if each {
+			for _, c := range changes {
+				conflicted = append(conflicted, c.p)
+			}
+			return 0, conflicted, nil
+		}
+		return 0, nil, errConflict
 	}
 	var ops []cacheOp
 	docs := 0
 	now := s.now()
-	err := s.repo.Update(ctx, func(tx WriteTx) error {
-		ops, docs = ops[:0], 0
+	err = s.repo.Update(ctx, func(tx WriteTx) error {
+		ops, docs, n, conflicted = ops[:0], 0, 0, conflicted[:0]
 		for _, c := range changes {
 			_, v, _, err := tx.Group(c.p)
 			if err != nil {
 				return err
 			}
 			if v != c.version {
+				if each {
+					conflicted = append(conflicted, c.p)
+					continue
+				}
 				return errConflict
 			}
 			if !c.touched() {
 				continue
 			}
+			n++
 			for _, d := range c.delMeta {
 				if err := tx.DeleteMetadata(c.p, d); err != nil {
 					return err
@@ -364,16 +423,16 @@ func (s *Service) commit(ctx context.Context, changes []*change, k *keys) (int, 
 	})
 	if err != nil {
 		if errors.Is(err, errConflict) {
-			return 0, err
+			return 0, nil, err
 		}
-		return 0, asError("store", err)
+		return 0, nil, asError("store", err)
 	}
 	if afterCommit != nil {
 		afterCommit()
 	}
 	s.cache.apply(ops)
 	s.m.stored.Add(float64(docs))
-	return touched, nil
+	return n, conflicted, nil
 }
 
 // afterCommit, when set (tests), runs between a write's commit and its cache update; beforeSign before each

@@ -91,6 +91,9 @@ type GroupSummary struct {
 // ListServiceGroups returns up to limit service groups in participant order, starting after the participant
 // after (canonical form, "" for the first page); next is the cursor of the following page ("" on the last).
 func (s *Service) ListServiceGroups(ctx context.Context, after string, limit int) (groups []GroupSummary, next string, err error) {
+	if limit < 1 {
+		return nil, "", Invalidf("limit", "%d: list at least 1 service group per page", limit)
+	}
 	groups = []GroupSummary{}
 	err = s.repo.View(ctx, func(tx ReadTx) error {
 		page, err := tx.Groups(after, limit+1)

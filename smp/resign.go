@@ -76,18 +76,9 @@ func (s *Service) Resign(ctx context.Context, progress func(done int)) (int, err
 			break
 		}
 		after = batch[len(batch)-1].String()
-		n, err := s.write(ctx, func(tx ReadTx, k *keys) ([]*change, error) {
-			var out []*change
-			for _, p := range batch {
-				c, err := s.planResign(tx, p, k, layoutChanged)
-				if err != nil {
-					return nil, err
-				}
-				if c != nil {
-					out = append(out, c)
-				}
-			}
-			return out, nil
+		// The groups of a batch are independent: a group written meanwhile is planned and signed again alone.
+		n, err := s.writeEach(ctx, batch, func(tx ReadTx, p identifier.ID, k *keys) (*change, error) {
+			return s.planResign(tx, p, k, layoutChanged)
 		})
 		if err != nil {
 			return rewrote, err

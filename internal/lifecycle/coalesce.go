@@ -16,7 +16,8 @@ import (
 // request on it, keeps what is written until net/http next reads from the connection or sets a deadline on it,
 // and then writes it with one syscall. net/http always does one of those after a response (it stops its
 // background read, or it reads the next request) and before it waits for anything, so nothing is held back while
-// the server waits; Close and CloseWrite write what is kept, and so does reaching 64 KiB. HTTP/2 connections
+// the server waits; Close and CloseWrite write what is kept, and so does reaching 64 KiB. A hijacked connection
+// is no longer coalesced. Close waits at most closeGrace for a write blocked on another goroutine. HTTP/2 connections
 // (which keep a read pending all the time) and the TLS handshake are never coalesced. Handlers that stream with
 // http.Flusher must not be served this way: a flushed chunk waits for the end of the response.
 
@@ -74,6 +75,15 @@ func (c *coalescingConn) enable() {
 	c.mu.Unlock()
 }
 
+// disable writes what is kept and passes every later write straight through (a hijacked connection: net/http no
+// longer reads from it or sets its deadlines, so nothing would flush what is kept).
+func (c *coalescingConn) disable() {
+	c.mu.Lock()
+	_ = c.flushLocked()
+	c.on = false
+	c.mu.Unlock()
+}
+
 func (c *coalescingConn) Read(p []byte) (int, error) {
 	if err := c.flush(); err != nil {
 		return 0, err
@@ -82,24 +92,27 @@ func (c *coalescingConn) Read(p []byte) (int, error) {
 }
 
 func (c *coalescingConn) SetDeadline(t time.Time) error {
-	if err := c.flush(); err != nil {
+	ferr := c.flush()
+	if err := c.Conn.SetDeadline(t); err != nil {
 		return err
 	}
-	return c.Conn.SetDeadline(t)
+	return ferr
 }
 
 func (c *coalescingConn) SetReadDeadline(t time.Time) error {
-	if err := c.flush(); err != nil {
+	ferr := c.flush()
+	if err := c.Conn.SetReadDeadline(t); err != nil {
 		return err
 	}
-	return c.Conn.SetReadDeadline(t)
+	return ferr
 }
 
 func (c *coalescingConn) SetWriteDeadline(t time.Time) error {
-	if err := c.flush(); err != nil {
+	ferr := c.flush()
+	if err := c.Conn.SetWriteDeadline(t); err != nil {
 		return err
 	}
-	return c.Conn.SetWriteDeadline(t)
+	return ferr
 }
 
 // CloseWrite writes what is kept and half-closes, as net/http does before closing a connection gracefully.
@@ -113,8 +126,17 @@ func (c *coalescingConn) CloseWrite() error {
 	return nil
 }
 
+// closeGrace bounds how long Close waits for a write in progress on another goroutine: that write may be blocked
+// on a client that does not read, and Close must end it, as closing a plain connection does.
+const closeGrace = 2 * time.Second
+
 func (c *coalescingConn) Close() error {
-	_ = c.flush()
+	if !c.mu.TryLock() {
+		_ = c.Conn.SetWriteDeadline(time.Now().Add(closeGrace))
+		c.mu.Lock()
+	}
+	_ = c.flushLocked()
+	c.mu.Unlock()
 	return c.Conn.Close()
 }
 
@@ -129,8 +151,18 @@ func (l coalescingListener) Accept() (net.Conn, error) {
 	return &coalescingConn{Conn: c}, nil
 }
 
-// coalesceState switches coalescing on when a connection carries its first HTTP/1.1 request.
+// coalesceState switches coalescing on when a connection carries its first HTTP/1.1 request, and off for good
+// when a handler hijacks it.
 func coalesceState(c net.Conn, s http.ConnState) {
+	if s == http.StateHijacked {
+		if tc, ok := c.(*tls.Conn); ok {
+			c = tc.NetConn()
+		}
+		if cc, ok := c.(*coalescingConn); ok {
+			cc.disable()
+		}
+		return
+	}
 	if s != http.StateActive {
 		return
 	}

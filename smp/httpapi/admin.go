@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
@@ -94,8 +95,22 @@ func (a *api) createToken(c *gin.Context) {
 	a.json(c, http.StatusCreated, NewToken{Token: tok, TokenInfo: ti})
 }
 
+// param is a path parameter decoded once (routes hand parameters over still escaped: see newEngine). On an error
+// it has answered already.
+func (a *api) param(c *gin.Context, name string) (string, bool) {
+	v, err := url.PathUnescape(c.Param(name))
+	if err != nil {
+		a.jsonFail(c, smp.Invalid(name, "bad percent-encoding in the path: "+err.Error()))
+		return "", false
+	}
+	return v, true
+}
+
 func (a *api) revokeToken(c *gin.Context) {
-	id := c.Param("id")
+	id, ok := a.param(c, "id")
+	if !ok {
+		return
+	}
 	if err := a.o.Creds.RevokeToken(c.Request.Context(), id); err != nil {
 		a.jsonFail(c, err)
 		return
@@ -146,7 +161,10 @@ func (a *api) setUser(c *gin.Context) {
 		a.jsonFail(c, smp.Invalid("body", "not a user change {\"admin\": BOOL, \"password\": TEXT}: "+err.Error()))
 		return
 	}
-	name := c.Param("name")
+	name, ok := a.param(c, "name")
+	if !ok {
+		return
+	}
 	if err := a.o.Creds.SetUser(c.Request.Context(), name, req); err != nil {
 		a.jsonFail(c, err)
 		return
@@ -156,7 +174,10 @@ func (a *api) setUser(c *gin.Context) {
 }
 
 func (a *api) deleteUser(c *gin.Context) {
-	name := c.Param("name")
+	name, ok := a.param(c, "name")
+	if !ok {
+		return
+	}
 	if err := a.o.Creds.DeleteUser(c.Request.Context(), name); err != nil {
 		a.jsonFail(c, err)
 		return

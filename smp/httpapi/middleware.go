@@ -3,11 +3,11 @@ package httpapi
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/signpost-project/signpost/internal/ratelimit"
 	"github.com/signpost-project/signpost/internal/recovery"
 	"github.com/signpost-project/signpost/smp"
 )
@@ -67,12 +67,9 @@ func (a *api) authenticate() gin.HandlerFunc {
 		if a.o.Limiter != nil {
 			client = a.o.ClientAddr(c.Request)
 			if wait, ok := a.o.Limiter.Attempt(client); !ok {
-				secs := int(wait.Round(time.Second) / time.Second)
-				if secs < 1 {
-					secs = 1
-				}
-				c.Header("Retry-After", strconv.Itoa(secs))
-				a.failAuto(c, &smp.Error{Kind: smp.KindTooMany, Msg: "too many failed authentications from " + client + "; try again in " + strconv.Itoa(secs) + " s"})
+				secs := ratelimit.RetryAfter(wait) // rounded up: a client that waits this long is let through
+				c.Header("Retry-After", secs)
+				a.failAuto(c, &smp.Error{Kind: smp.KindTooMany, Msg: "too many failed authentications from " + client + "; try again in " + secs + " s"})
 				c.Abort()
 				return
 			}

@@ -74,7 +74,13 @@ func Public(o Options) http.Handler {
 		a.fail(c, smp.NotFound("no such path: use /{participant} or /{participant}/services/{document type}"))
 	})
 	e.NoMethod(func(c *gin.Context) {
-		c.Header("Allow", allow)
+		// gin has set Allow to the methods this path has (DELETE only on /{participant}/services).
+		allow := allow
+		if v := c.Writer.Header().Get("Allow"); v != "" {
+			allow = v
+		} else {
+			c.Header("Allow", allow)
+		}
 		msg := "method " + c.Request.Method + " is not allowed here; use " + allow
 		if c.Request.Method == http.MethodPut && strings.HasSuffix(c.Request.URL.RawPath, "/services") {
 			msg = "PUT needs a document type: /{participant}/services/{document type}"
