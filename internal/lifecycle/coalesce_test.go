@@ -106,14 +106,14 @@ func TestCoalescePlainHTTP(t *testing.T) {
 	read(doc)
 	cc := conns()[0]
 	before := writes(cc)
-	const n = 5
+	const n = 20
 	for range n {
 		if _, err := io.WriteString(c, get); err != nil {
 			t.Fatal(err)
 		}
 		read(doc)
 	}
-	if got := writes(cc) - before; got != n {
+	if got := writes(cc) - before; !oneEach(n, got) {
 		t.Errorf("%d responses left in %d writes, want one each", n, got)
 	}
 	if _, err := io.WriteString(c, strings.Repeat(get, 20)); err != nil { // pipelined
@@ -172,7 +172,7 @@ func TestCoalesceHTTPS(t *testing.T) {
 			defer c.tr.CloseIdleConnections()
 			var cc *coalescingConn
 			var before int
-			const n = 5
+			const n = 20
 			for i := range n + 1 {
 				resp, err := client.Get("https://" + addr + "/doc")
 				if err != nil {
@@ -190,7 +190,7 @@ func TestCoalesceHTTPS(t *testing.T) {
 				}
 			}
 			got := writes(cc) - before
-			if c.proto == "HTTP/1.1" && got != n {
+			if c.proto == "HTTP/1.1" && !oneEach(n, got) {
 				t.Errorf("%d responses left in %d writes, want one each", n, got)
 			}
 			if c.proto == "HTTP/2.0" && got < n {
@@ -199,3 +199,9 @@ func TestCoalesceHTTPS(t *testing.T) {
 		})
 	}
 }
+
+// oneEach reports whether n responses left in about one write each. net/http starts a background read before the
+// handler runs; when the scheduler runs it only after the handler began writing, its read sends out what is held
+// so far, and that response leaves in two writes (a syscall more, never a stall). So allow a few of those; without
+// coalescing every response of this size takes two writes (2n).
+func oneEach(n, writes int) bool { return writes >= n && writes <= n+n/4 }
