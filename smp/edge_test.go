@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -99,6 +100,21 @@ func TestFailedLoginsLimited(t *testing.T) {
 		w := &recorder{h: http.Header{}}
 		h.ServeHTTP(w, req)
 		return &http.Response{StatusCode: w.code, Header: w.h}
+	}
+	// Many valid requests at once from one address (a parallel uploader, a NAT) are never limited: only refused
+	// credentials count.
+	var wg sync.WaitGroup
+	codes := make(chan int, 40)
+	for range 40 {
+		wg.Add(1)
+		go func() { defer wg.Done(); codes <- do("192.0.2.1:1000", tok).StatusCode }()
+	}
+	wg.Wait()
+	close(codes)
+	for c := range codes {
+		if c != http.StatusNotFound {
+			t.Fatalf("a valid request among 40 at once: %d, want 404 (no such group)", c)
+		}
 	}
 	for i := range 10 {
 		if r := do("192.0.2.1:1000", "wrong"); r.StatusCode != http.StatusUnauthorized {

@@ -77,6 +77,24 @@ func (l *Limiter) Attempt(key string) (wait time.Duration, ok bool) {
 	return 0, true
 }
 
+// Blocked reports, without charging anything, whether key has used up its failures; wait is then how long
+// until its next attempt would be accepted. For callers that charge only failures (Attempt after a refusal), so
+// that many valid requests at once from one key are never refused.
+func (l *Limiter) Blocked(key string) (wait time.Duration, blocked bool) {
+	now := l.now().UnixNano()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	old, ok := l.get(key)
+	if !ok {
+		return 0, false
+	}
+	tat := max(old, now) + int64(l.interval)
+	if over := tat - now - int64(l.window); over > 0 {
+		return time.Duration(over), true
+	}
+	return 0, false
+}
+
 // Succeeded gives back the charge of key's attempt that turned out to be valid.
 func (l *Limiter) Succeeded(key string) {
 	now := l.now().UnixNano()

@@ -150,3 +150,28 @@ func TestRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+// TestBlockedDoesNotCharge: Blocked only looks; a key is blocked once Attempt charged its failures, and no longer
+// once the window let one through again.
+func TestBlockedDoesNotCharge(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	l := New(Config{Failures: 3, Window: 3 * time.Second, Now: func() time.Time { return now }})
+	for range 100 {
+		if _, blocked := l.Blocked("k"); blocked {
+			t.Fatal("blocked before any failure")
+		}
+	}
+	for range 3 {
+		if _, ok := l.Attempt("k"); !ok {
+			t.Fatal("attempt refused within the limit")
+		}
+	}
+	wait, blocked := l.Blocked("k")
+	if !blocked || wait <= 0 || wait > time.Second {
+		t.Fatalf("after 3 failures: blocked %v for %v", blocked, wait)
+	}
+	now = now.Add(wait)
+	if _, blocked := l.Blocked("k"); blocked {
+		t.Fatal("still blocked after the wait it gave")
+	}
+}

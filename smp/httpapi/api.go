@@ -47,13 +47,13 @@ type Credentials interface {
 	DeleteUser(ctx context.Context, name string) error
 }
 
-// Limiter counts authentication attempts per client address (implemented by internal/ratelimit): an attempt is
-// charged before the credentials are checked and given back when they are valid.
+// Limiter counts failed authentications per client address (implemented by internal/ratelimit). Only refused
+// credentials are charged, so a client sending many valid requests at once is never refused.
 type Limiter interface {
-	// Attempt charges one attempt to key; when not ok, key has used up its failures and wait says for how long.
+	// Blocked reports whether key has used up its failures, and for how long, without charging.
+	Blocked(key string) (wait time.Duration, blocked bool)
+	// Attempt charges one (failed) attempt to key.
 	Attempt(key string) (wait time.Duration, ok bool)
-	// Succeeded gives the attempt back.
-	Succeeded(key string)
 }
 
 // Options configure the API.

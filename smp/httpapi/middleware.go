@@ -66,7 +66,7 @@ func (a *api) authenticate() gin.HandlerFunc {
 		client := ""
 		if a.o.Limiter != nil {
 			client = a.o.ClientAddr(c.Request)
-			if wait, ok := a.o.Limiter.Attempt(client); !ok {
+			if wait, blocked := a.o.Limiter.Blocked(client); blocked {
 				secs := ratelimit.RetryAfter(wait) // rounded up: a client that waits this long is let through
 				c.Header("Retry-After", secs)
 				a.failAuto(c, &smp.Error{Kind: smp.KindTooMany, Msg: "too many failed authentications from " + client + "; try again in " + secs + " s"})
@@ -75,8 +75,8 @@ func (a *api) authenticate() gin.HandlerFunc {
 			}
 		}
 		by, err := a.o.Creds.Authenticate(c.Request.Context(), c.GetHeader("Authorization"))
-		if a.o.Limiter != nil && smp.KindOf(err) != smp.KindUnauthorized {
-			a.o.Limiter.Succeeded(client) // only refused credentials count
+		if a.o.Limiter != nil && smp.KindOf(err) == smp.KindUnauthorized {
+			_, _ = a.o.Limiter.Attempt(client) // only refused credentials count
 		}
 		if err != nil {
 			a.failAuto(c, err)
