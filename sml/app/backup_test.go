@@ -8,11 +8,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/signpost-project/signpost/conf"
 	"github.com/signpost-project/signpost/identifier"
-	"github.com/signpost-project/signpost/internal/testnet"
 	"github.com/signpost-project/signpost/sml"
-	"github.com/signpost-project/signpost/sml/admin"
 	"github.com/signpost-project/signpost/store"
 )
 
@@ -21,40 +18,10 @@ import (
 // passes its integrity check and the SML serves it, the old store kept beside it. A running server's store
 // cannot be restored over.
 func TestOnlineBackupAndRestore(t *testing.T) {
-	dir := t.TempDir()
-	cfg, err := conf.ParseSML("test.yaml", []byte(`
-store:
-  path: `+filepath.Join(dir, "sml.db")+`
-dns:
-  listen: `+testnet.FreeAddr(t)+`
-admin:
-  listen: `+testnet.FreeAddr(t)+`
-domains:
-  - zone: sml.test
-    records: [naptr]
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := New(cfg, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	servers := a.Servers()
-	for _, s := range servers {
-		if err := s.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	stop := func() {
-		for i := len(servers) - 1; i >= 0; i-- {
-			_ = servers[i].Shutdown(ctx)
-		}
-		_ = a.Close()
-	}
+	r := startSML(t, "[naptr]")
+	cfg, svc, ctx := r.cfg, r.app.Service(), context.Background()
+	dir := filepath.Dir(cfg.Store.Path)
 	caller := sml.Caller{Identity: "CN=SMP,O=Test,C=BE:1", Domain: "sml.test."}
-	svc := a.Service()
 	if err := svc.CreateSMP(ctx, caller, sml.SMP{ID: "SMP-1", LogicalAddress: "http://smp.example.org"}); err != nil {
 		t.Fatal(err)
 	}
@@ -91,11 +58,7 @@ domains:
 			break
 		}
 	}
-	tok, err := admin.ReadTokenFile(cfg.Admin.TokenFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := &admin.Client{Addr: cfg.Admin.Listen, Token: tok}
+	client := r.client
 	mu.Lock()
 	before := acked // acknowledged before the backup began
 	mu.Unlock()
@@ -121,7 +84,7 @@ domains:
 	if err := svc.CreateParticipants(ctx, caller, "SMP-1", []sml.ParticipantSpec{{ID: marker}}); err != nil {
 		t.Fatal(err)
 	}
-	stop()
+	r.stop()
 
 	kept, err := store.Restore(backup, cfg.Store.Path)
 	if err != nil {

@@ -2,51 +2,22 @@ package app
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 
-	"github.com/signpost-project/signpost/conf"
 	"github.com/signpost-project/signpost/identifier"
-	"github.com/signpost-project/signpost/internal/testnet"
 	"github.com/signpost-project/signpost/sml"
-	"github.com/signpost-project/signpost/sml/admin"
 )
 
 // TestShowParticipantAndCounts: through the running server's admin API, a participant shows with its SMP and
 // exactly the records its DNS name answers; the SMP listing counts each SMP's participants; an unknown participant
 // is not found.
 func TestShowParticipantAndCounts(t *testing.T) {
-	dir := t.TempDir()
-	cfg, err := conf.ParseSML("test.yaml", []byte(`
-store:
-  path: `+filepath.Join(dir, "sml.db")+`
-dns:
-  listen: `+testnet.FreeAddr(t)+`
-admin:
-  listen: `+testnet.FreeAddr(t)+`
-domains:
-  - zone: sml.test
-    records: [naptr, cname]
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := New(cfg, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	ctx := context.Background()
-	for _, s := range a.Servers() {
-		if err := s.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		defer s.Shutdown(ctx)
-	}
+	r := startSML(t, "[naptr, cname]")
+	a, ctx := r.app, context.Background()
 	caller := sml.Caller{Identity: "CN=SMP,O=Test,C=BE:1", Domain: "sml.test."}
 	svc := a.Service()
 	for _, id := range []string{"SMP-1", "SMP-2"} {
@@ -59,11 +30,7 @@ domains:
 	if err := svc.CreateParticipants(ctx, caller, "SMP-1", []sml.ParticipantSpec{{ID: id}, {ID: other}}); err != nil {
 		t.Fatal(err)
 	}
-	tok, err := admin.ReadTokenFile(cfg.Admin.TokenFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := &admin.Client{Addr: cfg.Admin.Listen, Token: tok}
+	client := r.client
 	ps, err := client.Participant(ctx, "iso6523-actorid-upis::0088:5798000000001")
 	if err != nil {
 		t.Fatal(err)
@@ -114,33 +81,8 @@ domains:
 // TestCertificateChangesListed: a scheduled certificate change shows through the running server's admin API as
 // pending, with both identities and its moment.
 func TestCertificateChangesListed(t *testing.T) {
-	dir := t.TempDir()
-	cfg, err := conf.ParseSML("test.yaml", []byte(`
-store:
-  path: `+filepath.Join(dir, "sml.db")+`
-dns:
-  listen: `+testnet.FreeAddr(t)+`
-admin:
-  listen: `+testnet.FreeAddr(t)+`
-domains:
-  - zone: sml.test
-    records: [naptr]
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := New(cfg, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	ctx := context.Background()
-	for _, s := range a.Servers() {
-		if err := s.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		defer s.Shutdown(ctx)
-	}
+	r := startSML(t, "[naptr]")
+	a, ctx := r.app, context.Background()
 	old := sml.Caller{Identity: "CN=SMP,O=Test,C=BE:1", Domain: "sml.test."}
 	if err := a.Service().CreateSMP(ctx, old, sml.SMP{ID: "SMP-1", LogicalAddress: "http://smp.example.org"}); err != nil {
 		t.Fatal(err)
@@ -150,11 +92,7 @@ domains:
 	if err := a.Service().PrepareChangeCertificate(ctx, old, nu, at); err != nil {
 		t.Fatal(err)
 	}
-	tok, err := admin.ReadTokenFile(cfg.Admin.TokenFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := (&admin.Client{Addr: cfg.Admin.Listen, Token: tok}).CertificateChanges(ctx)
+	cs, err := r.client.CertificateChanges(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +100,7 @@ domains:
 		t.Fatalf("certificate changes: %+v", cs)
 	}
 	// The expiry report: SMP-1's certificate was never seen (created without one), and its change is scheduled.
-	es, err := (&admin.Client{Addr: cfg.Admin.Listen, Token: tok}).ExpiringCertificates(ctx, 30*24*time.Hour)
+	es, err := r.client.ExpiringCertificates(ctx, 30*24*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
