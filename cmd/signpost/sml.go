@@ -218,11 +218,25 @@ func newSMLStatusCmd() *cobra.Command {
 }
 
 func newSMLSMPsCmd() *cobra.Command {
+	cmd, _ := smlListCmd("smps", "List the registered SMPs of every domain (from the running server, or the store when it is stopped)",
+		"smps", "ID\tDOMAIN\tLOGICAL ADDRESS\tPHYSICAL ADDRESS\tPARTICIPANTS\tOWNER\tUPDATED",
+		func(cmd *cobra.Command, api admin.API) ([]admin.SMP, error) { return api.SMPs(cmd.Context()) },
+		func(s admin.SMP) string {
+			return fmt.Sprintf("%s\t%s\t%s\t%s\t%d\t%s\t%s", s.ID, s.Domain, s.LogicalAddress, s.PhysicalAddress, s.Participants,
+				s.Owner, s.Updated.UTC().Format(time.RFC3339))
+		})
+	return cmd
+}
+
+// smlListCmd builds an admin command that lists rows from the running server (or the stopped store): a table by
+// default (header, then one tab-separated line per row), {"key": [rows]} with --json. It returns the target so a
+// caller can add its own flags.
+func smlListCmd[T any](name, short, key, header string, fetch func(*cobra.Command, admin.API) ([]T, error), row func(T) string) (*cobra.Command, *smlTarget) {
 	t := &smlTarget{}
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "smps [--config FILE | --admin-addr HOST:PORT --token-file FILE] [--json]",
-		Short: "List the registered SMPs of every domain (from the running server, or the store when it is stopped)",
+		Use:   name + " [--config FILE | --admin-addr HOST:PORT --token-file FILE] [--json]",
+		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			api, done, err := t.open(cmd.Context(), cmd.ErrOrStderr())
@@ -230,29 +244,28 @@ func newSMLSMPsCmd() *cobra.Command {
 				return err
 			}
 			defer done()
-			smps, err := api.SMPs(cmd.Context())
+			rows, err := fetch(cmd, api)
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
-				if smps == nil {
-					smps = []admin.SMP{}
+				if rows == nil {
+					rows = []T{}
 				}
-				return writeIndentedJSON(out, map[string]any{"smps": smps})
+				return writeIndentedJSON(out, map[string]any{key: rows})
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tDOMAIN\tLOGICAL ADDRESS\tPHYSICAL ADDRESS\tPARTICIPANTS\tOWNER\tUPDATED")
-			for _, s := range smps {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.ID, s.Domain, s.LogicalAddress, s.PhysicalAddress, s.Participants,
-					s.Owner, s.Updated.UTC().Format(time.RFC3339))
+			fmt.Fprintln(tw, header)
+			for _, r := range rows {
+				fmt.Fprintln(tw, row(r))
 			}
 			return tw.Flush()
 		},
 	}
 	t.flags(cmd.Flags())
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the SMPs as JSON")
-	return cmd
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd, t
 }
 
 func writeIndentedJSON(w io.Writer, v any) error {
