@@ -81,17 +81,7 @@ func TestServeSeedAndReloadKey(t *testing.T) {
 	if err := smpapp.SeedDemo(ctx, a.Service(), ap.Cert.Raw); err != nil { // idempotent
 		t.Fatal(err)
 	}
-	servers := a.Servers()
-	for _, s := range servers {
-		if err := s.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	defer func() {
-		for i := len(servers) - 1; i >= 0; i-- {
-			_ = servers[i].Shutdown(ctx)
-		}
-	}()
+	serve(t, a)
 	base := "http://" + a.Addr()
 	path := "/" + identifier.EncodeSegment(smpapp.DemoParticipant) + "/services/" + identifier.EncodeSegment(smpapp.DemoDocumentType)
 	for _, p := range []string{path, "/prefix" + path, "/bdxr-smp-2" + path} {
@@ -206,3 +196,21 @@ type recorder struct {
 func (r *recorder) Header() http.Header         { return r.h }
 func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
 func (r *recorder) WriteHeader(c int)           { r.code = c }
+
+// serve starts every server of a (the public and admin listeners, the re-signer) and shuts them down at the end of
+// the test, in reverse order.
+func serve(t *testing.T, a *smpapp.App) {
+	t.Helper()
+	ctx := context.Background()
+	servers := a.Servers()
+	for _, s := range servers {
+		if err := s.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		for i := len(servers) - 1; i >= 0; i-- {
+			_ = servers[i].Shutdown(ctx)
+		}
+	})
+}

@@ -52,17 +52,7 @@ func TestHTTPSWithHTTP2(t *testing.T) {
 	if err := smpapp.SeedDemo(ctx, a.Service(), signer.Cert.Raw); err != nil {
 		t.Fatal(err)
 	}
-	servers := a.Servers()
-	for _, s := range servers {
-		if err := s.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	defer func() {
-		for i := len(servers) - 1; i >= 0; i-- {
-			_ = servers[i].Shutdown(ctx)
-		}
-	}()
+	serve(t, a)
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.Cert)
 	path := "/" + identifier.EncodeSegment(smpapp.DemoParticipant) + "/services/" + identifier.EncodeSegment(smpapp.DemoDocumentType)
@@ -174,17 +164,7 @@ func TestHostileHTTPOnTheServedPort(t *testing.T) {
 	if err := smpapp.SeedDemo(ctx, a.Service(), leaf.Cert.Raw); err != nil {
 		t.Fatal(err)
 	}
-	servers := a.Servers()
-	for _, s := range servers {
-		if err := s.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	defer func() {
-		for i := len(servers) - 1; i >= 0; i-- {
-			_ = servers[i].Shutdown(ctx)
-		}
-	}()
+	serve(t, a)
 	path := "/" + identifier.EncodeSegment(smpapp.DemoParticipant) + "/services/" + identifier.EncodeSegment(smpapp.DemoDocumentType)
 	hostilehttp.Suite{Target: hostilehttp.Target{Path: path}, Reference: a.Handler(), ReadHeaderTimeout: 10 * time.Second}.Compare(t, a.Addr())
 }

@@ -62,17 +62,7 @@ func newWriteFixture(t *testing.T, extra string) *writeFixture {
 	}
 	t.Cleanup(func() { _ = f.app.Close() })
 	ctx := context.Background()
-	servers := f.app.Servers()
-	for _, s := range servers {
-		if err := s.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(func() {
-		for i := len(servers) - 1; i >= 0; i-- {
-			_ = servers[i].Shutdown(ctx)
-		}
-	})
+	serve(t, f.app)
 	f.base = "http://" + f.app.Addr()
 	for _, u := range []struct {
 		name  string
