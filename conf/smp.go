@@ -90,8 +90,14 @@ type Write struct {
 
 // SMLClient is how the SMP reaches its SML.
 type SMLClient struct {
+	// Network is peppol-prod or peppol-test (OpenPeppol's SML: the preset gives URL and zone) or custom (URL and
+	// Zone below). Default custom. See docs/smp-sml.md.
+	Network string `yaml:"network"`
 	// URL is the SML management base URL, e.g. https://sml.example.org/edelivery-sml; empty: no SML registration.
+	// Only with network custom.
 	URL string `yaml:"url"`
+	// Zone is the SML's DNS zone, e.g. sml.example.org. Only with network custom; optional.
+	Zone string `yaml:"zone"`
 	// ClientTLS is the SMP certificate the SML knows this SMP by. Default: the signing key and certificate.
 	ClientTLS TLSFiles `yaml:"client_tls"`
 	// CA is a PEM bundle that verifies the SML's server certificate. Default: the system roots.
@@ -102,6 +108,8 @@ type SMLClient struct {
 	PhysicalAddress string `yaml:"physical_address"`
 	// Timeout of one SML call. Default 30s.
 	Timeout time.Duration `yaml:"timeout"`
+	// MaxConnections bounds the connections open to the SML at once (the client's pool). Default 4.
+	MaxConnections int `yaml:"max_connections"`
 }
 
 // LoadSMP reads, defaults and validates an SMP configuration file.
@@ -180,6 +188,9 @@ func (c *SMP) Defaults() {
 	if s.Timeout == 0 {
 		s.Timeout = 30 * time.Second
 	}
+	if s.MaxConnections == 0 {
+		s.MaxConnections = 4
+	}
 }
 
 // WriteEnabled reports whether PUT and DELETE are served.
@@ -237,12 +248,7 @@ func (c *SMP) Validate() error {
 	if c.Write.ExpiredCertificates != "refuse" && c.Write.ExpiredCertificates != "warn" {
 		p.add("write.expired_certificates", "%q is not refuse or warn", c.Write.ExpiredCertificates)
 	}
-	if c.SML.URL != "" {
-		validateURL(p, "sml.url", c.SML.URL, true)
-		validateURL(p, "sml.logical_address", c.SML.LogicalAddress, true)
-		c.SML.ClientTLS.validate(p, "sml.client_tls", true)
-		validatePositive(p, "sml.timeout", c.SML.Timeout)
-	}
+	c.SML.validate(p)
 	return p.err(c.file)
 }
 

@@ -17,7 +17,8 @@ type Client struct {
 	// BaseURL is the SML's management base URL, e.g. https://sml.example.org/edelivery-sml; the service paths
 	// (/manageservicemetadata ...) are appended.
 	BaseURL string
-	// HTTP carries the SMP's client certificate (mutual TLS). Default http.DefaultClient (no certificate).
+	// HTTP carries the SMP's client certificate (mutual TLS): NewHTTPClient (or NewClient) builds it with the
+	// timeout and connection pool of the configuration. Default http.DefaultClient (no certificate).
 	HTTP *http.Client
 	// MaxResponseBytes bounds a response. Default 4 MiB.
 	MaxResponseBytes int64

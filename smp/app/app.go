@@ -43,6 +43,7 @@ type App struct {
 	admin  http.Handler
 	web    *lifecycle.HTTP
 	adm    *lifecycle.HTTP
+	sml    conf.SMLNetwork // the SML this SMP registers in (data only; see sml.go)
 
 	mu       sync.Mutex
 	cancel   context.CancelFunc
@@ -98,6 +99,10 @@ func New(ctx context.Context, cfg *conf.SMP, log *slog.Logger, o *ops.Ops) (*App
 	if err != nil {
 		return nil, err
 	}
+	network, err := cfg.SML.Resolved()
+	if err != nil {
+		return nil, fmt.Errorf("sml.network: %w", err)
+	}
 	db, err := store.Open(cfg.Store.Path, store.Options{LockTimeout: cfg.Store.LockTimeout, Logger: log})
 	if err != nil {
 		return nil, err
@@ -115,7 +120,7 @@ func New(ctx context.Context, cfg *conf.SMP, log *slog.Logger, o *ops.Ops) (*App
 		_ = db.Close()
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, db: db, svc: svc, creds: auth.New(repo, nil)}
+	a := &App{cfg: cfg, log: log, db: db, svc: svc, creds: auth.New(repo, nil), sml: network}
 	ho := httpapi.Options{
 		SMP: svc, Creds: a.creds, Write: cfg.WriteEnabled(), MaxBodyBytes: cfg.Write.MaxBodyBytes, Log: log,
 		WriteTimeout: cfg.HTTP.WriteTimeout,
