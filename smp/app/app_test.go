@@ -55,17 +55,7 @@ func get(t *testing.T, url string) (int, []byte) {
 // TestServeSeedAndReloadKey: the app serves the seeded demo participant on a real listener, under the public
 // URL's path prefix too, and switches to a new key on ReloadSigningKey, re-signing in the background.
 func TestServeSeedAndReloadKey(t *testing.T) {
-	now := time.Now()
-	ca, err := pki.NewRoot("App Test CA", now.Add(-time.Hour), now.Add(48*time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	leaf := issue(t, ca, "SMP app signer")
-	certFile, keyFile := filepath.Join(dir, "smp.pem"), filepath.Join(dir, "smp-key.pem")
-	if err := leaf.WriteFiles(certFile, keyFile); err != nil {
-		t.Fatal(err)
-	}
+	ca, leaf, dir, certFile, keyFile := newSigner(t, "App Test CA", "SMP app signer")
 	cfg := config(t, dir, fmt.Sprintf("signing: {cert: %s, key: %s}", certFile, keyFile))
 	o := ops.New()
 	a, err := smpapp.New(context.Background(), cfg, nil, o)
@@ -213,4 +203,22 @@ func serve(t *testing.T, a *smpapp.App) {
 			_ = servers[i].Shutdown(ctx)
 		}
 	})
+}
+
+// newSigner makes a throwaway CA and a signing certificate issued by it, written to smp.pem and smp-key.pem in a
+// new temporary directory.
+func newSigner(t *testing.T, caName, cn string) (ca *pki.Authority, leaf *pki.KeyPair, dir, certFile, keyFile string) {
+	t.Helper()
+	now := time.Now()
+	ca, err := pki.NewRoot(caName, now.Add(-time.Hour), now.Add(48*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir = t.TempDir()
+	leaf = issue(t, ca, cn)
+	certFile, keyFile = filepath.Join(dir, "smp.pem"), filepath.Join(dir, "smp-key.pem")
+	if err := leaf.WriteFiles(certFile, keyFile); err != nil {
+		t.Fatal(err)
+	}
+	return ca, leaf, dir, certFile, keyFile
 }

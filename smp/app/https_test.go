@@ -85,17 +85,7 @@ func TestHTTPSWithHTTP2(t *testing.T) {
 // TestResignerPanicRestarts: a panic in the background re-signer is contained, counted, and the pass runs again
 // after a backoff; the documents end up signed by the new key.
 func TestResignerPanicRestarts(t *testing.T) {
-	now := time.Now()
-	ca, err := pki.NewRoot("App Test CA", now.Add(-time.Hour), now.Add(48*time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	leaf := issue(t, ca, "SMP signer")
-	certFile, keyFile := filepath.Join(dir, "smp.pem"), filepath.Join(dir, "smp-key.pem")
-	if err := leaf.WriteFiles(certFile, keyFile); err != nil {
-		t.Fatal(err)
-	}
+	ca, leaf, dir, certFile, keyFile := newSigner(t, "App Test CA", "SMP signer")
 	ctx := context.Background()
 	a, err := smpapp.New(ctx, config(t, dir, fmt.Sprintf("signing: {cert: %s, key: %s}", certFile, keyFile)), nil, nil)
 	if err != nil {
@@ -144,17 +134,7 @@ func mustParse(t *testing.T, k identifier.Kind, s string) identifier.ID {
 // TestHostileHTTPOnTheServedPort: the hostile requests of the review, sent to the port `smp serve` listens on
 // (lifecycle.HTTP with its write coalescing), get what a plain net/http server with the same handler answers.
 func TestHostileHTTPOnTheServedPort(t *testing.T) {
-	now := time.Now()
-	ca, err := pki.NewRoot("App Test CA", now.Add(-time.Hour), now.Add(48*time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	leaf := issue(t, ca, "SMP signer")
-	certFile, keyFile := filepath.Join(dir, "smp.pem"), filepath.Join(dir, "smp-key.pem")
-	if err := leaf.WriteFiles(certFile, keyFile); err != nil {
-		t.Fatal(err)
-	}
+	_, leaf, dir, certFile, keyFile := newSigner(t, "App Test CA", "SMP signer")
 	ctx := context.Background()
 	a, err := smpapp.New(ctx, config(t, dir, fmt.Sprintf("signing: {cert: %s, key: %s}", certFile, keyFile)), nil, nil)
 	if err != nil {

@@ -3,29 +3,16 @@ package app_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/signpost-project/signpost/conf"
-	"github.com/signpost-project/signpost/internal/pki"
 	smpapp "github.com/signpost-project/signpost/smp/app"
 )
 
 // TestSMLNetworkWired: the app carries the SML network its configuration resolves to (a preset, or custom from
 // sml.url alone), and refuses to start on a configuration whose network cannot be resolved. No SML is contacted.
 func TestSMLNetworkWired(t *testing.T) {
-	now := time.Now()
-	ca, err := pki.NewRoot("App SML Test CA", now.Add(-time.Hour), now.Add(48*time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	leaf := issue(t, ca, "SMP app signer")
-	certFile, keyFile := filepath.Join(dir, "smp.pem"), filepath.Join(dir, "smp-key.pem")
-	if err := leaf.WriteFiles(certFile, keyFile); err != nil {
-		t.Fatal(err)
-	}
+	_, _, _, certFile, keyFile := newSigner(t, "App SML Test CA", "SMP app signer")
 	signing := fmt.Sprintf("signing: {cert: %s, key: %s}", certFile, keyFile)
 	cases := []struct {
 		sml  string
