@@ -13,6 +13,9 @@ import (
 type TransportOptions struct {
 	// Certificate is the SMP's certificate the SML knows it by (mutual TLS). Nil: none (the SML refuses the calls).
 	Certificate *tls.Certificate
+	// GetCertificate, when set, is asked for the client certificate at each handshake instead of Certificate (an
+	// SMP that switches certificates at a scheduled time).
+	GetCertificate func() *tls.Certificate
 	// Roots verify the SML's server certificate. Nil: the system roots.
 	Roots *x509.CertPool
 	// Timeout bounds one call, connection and TLS handshake included. Default 30s.
@@ -36,7 +39,16 @@ func NewHTTPClient(o TransportOptions) *http.Client {
 		o.IdleTimeout = 90 * time.Second
 	}
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: o.Roots}
-	if o.Certificate != nil {
+	switch {
+	case o.GetCertificate != nil:
+		get := o.GetCertificate
+		tc.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			if c := get(); c != nil {
+				return c, nil
+			}
+			return &tls.Certificate{}, nil // none: the SML refuses the call
+		}
+	case o.Certificate != nil:
 		c := *o.Certificate
 		tc.Certificates = []tls.Certificate{c}
 	}

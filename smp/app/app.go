@@ -28,6 +28,7 @@ import (
 	"github.com/signpost-project/signpost/smp/auth"
 	"github.com/signpost-project/signpost/smp/boltrepo"
 	"github.com/signpost-project/signpost/smp/httpapi"
+	"github.com/signpost-project/signpost/smp/smlclient"
 	"github.com/signpost-project/signpost/smp/xmlbind"
 	"github.com/signpost-project/signpost/store"
 )
@@ -43,7 +44,8 @@ type App struct {
 	admin  http.Handler
 	web    *lifecycle.HTTP
 	adm    *lifecycle.HTTP
-	sml    conf.SMLNetwork // the SML this SMP registers in (data only; see sml.go)
+	sml    conf.SMLNetwork   // the SML this SMP registers in
+	smlc   *smlclient.Client // its client; nil when the SMP registers in no SML
 
 	mu       sync.Mutex
 	cancel   context.CancelFunc
@@ -103,6 +105,10 @@ func New(ctx context.Context, cfg *conf.SMP, log *slog.Logger, o *ops.Ops) (*App
 	if err != nil {
 		return nil, fmt.Errorf("sml.network: %w", err)
 	}
+	smlc, err := newSMLClient(cfg, network)
+	if err != nil {
+		return nil, err
+	}
 	db, err := store.Open(cfg.Store.Path, store.Options{LockTimeout: cfg.Store.LockTimeout, Logger: log})
 	if err != nil {
 		return nil, err
@@ -120,7 +126,7 @@ func New(ctx context.Context, cfg *conf.SMP, log *slog.Logger, o *ops.Ops) (*App
 		_ = db.Close()
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, db: db, svc: svc, creds: auth.New(repo, nil), sml: network}
+	a := &App{cfg: cfg, log: log, db: db, svc: svc, creds: auth.New(repo, nil), sml: network, smlc: smlc}
 	ho := httpapi.Options{
 		SMP: svc, Creds: a.creds, Write: cfg.WriteEnabled(), MaxBodyBytes: cfg.Write.MaxBodyBytes, Log: log,
 		WriteTimeout: cfg.HTTP.WriteTimeout,
@@ -218,11 +224,16 @@ func (a *App) Servers() []lifecycle.Server {
 	}
 }
 
-func tlsConfig(key crypto.Signer, chain []*x509.Certificate) *tls.Config {
+func tlsCertificate(key crypto.Signer, chain []*x509.Certificate) tls.Certificate {
 	c := tls.Certificate{PrivateKey: key, Leaf: chain[0]}
 	for _, x := range chain {
 		c.Certificate = append(c.Certificate, x.Raw)
 	}
+	return c
+}
+
+func tlsConfig(key crypto.Signer, chain []*x509.Certificate) *tls.Config {
+	c := tlsCertificate(key, chain)
 	// HTTP/2 is negotiated by ALPN; net/http serves it on a TLS listener that offers it.
 	return &tls.Config{Certificates: []tls.Certificate{c}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}
 }
