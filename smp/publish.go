@@ -358,8 +358,9 @@ func (s *Service) commit(ctx context.Context, changes []*change, k *keys, each b
 	var ops []cacheOp
 	docs := 0
 	now := s.now()
+	intents := false
 	err = s.repo.Update(ctx, func(tx WriteTx) error {
-		ops, docs, n, conflicted = ops[:0], 0, 0, conflicted[:0]
+		ops, docs, n, conflicted, intents = ops[:0], 0, 0, conflicted[:0], false
 		for _, c := range changes {
 			_, v, _, err := tx.Group(c.p)
 			if err != nil {
@@ -418,6 +419,12 @@ func (s *Service) commit(ctx context.Context, changes []*change, k *keys, each b
 			if err != nil {
 				return err
 			}
+			if s.smlOn && (c.putGroup || c.delGroup) {
+				if err := s.registrationIntent(tx, c, now.UTC()); err != nil {
+					return err
+				}
+				intents = true
+			}
 		}
 		return nil
 	})
@@ -432,6 +439,9 @@ func (s *Service) commit(ctx context.Context, changes []*change, k *keys, each b
 	}
 	s.cache.apply(ops)
 	s.m.stored.Add(float64(docs))
+	if intents {
+		s.kickIntents()
+	}
 	return n, conflicted, nil
 }
 

@@ -44,6 +44,16 @@ type ReadTx interface {
 	Token(hash []byte) (*TokenInfo, error)
 	// Tokens lists the tokens ordered by ID.
 	Tokens() ([]TokenInfo, error)
+
+	// Registration returns a participant's SML registration; ok is false when it has none.
+	Registration(p identifier.ID) (r Registration, ok bool, err error)
+	// Registrations pages through the registrations in state ("" for all) ordered by the canonical participant
+	// string: up to limit after the participant after.
+	Registrations(state RegState, after string, limit int) ([]Registration, error)
+	// RegistrationCounts counts the registrations by state.
+	RegistrationCounts() (RegistrationCounts, error)
+	// Outbox returns up to limit pending registrations due at now (Next not after it), by Seq.
+	Outbox(now time.Time, limit int) ([]Registration, error)
 }
 
 // WriteTx is a write transaction.
@@ -68,6 +78,14 @@ type WriteTx interface {
 	PutToken(t TokenInfo) error
 	// DeleteToken deletes the tokens whose ID is id; it returns how many there were.
 	DeleteToken(id string) (int, error)
+
+	// PutRegistration stores a participant's registration (pending ones are in the outbox, by Seq).
+	PutRegistration(r Registration) error
+	DeleteRegistration(p identifier.ID) error
+	// DeleteRegistrations deletes every registration; it returns how many there were.
+	DeleteRegistrations() (int, error)
+	// NextRegistrationSeq returns a Seq higher than any returned before.
+	NextRegistrationSeq() (uint64, error)
 }
 
 // DocKey names one served document: a flavour's service group (DocType zero) or service metadata.

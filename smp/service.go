@@ -51,6 +51,9 @@ type Options struct {
 	CacheEntries int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// SML: the SMP registers its participants in an SML, so writes record SML intents (smp/registrar delivers
+	// them).
+	SML bool
 }
 
 // keys is one signing key generation.
@@ -100,6 +103,8 @@ type Service struct {
 	commitMu sync.Mutex
 	stale    atomic.Bool
 	layout   string
+	smlOn    bool
+	intents  chan struct{}
 }
 
 // Setting names.
@@ -144,7 +149,7 @@ func New(ctx context.Context, repo Repository, o Options) (*Service, error) {
 	}
 	s := &Service{
 		repo: repo, bind: o.Binding, base: strings.TrimRight(o.PublicURL, "/"), root: o.Flavour, policy: o.Policy,
-		log: o.Log, now: o.Now, cache: newCache(o.CacheEntries),
+		log: o.Log, now: o.Now, cache: newCache(o.CacheEntries), smlOn: o.SML, intents: make(chan struct{}, 1),
 	}
 	s.flavours = []Flavour{o.Flavour}
 	if o.SMP2 {

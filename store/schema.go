@@ -12,7 +12,7 @@ import (
 //
 // Changing the layout (a new bucket, a new key or value format) means: raise SchemaVersion, declare the change
 // below, and append one step to migrations that turns a store of the previous version into the new one.
-const SchemaVersion uint64 = 4
+const SchemaVersion uint64 = 5
 
 // Bucket names one top-level bucket. Every bucket is declared here, once; Open creates all of them.
 type Bucket struct{ name []byte }
@@ -62,8 +62,11 @@ var (
 	SMPUsers = bucket("smp.users")
 	// SMPTokens: token hash -> token record (package smp).
 	SMPTokens = bucket("smp.tokens")
-	// SMPOutbox: sequence -> pending SML registration (package smp).
+	// SMPOutbox: the SML intents by state (package smp): "p" sequence (uint64 big-endian) -> participant for a
+	// pending one, "f" participant -> empty for a failed one. Written since schema 5.
 	SMPOutbox = bucket("smp.outbox")
+	// SMPRegistrations: participant -> its SML registration (package smp). Since schema 5.
+	SMPRegistrations = bucket("smp.registrations")
 	// SMPState: key -> SMP instance state such as the signing key generation (package smp).
 	SMPState = bucket("smp.state")
 )
@@ -72,7 +75,8 @@ var (
 var Buckets = []Bucket{
 	Meta,
 	SMLDomains, SMLSMPs, SMLParticipants, SMLBySMP, SMLNames, SMLJournal, SMLZones, SMLMigrations, SMLCertChanges,
-	SMPGroups, SMPVersions, SMPMetadata, SMPDocuments, SMPUsers, SMPTokens, SMPOutbox, SMPState,
+	SMPGroups, SMPVersions, SMPMetadata, SMPDocuments, SMPUsers, SMPTokens, SMPOutbox, SMPRegistrations,
+	SMPState,
 }
 
 var keySchemaVersion = []byte("schema-version")
@@ -118,6 +122,16 @@ var migrations = []migration{
 		description: "add sml.certchanges (scheduled certificate changes)",
 		apply: func(tx *bolt.Tx) error {
 			_, err := tx.CreateBucketIfNotExists(SMLCertChanges.name)
+			return err
+		},
+	},
+	// Step 4 -> 5 (issue 12, the SMP's SML outbox): add the empty bucket smp.registrations. smp.outbox existed
+	// unused and empty before; an older build would ignore the intents, which is why the version rises.
+	{
+		from:        4,
+		description: "add smp.registrations (SML registration of each participant; intents in smp.outbox)",
+		apply: func(tx *bolt.Tx) error {
+			_, err := tx.CreateBucketIfNotExists(SMPRegistrations.name)
 			return err
 		},
 	},
