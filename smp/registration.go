@@ -358,3 +358,38 @@ func (s *Service) ForgetRegistrations(ctx context.Context) (int, error) {
 	})
 	return n, asError("forget registrations", err)
 }
+
+// SMLSelf is this SMP's own registration in the SML, as the registrar last saw it.
+type SMLSelf struct {
+	// Unregistered is true after the operator deleted the SMP from the SML (`signpost smp sml unregister`): the
+	// registrar neither registers it again at start nor delivers intents until `smp sml register`.
+	Unregistered bool `json:"unregistered,omitempty"`
+	// Registered is true once the SML has accepted the SMP with its current addresses.
+	Registered bool `json:"registered"`
+	// LastError is why the last attempt failed ("" after a success).
+	LastError string    `json:"last_error,omitempty"`
+	Updated   time.Time `json:"updated,omitzero"`
+}
+
+const settingSMLSelf = "sml.self"
+
+// SMLSelf returns this SMP's own registration state.
+func (s *Service) SMLSelf(ctx context.Context) (st SMLSelf, err error) {
+	err = s.repo.View(ctx, func(tx ReadTx) error {
+		b, err := tx.Setting(settingSMLSelf)
+		if err != nil || b == nil {
+			return err
+		}
+		if err := json.Unmarshal(b, &st); err != nil {
+			return Internal("decode SML state", err)
+		}
+		return nil
+	})
+	return st, asError("read SML state", err)
+}
+
+// SetSMLSelf records this SMP's own registration state.
+func (s *Service) SetSMLSelf(ctx context.Context, st SMLSelf) error {
+	st.Updated = s.now().UTC()
+	return asError("record SML state", s.repo.Update(ctx, func(tx WriteTx) error { return putSetting(tx, settingSMLSelf, st) }))
+}

@@ -16,6 +16,14 @@ type Status struct {
 	NotAfter        time.Time `json:"signing_not_after"`
 	// Stale is true while documents signed by an older key, or rendered for another layout, may remain.
 	Stale bool `json:"resign_pending"`
+	// SML is the SMP's registration in its SML; nil when it registers in none.
+	SML *SMLSummary `json:"sml,omitempty"`
+}
+
+// SMLSummary is the SMP's own registration and its participants' by state.
+type SMLSummary struct {
+	Self         SMLSelf            `json:"self"`
+	Participants RegistrationCounts `json:"participants"`
 }
 
 // Status reports the SMP's status.
@@ -30,5 +38,15 @@ func (s *Service) Status(ctx context.Context) (Status, error) {
 	}
 	c := s.Certificate()
 	st.Subject, st.NotAfter = c.Subject.String(), c.NotAfter.UTC()
+	if s.smlOn {
+		sum := &SMLSummary{}
+		if sum.Self, err = s.SMLSelf(ctx); err != nil {
+			return Status{}, err
+		}
+		if sum.Participants, err = s.RegistrationCounts(ctx); err != nil {
+			return Status{}, err
+		}
+		st.SML = sum
+	}
 	return st, nil
 }

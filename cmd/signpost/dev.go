@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,7 +22,6 @@ import (
 	"github.com/signpost-project/signpost/internal/ops"
 	"github.com/signpost-project/signpost/internal/pki"
 	smlapp "github.com/signpost-project/signpost/sml/app"
-	"github.com/signpost-project/signpost/sml/soapmsg"
 	smpapp "github.com/signpost-project/signpost/smp/app"
 )
 
@@ -201,61 +198,61 @@ func runDev(ctx context.Context, out io.Writer, o *devOptions) error {
 	return g.Wait(ctx)
 }
 
-// devRegister makes the dev registry ready: the SMP registers itself in the SML over SOAP with mutual TLS, the demo
-// participant is published by the SMP and registered in the SML, and the SML's DNS answers for it.
+// devRegister makes the dev registry ready the way a production SMP gets there: the SMP's registrar registers it
+// in the SML over SOAP with mutual TLS (smp.pem), the demo participant is published by the SMP (which records its
+// SML intent with the write), the registrar delivers the intent, and the SML's DNS answers for it. Ready means the
+// outbox is drained.
 func devRegister(ctx context.Context, o *devOptions, files pki.DevFiles, smpApp *smpapp.App) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	client, err := devSMLClient(o, files)
-	if err != nil {
+	if !o.noSeed {
+		ap, err := pki.LoadCertificates(files.AP)
+		if err != nil {
+			return err
+		}
+		if err := smpapp.SeedDemo(ctx, smpApp.Service(), ap[0].Raw); err != nil {
+			return fmt.Errorf("dev: seed the demo participant: %w", err)
+		}
+	}
+	if err := devWaitDrained(ctx, smpApp); err != nil {
 		return err
-	}
-	logical := "http://" + o.smpAddr
-	err = client.CreateSMP(ctx, devSMPID, logical, "127.0.0.1")
-	if soapmsg.IsAlreadyExists(err) {
-		// Registered by an earlier start, perhaps with other ports: make the SML's record match this run.
-		err = client.Call(ctx, soapmsg.OpUpdateSMP, &soapmsg.SMPService{XMLName: soapmsg.ElemUpdateSMP, SMPID: devSMPID,
-			PublisherEndpoint: soapmsg.PublisherEndpoint{LogicalAddress: logical, PhysicalAddress: "127.0.0.1"}}, nil)
-	}
-	if err != nil {
-		return fmt.Errorf("dev: register %s in the SML at https://%s: %w", devSMPID, o.smlAddr, err)
 	}
 	if o.noSeed {
 		return nil
-	}
-	ap, err := pki.LoadCertificates(files.AP)
-	if err != nil {
-		return err
-	}
-	if err := smpapp.SeedDemo(ctx, smpApp.Service(), ap[0].Raw); err != nil {
-		return fmt.Errorf("dev: seed the demo participant: %w", err)
 	}
 	pid, err := identifier.PEPPOL.Parse(identifier.Participant, smpapp.DemoParticipant)
 	if err != nil {
 		return err
 	}
-	if err := client.CreateParticipant(ctx, devSMPID, pid.Scheme, pid.Value); err != nil && !soapmsg.IsAlreadyExists(err) {
-		return fmt.Errorf("dev: register %s in the SML: %w", pid, err)
-	}
-	return devWaitDNS(ctx, o.dnsAddr, identifier.NAPTRName(pid, devZone, identifier.SchemeLabel), logical)
+	return devWaitDNS(ctx, o.dnsAddr, identifier.NAPTRName(pid, devZone, identifier.SchemeLabel), "http://"+o.smpAddr)
 }
 
-// devSMLClient is the SMP's SOAP client: smp.pem as the client certificate, ca.pem to verify the SML.
-func devSMLClient(o *devOptions, files pki.DevFiles) (*soapmsg.Client, error) {
-	kp, err := pki.LoadKeyPair(files.SMP, files.SMPKey)
-	if err != nil {
-		return nil, err
+// devWaitDrained waits until the SMP is registered in the SML and its outbox is empty.
+func devWaitDrained(ctx context.Context, smpApp *smpapp.App) error {
+	reg := smpApp.Registrar()
+	for {
+		ok, err := reg.Drained(ctx)
+		if err == nil && ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			st, serr := reg.Status(context.Background())
+			why := ""
+			switch {
+			case serr != nil:
+				why = serr.Error()
+			case st.LastError != "":
+				why = st.LastError
+			case st.Self.LastError != "":
+				why = st.Self.LastError
+			default:
+				why = fmt.Sprintf("%d pending, %d failed (signpost smp sml participants --state failed)", st.Count.Pending, st.Count.Failed)
+			}
+			return fmt.Errorf("dev: the SMP's SML registrations did not complete: %s: %w", why, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
-	roots, err := pki.LoadCertPool(files.CA)
-	if err != nil {
-		return nil, err
-	}
-	tr := &http.Transport{TLSClientConfig: &tls.Config{
-		MinVersion:   tls.VersionTLS12,
-		RootCAs:      roots,
-		Certificates: []tls.Certificate{kp.TLSCertificate()},
-	}}
-	return &soapmsg.Client{BaseURL: "https://" + o.smlAddr, HTTP: &http.Client{Transport: tr, Timeout: 20 * time.Second}}, nil
 }
 
 // devWaitDNS asks the SML's DNS server until the demo participant's NAPTR points at the SMP.

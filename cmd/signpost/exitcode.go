@@ -36,6 +36,8 @@ const (
 	exitNotFound      = 19
 	exitAlreadyExists = 20
 	exitForbidden     = 21
+	exitSML           = 22
+	exitSMLPending    = 23
 	exitInterrupted   = 130 // as a shell reports a command ended by SIGINT
 )
 
@@ -68,6 +70,8 @@ func exitCodes() []exitCodeRow {
 		exitCodeRow{exitNotFound, "not-found", "what the command names does not exist (a zone, an SMP, a participant, a token)"},
 		exitCodeRow{exitAlreadyExists, "already-exists", "what the command would create exists already"},
 		exitCodeRow{exitForbidden, "forbidden", "the caller may not do this (it does not own the SMP or service group)"},
+		exitCodeRow{exitSML, "sml", "the SML refused the SMP's call or did not answer (signpost smp sml ...; the message has the SML's own)"},
+		exitCodeRow{exitSMLPending, "sml-pending", "smp sml status --wait: registrations were still pending, or some failed, when it gave up"},
 		exitCodeRow{exitInterrupted, "interrupted", "interrupted by SIGINT (Ctrl-C) or SIGTERM before it finished; servers stopped this way exit 0"},
 	)
 }
@@ -135,6 +139,10 @@ func exitCode(err error) int {
 		return exitUnreachable
 	case errors.Is(err, admin.ErrUnauthorized), errors.Is(err, smpadmin.ErrUnauthorized):
 		return exitUnauthorized
+	case errors.Is(err, smpadmin.ErrSML), errors.Is(err, smpadmin.ErrNoSML):
+		return exitSML
+	case errors.Is(err, errSMLPending):
+		return exitSMLPending
 	case errors.Is(err, store.ErrLocked):
 		return exitStoreLocked
 	case errors.Is(err, store.ErrSchemaVersion):

@@ -88,7 +88,7 @@ func (t *smpTarget) open(ctx context.Context, note io.Writer) (smpadmin.API, fun
 		return nil, none, err
 	}
 	fmt.Fprintf(note, "signpost: no server at %s (admin.listen): working on the store %s directly\n", addr, cfg.Store.Path)
-	return smpadmin.Local{SMP: a.Service(), Creds: a.Credentials()}, func() { _ = a.Close() }, nil
+	return smpadmin.Local{SMP: a.Service(), Creds: a.Credentials(), SML: a.Registrar()}, func() { _ = a.Close() }, nil
 }
 
 // withAdmin runs fn on the admin API of t.
@@ -276,6 +276,18 @@ func newSMPStatusCmd() *cobra.Command {
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintf(tw, "public URL\t%s\nflavours\t%s\nservice groups\t%d\nservice metadata\t%d\n", st.PublicURL, strings.Join(st.Flavours, ", "), st.ServiceGroups, st.ServiceMetadata)
 			fmt.Fprintf(tw, "signing key\tgeneration %d, %s, valid until %s\nre-signing pending\t%v\n", st.Generation, st.Subject, st.NotAfter.Format(time.RFC3339), st.Stale)
+			if s := st.SML; s != nil {
+				self := "registered"
+				switch {
+				case s.Self.Unregistered:
+					self = "unregistered by the operator"
+				case !s.Self.Registered:
+					self = "not registered yet"
+				}
+				fmt.Fprintf(tw, "SML\tSMP %s; participants %d registered, %d pending, %d failed (signpost smp sml status)\n", self, s.Participants.Registered, s.Participants.Pending, s.Participants.Failed)
+			} else {
+				fmt.Fprintf(tw, "SML\tnone configured\n")
+			}
 			return tw.Flush()
 		}),
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/signpost-project/signpost/smp"
 	"github.com/signpost-project/signpost/smp/auth"
+	"github.com/signpost-project/signpost/smp/registrar"
 )
 
 // API is the SMP's administration.
@@ -33,6 +34,7 @@ type API interface {
 	Users(ctx context.Context) ([]auth.UserInfo, error)
 	SetUser(ctx context.Context, name string, c auth.UserChange) error
 	DeleteUser(ctx context.Context, name string) error
+	SMLAPI
 }
 
 // Errors of the client.
@@ -47,6 +49,9 @@ var (
 type Local struct {
 	SMP   *smp.Service
 	Creds *auth.Service
+	// SML is the registrar of the configuration's SML (not running: its calls are made by the command); nil when
+	// the SMP registers in no SML.
+	SML *registrar.Registrar
 }
 
 var _ API = Local{}
@@ -150,6 +155,8 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 			return &smp.Error{Kind: smp.KindNotFound, Msg: e.Error}
 		case http.StatusForbidden:
 			return &smp.Error{Kind: smp.KindForbidden, Msg: e.Error}
+		case http.StatusBadGateway:
+			return fmt.Errorf("%w: %s", ErrSML, e.Error)
 		}
 		return smp.Internal("admin API "+method+" "+path+": "+e.Error, nil)
 	}

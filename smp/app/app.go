@@ -28,6 +28,7 @@ import (
 	"github.com/signpost-project/signpost/smp/auth"
 	"github.com/signpost-project/signpost/smp/boltrepo"
 	"github.com/signpost-project/signpost/smp/httpapi"
+	"github.com/signpost-project/signpost/smp/registrar"
 	"github.com/signpost-project/signpost/smp/smlclient"
 	"github.com/signpost-project/signpost/smp/xmlbind"
 	"github.com/signpost-project/signpost/store"
@@ -44,8 +45,11 @@ type App struct {
 	admin  http.Handler
 	web    *lifecycle.HTTP
 	adm    *lifecycle.HTTP
-	sml    conf.SMLNetwork   // the SML this SMP registers in
-	smlc   *smlclient.Client // its client; nil when the SMP registers in no SML
+	sml    conf.SMLNetwork      // the SML this SMP registers in
+	smlc   *smlclient.Client    // its client; nil when the SMP registers in no SML
+	reg    *registrar.Registrar // delivers the SML intents; nil when the SMP registers in no SML
+	regWG  sync.WaitGroup
+	regEnd context.CancelFunc
 
 	mu       sync.Mutex
 	cancel   context.CancelFunc
@@ -116,7 +120,7 @@ func New(ctx context.Context, cfg *conf.SMP, log *slog.Logger, o *ops.Ops) (*App
 	repo := boltrepo.New(db)
 	opts := smp.Options{
 		PublicURL: cfg.PublicURL, Flavour: flavour, SMP2: cfg.Serve2(), Policy: cfg.Policy(), Binding: xmlbind.Binding{},
-		Key: key, Chain: chain, Log: log,
+		Key: key, Chain: chain, Log: log, SML: smlc != nil,
 	}
 	if o != nil {
 		opts.Registerer = o.Registry
@@ -127,10 +131,24 @@ func New(ctx context.Context, cfg *conf.SMP, log *slog.Logger, o *ops.Ops) (*App
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: log, db: db, svc: svc, creds: auth.New(repo, nil), sml: network, smlc: smlc}
+	if smlc != nil {
+		ro := registrar.Options{SMP: svc, SML: smlc, Self: smlAddresses(cfg), Policy: cfg.Policy(), Log: log}
+		if o != nil {
+			ro.Registerer = o.Registry
+		}
+		if a.reg, err = registrar.New(ro); err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+	}
 	ho := httpapi.Options{
 		SMP: svc, Creds: a.creds, Write: cfg.WriteEnabled(), MaxBodyBytes: cfg.Write.MaxBodyBytes, Log: log,
 		WriteTimeout: cfg.HTTP.WriteTimeout,
 		Limits:       xmlbind.Limits{NSPerElement: cfg.Write.MaxNSPerElement, NSPerDocument: cfg.Write.MaxNSPerDocument},
+	}
+	ho.Registrations = svc
+	if a.reg != nil {
+		ho.SML = a.reg
 	}
 	if cfg.Write.ExpiredCertificates == "warn" {
 		ho.ExpiredCertificates = smp.WarnExpired
@@ -209,6 +227,8 @@ func (a *App) Servers() []lifecycle.Server {
 		ReadTimeout: h.ReadTimeout, WriteTimeout: 10 * time.Minute, IdleTimeout: h.IdleTimeout,
 	}}
 	return []lifecycle.Server{
+		lifecycle.Func{N: "smp sml registrar", Up: func(context.Context) error { a.startRegistrar(); return nil },
+			Down: func(context.Context) error { a.stopRegistrar(); return nil }},
 		lifecycle.Func{N: "smp re-signer", Up: func(context.Context) error {
 			if a.svc.Stale() {
 				a.startResign(nil)
@@ -331,8 +351,44 @@ func (a *App) ReloadSigningKey() (bool, error) {
 // WaitResign waits for a background re-signing to finish.
 func (a *App) WaitResign() { a.resignWG.Wait() }
 
+// Registrar returns the SML registrar; nil when the SMP registers in no SML.
+func (a *App) Registrar() *registrar.Registrar { return a.reg }
+
+// startRegistrar runs the SML registrar in the background (when the SMP registers in an SML).
+func (a *App) startRegistrar() {
+	if a.reg == nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.regEnd != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a.regEnd = cancel
+	a.regWG.Add(1)
+	go func() {
+		defer a.regWG.Done()
+		_ = a.reg.Run(ctx)
+	}()
+}
+
+func (a *App) stopRegistrar() {
+	a.mu.Lock()
+	if a.regEnd != nil {
+		a.regEnd()
+		a.regEnd = nil
+	}
+	a.mu.Unlock()
+	a.regWG.Wait()
+}
+
 // Close stops background work and closes the store.
 func (a *App) Close() error {
+	a.stopRegistrar()
+	if a.smlc != nil {
+		a.smlc.Close()
+	}
 	a.stopResign()
 	return a.db.Close()
 }

@@ -79,6 +79,10 @@ type Options struct {
 	Log *slog.Logger
 	// Registerer takes the metrics. Default: a private registry.
 	Registerer prometheus.Registerer
+	// SML, when set, is the SMP's registration in its SML (admin API: /api/v1/sml/...); nil: none configured.
+	SML SML
+	// Registrations are the participants' SML registrations (admin API); nil: the admin API has no SML routes.
+	Registrations Registrations
 }
 
 type api struct {

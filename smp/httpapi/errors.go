@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/signpost-project/signpost/smp"
+	"github.com/signpost-project/signpost/smp/smlclient"
 )
 
 // status translates an error into the HTTP status and the message for the client: the one place where the SMP's
@@ -25,6 +26,11 @@ func (a *api) status(c *gin.Context, err error) (int, string) {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		// The client went away or the request ran out of time (a signature is not finished past the deadline).
 		return http.StatusServiceUnavailable, "the request was cancelled or ran out of time before it completed"
+	}
+	var se *smlclient.Error
+	if errors.As(err, &se) {
+		// The SML answered with a fault or could not be reached: the SMP is a gateway to it.
+		return http.StatusBadGateway, se.Error()
 	}
 	var e *smp.Error
 	if !errors.As(err, &e) || e.Kind == smp.KindInternal {

@@ -131,7 +131,7 @@ func Admin(o Options, extra ...func(*gin.RouterGroup)) http.Handler {
 	e := newEngine()
 	e.Use(a.recovery(), a.observe())
 	e.NoRoute(func(c *gin.Context) {
-		a.jsonError(c, http.StatusNotFound, "not found: GET "+PathAPI+"status, GET "+PathAPI+"service-groups?limit=N&after=PARTICIPANT, GET or POST "+PathAPI+"tokens, DELETE "+PathAPI+"tokens/ID, GET "+PathAPI+"users, PUT or DELETE "+PathAPI+"users/NAME")
+		a.jsonError(c, http.StatusNotFound, "not found: GET "+PathAPI+"status, GET "+PathAPI+"service-groups?limit=N&after=PARTICIPANT, GET or POST "+PathAPI+"tokens, DELETE "+PathAPI+"tokens/ID, GET "+PathAPI+"users, PUT or DELETE "+PathAPI+"users/NAME, GET "+PathAPI+"sml, GET "+PathAPI+"sml/participants?state=STATE, POST "+PathAPI+"sml/{register,update,unregister,retry}")
 	})
 	e.NoMethod(func(c *gin.Context) {
 		a.jsonError(c, http.StatusMethodNotAllowed, "method "+c.Request.Method+" is not allowed here")
@@ -146,6 +146,9 @@ func Admin(o Options, extra ...func(*gin.RouterGroup)) http.Handler {
 	g.GET("/users", a.listUsers)
 	g.PUT("/users/:name", a.setUser)
 	g.DELETE("/users/:name", a.deleteUser)
+	if o.Registrations != nil {
+		a.smlRoutes(g)
+	}
 	for _, x := range extra {
 		x(g)
 	}
