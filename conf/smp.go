@@ -110,6 +110,12 @@ type SMLClient struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// MaxConnections bounds the connections open to the SML at once (the client's pool). Default 4.
 	MaxConnections int `yaml:"max_connections"`
+	// RetryMin and RetryMax bound the wait before an undelivered registration is tried again: it doubles from
+	// RetryMin after each failed attempt up to RetryMax, with ±20% jitter. Defaults 1s and 5m.
+	RetryMin time.Duration `yaml:"retry_min"`
+	RetryMax time.Duration `yaml:"retry_max"`
+	// Batch is the most participants sent in one CreateList or DeleteList. Default 100.
+	Batch int `yaml:"batch"`
 }
 
 // LoadSMP reads, defaults and validates an SMP configuration file.
@@ -190,6 +196,15 @@ func (c *SMP) Defaults() {
 	}
 	if s.MaxConnections == 0 {
 		s.MaxConnections = 4
+	}
+	if s.RetryMin == 0 {
+		s.RetryMin = time.Second
+	}
+	if s.RetryMax == 0 {
+		s.RetryMax = 5 * time.Minute
+	}
+	if s.Batch == 0 {
+		s.Batch = 100
 	}
 }
 

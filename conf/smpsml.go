@@ -74,4 +74,12 @@ func (s *SMLClient) validate(p *problems) {
 	if s.MaxConnections < 1 {
 		p.add("sml.max_connections", "%d: at least 1", s.MaxConnections)
 	}
+	validatePositive(p, "sml.retry_min", s.RetryMin)
+	validatePositive(p, "sml.retry_max", s.RetryMax)
+	if s.RetryMin > 0 && s.RetryMax < s.RetryMin {
+		p.add("sml.retry_max", "%s is less than sml.retry_min %s", s.RetryMax, s.RetryMin)
+	}
+	if s.Batch < 1 || s.Batch > 1000 {
+		p.add("sml.batch", "%d: from 1 to 1000 participants per CreateList or DeleteList", s.Batch)
+	}
 }

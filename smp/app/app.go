@@ -132,7 +132,8 @@ func New(ctx context.Context, cfg *conf.SMP, log *slog.Logger, o *ops.Ops) (*App
 	}
 	a := &App{cfg: cfg, log: log, db: db, svc: svc, creds: auth.New(repo, nil), sml: network, smlc: smlc}
 	if smlc != nil {
-		ro := registrar.Options{SMP: svc, SML: smlc, Self: smlAddresses(cfg), Policy: cfg.Policy(), Log: log}
+		ro := registrar.Options{SMP: svc, SML: smlc, Self: smlAddresses(cfg), Policy: cfg.Policy(), Log: log,
+			MinBackoff: cfg.SML.RetryMin, MaxBackoff: cfg.SML.RetryMax, Batch: cfg.SML.Batch}
 		if o != nil {
 			ro.Registerer = o.Registry
 		}
