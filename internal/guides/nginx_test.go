@@ -68,7 +68,9 @@ func TestNginxPathEncoding(t *testing.T) {
 	}
 	smpAddr := testnet.FreeAddr(t)
 	goodPort, badPort := testnet.FreePort(t), testnet.FreePort(t)
-	startGuideSMP(t, bin, dir, files, smpAddr, goodPort)
+	cfg := guideSMPConfig(t, dir, files, smpAddr, "https://127.0.0.1:"+strconv.Itoa(goodPort))
+	importGuideData(t, bin, cfg, files)
+	startSMP(t, bin, cfg, smpAddr)
 
 	good := nginxBlock(t, snippet, goodPort, files, smpAddr, false)
 	bad := nginxBlock(t, snippet, badPort, files, smpAddr, true)
@@ -115,9 +117,8 @@ func get(t *testing.T, c *http.Client, url string) (int, []byte) {
 	return resp.StatusCode, body
 }
 
-// startGuideSMP imports the test participant and its document type into a new store and serves it with
-// `signpost smp serve` on smpAddr, with public_url the nginx address.
-func startGuideSMP(t *testing.T, bin, dir string, files pki.DevFiles, smpAddr string, nginxPort int) {
+// guideImport is the import file of the proxy and migration tests: the test participant and its document type.
+func guideImport(t *testing.T, files pki.DevFiles) string {
 	t.Helper()
 	apPEM, err := os.ReadFile(files.AP)
 	if err != nil {
@@ -127,34 +128,48 @@ func startGuideSMP(t *testing.T, bin, dir string, files pki.DevFiles, smpAddr st
 	if blk == nil {
 		t.Fatal("no PEM in " + files.AP)
 	}
-	imp := fmt.Sprintf(`{"service_group": {"participant": %q}}
-{"service_metadata": {"participant": %q, "document_type": %q, "processes": [{"id": "cenbii-procid-ubl::urn:example:guide:process",
-  "endpoints": [{"transport_profile": "peppol-transport-as4-v2_0", "address": "https://ap.example.org/as4", "certificate": %q}]}]}}
+	return fmt.Sprintf(`{"service_group": {"participant": %q}}
+{"service_metadata": {"participant": %q, "document_type": %q, "processes": [{"id": "cenbii-procid-ubl::urn:example:guide:process", "endpoints": [{"transport_profile": "peppol-transport-as4-v2_0", "address": "https://ap.example.org/as4", "certificate": %q}]}]}}
 `, guideParticipant, guideParticipant, guideDocType, base64.StdEncoding.EncodeToString(blk.Bytes))
-	imp = strings.ReplaceAll(imp, "\n  ", " ") // one record per line
-	impPath := filepath.Join(dir, "guide.jsonl")
-	if err := os.WriteFile(impPath, []byte(imp), 0o600); err != nil {
-		t.Fatal(err)
-	}
+}
+
+// guideSMPConfig writes an SMP configuration with its store in dir, serving on smpAddr, and returns its path.
+func guideSMPConfig(t *testing.T, dir string, files pki.DevFiles, smpAddr, publicURL string) string {
+	t.Helper()
 	cfg := fmt.Sprintf(`store: {path: %q}
 log: {level: warn}
 ops: {addr: %q}
 http: {listen: %q}
 admin: {listen: %q, token_file: %q}
 smp_id: SMP-GUIDE
-public_url: https://127.0.0.1:%d
+public_url: %s
 signing: {cert: %q, key: %q}
 `, filepath.Join(dir, "smp.db"), testnet.FreeAddr(t), smpAddr, testnet.FreeAddr(t), filepath.Join(dir, "smp-admin.token"),
-		nginxPort, files.SMP, files.SMPKey)
-	cfgPath := filepath.Join(dir, "smp.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		publicURL, files.SMP, files.SMPKey)
+	path := filepath.Join(dir, "smp.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command(bin, "smp", "import", "--config", cfgPath, impPath).CombinedOutput(); err != nil {
+	return path
+}
+
+// importGuideData loads guideImport into the store of cfg with `signpost smp import`.
+func importGuideData(t *testing.T, bin, cfg string, files pki.DevFiles) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "guide.jsonl")
+	if err := os.WriteFile(path, []byte(guideImport(t, files)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(bin, "smp", "import", "--config", cfg, path).CombinedOutput(); err != nil {
 		t.Fatalf("signpost smp import: %v\n%s", err, out)
 	}
-	out := startProcess(t, bin, "smp", "serve", "--config", cfgPath)
-	waitListening(t, "signpost smp serve", smpAddr, out)
+}
+
+// startSMP runs `signpost smp serve --config cfg` until the end of the test and waits until it listens on addr.
+func startSMP(t *testing.T, bin, cfg, addr string) {
+	t.Helper()
+	out := startProcess(t, bin, "smp", "serve", "--config", cfg)
+	waitListening(t, "signpost smp serve", addr, out)
 }
 
 // nginxBlock adapts the guide's server block to the test: its listen port, the dev PKI's server certificate, the
