@@ -6,9 +6,12 @@ package lookuptest
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/xml"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -227,6 +230,21 @@ func StartSMP(t testing.TB) *SMP {
 	t.Helper()
 	s := &SMP{docs: map[string]Doc{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.URL = s.srv.URL
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+// StartTLSSMP is StartSMP over HTTPS with cert (HTTP/2 offered, as a real SMP behind a web server does); URL is
+// https://127.0.0.1:port, so cert must name the IP address 127.0.0.1.
+func StartTLSSMP(t testing.TB, cert tls.Certificate) *SMP {
+	t.Helper()
+	s := &SMP{docs: map[string]Doc{}}
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.srv.EnableHTTP2 = true
+	s.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // handshakes a client refuses are what some tests expect
+	s.srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	s.srv.StartTLS()
 	s.URL = s.srv.URL
 	t.Cleanup(s.srv.Close)
 	return s
