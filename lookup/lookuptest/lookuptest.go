@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/xml"
 	"fmt"
@@ -25,9 +26,11 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/beevik/etree"
 	"github.com/miekg/dns"
 
 	"github.com/signpost-project/signpost/internal/pki"
+	"github.com/signpost-project/signpost/xmldsig"
 )
 
 // DNS is an authoritative name server for one zone.
@@ -429,6 +432,31 @@ func SignBytes(t testing.TB, doc []byte, kp *pki.KeyPair) []byte {
 		t.Fatal(err)
 	}
 	return signed
+}
+
+// SignXMLDSig renders the PEPPOL or OASIS 1.0 template testdata/lookup/<name> with m and signs it with the
+// project's own signer (package xmldsig, profile smp1, the signature as the root's second child), as a
+// signpost SMP does; the template's empty ds:Signature is removed first.
+func SignXMLDSig(t testing.TB, name string, m Metadata, kp *pki.KeyPair) []byte {
+	t.Helper()
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(Render(t, name, m)); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range doc.Root().ChildElements() {
+		if c.Tag == "Signature" {
+			doc.Root().RemoveChild(c)
+		}
+	}
+	s, err := xmldsig.NewSigner(kp.Key, append([]*x509.Certificate{kp.Cert}, kp.Chain...), xmldsig.ProfileSMP1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := s.SignEnveloped(doc, xmldsig.SecondChild)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func escapeAll(m Metadata) Metadata {
