@@ -218,6 +218,17 @@ func TestSMPTransportChecks(t *testing.T) {
 	if _, err := e.client().Lookup(ctxT(t), Request{Participant: plain, DocumentType: doc}); err != nil {
 		t.Fatalf("http without RequireHTTPS: %v", err)
 	}
+	// An https record of a later order is used before a plain-http one under RequireHTTPS, not without it.
+	both := serve("both", e.smp)
+	tlsBoth := lookuptest.StartTLSSMP(t, cert)
+	tlsBoth.Put(metadataPath(both, doc), lookuptest.Doc{Body: lookuptest.Sign(t, "peppol-metadata.xml", metadataFor(both, doc, e.process(e.apEndpoint(profileAS4))), e.pki.SMP1)})
+	e.dns.Add(t, strings.Replace(lookuptest.NAPTR(identifier.NAPTRName(both, testZone, identifier.SchemeLabel), "Meta:SMP", tlsBoth.URL), " 100 10 ", " 200 10 ", 1))
+	if res, err := strict.Lookup(ctxT(t), Request{Participant: both, DocumentType: doc}); err != nil || res.Trace.SMPBaseURL != tlsBoth.URL {
+		t.Fatalf("http and https records under RequireHTTPS: %+v %v", res, err)
+	}
+	if res, err := e.client().Lookup(ctxT(t), Request{Participant: both, DocumentType: doc}); err != nil || res.Trace.SMPBaseURL != e.smp.URL {
+		t.Fatalf("http and https records without RequireHTTPS: %+v %v", res, err)
+	}
 	res, err := strict.Lookup(ctxT(t), Request{Participant: good, DocumentType: doc})
 	if err != nil || !strings.HasPrefix(res.Trace.URL, "https://127.0.0.1:") {
 		t.Fatalf("https with a trusted certificate: %+v %v", res, err)

@@ -282,6 +282,11 @@ func (c *Client) locate(ctx context.Context, pid identifier.ID) (smpLocation, er
 		}
 		return smpLocation{}, errorf(BadResponse, nil, "%s exists in DNS but has %s", strings.TrimSuffix(name, "."), what)
 	}
+	if c.cfg.RequireHTTPS && !strings.HasPrefix(strings.ToLower(ch.baseURL), "https://") {
+		if alt, _ := chooseNAPTR(httpsRecords(a.answer, strings.TrimSuffix(name, ".")), strings.TrimSuffix(name, ".")); alt.record != nil {
+			ch = alt
+		}
+	}
 	tr.NAPTR = strings.ReplaceAll(ch.record.String(), "\t", " ")
 	tr.SMPBaseURL = ch.baseURL
 	tr.Binding = ch.binding
