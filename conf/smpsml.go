@@ -20,6 +20,16 @@ var smlPresets = map[string]SMLNetwork{
 	NetworkPeppolTest: {Name: NetworkPeppolTest, URL: "https://api.sml.test.tech.peppol.org/edelivery-sml", Zone: "participant.sml.test.tech.peppol.org."},
 }
 
+// SMLPreset returns the preset network called name (peppol-prod or peppol-test): its SML URL and zone. The
+// SMP's sml.network and `signpost lookup --network` both use it, so the zones are written in one place.
+func SMLPreset(name string) (SMLNetwork, bool) {
+	n, ok := smlPresets[name]
+	return n, ok
+}
+
+// SMLPresetNames lists the preset networks in a fixed order (production first).
+func SMLPresetNames() []string { return []string{NetworkPeppolProd, NetworkPeppolTest} }
+
 // SMLNetwork is the SML an SMP registers in, once sml.network is resolved.
 type SMLNetwork struct {
 	// Name is peppol-prod, peppol-test or custom.

@@ -2,6 +2,7 @@ package lookup
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -31,8 +32,16 @@ const (
 
 // Config configures a [Client]. Only Zone and Verifier are required.
 type Config struct {
-	// Zone is the SML zone, e.g. "edelivery.tech.ec.europa.eu" or "sml.test".
+	// Zone is the SML zone, e.g. "participant.sml.prod.tech.peppol.org" (PEPPOL production since 2026) or
+	// "sml.test".
 	Zone string
+	// RequireHTTPS refuses a plain-http SMP URL (from the NAPTR record, the CNAME fallback or a Redirect) with
+	// HTTPRefused. Set it for the PEPPOL networks, where SMPs are served over HTTPS only since 2026-02-01.
+	RequireHTTPS bool
+	// TLSRoots verifies the SMPs' HTTPS certificates (nil: the system roots). It is the web PKI of the
+	// transport, separate from Verifier's trust anchors of the signature, and applies to the default
+	// Transport only.
+	TLSRoots *x509.CertPool
 	// HashMode is how the participant becomes a DNS name (default identifier.SchemeLabel).
 	HashMode identifier.HashMode
 	// CNAMEFallback also tries the legacy "B-<md5>" name when the NAPTR name does not exist; the SMP is then
@@ -144,6 +153,7 @@ func New(cfg Config) (*Client, error) {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.Proxy = nil
 		t.MaxIdleConnsPerHost = 64
+		t.TLSClientConfig = &tls.Config{RootCAs: cfg.TLSRoots, MinVersion: tls.VersionTLS12}
 		dialer := &net.Dialer{Timeout: cfg.HTTPTimeout, KeepAlive: 30 * time.Second}
 		t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 			host, port, err := net.SplitHostPort(addr)
@@ -226,6 +236,9 @@ type Trace struct {
 type Result struct {
 	Participant  identifier.ID
 	DocumentType identifier.ID
+	// MatchedDocumentType is the registration that answered: DocumentType itself, or for a
+	// peppol-doctype-wildcard request the best wildcard registration (see WildcardCandidates).
+	MatchedDocumentType identifier.ID
 	// Process is the process whose endpoint was chosen, as the SMP wrote it (the "no process" identifier
 	// when that entry matched; zero for an SMP 2.0 entry without processes).
 	Process  identifier.ID
@@ -269,9 +282,17 @@ func (c *Client) locate(ctx context.Context, pid identifier.ID) (smpLocation, er
 		}
 		return smpLocation{}, errorf(BadResponse, nil, "%s exists in DNS but has %s", strings.TrimSuffix(name, "."), what)
 	}
+	if c.cfg.RequireHTTPS && !strings.HasPrefix(strings.ToLower(ch.baseURL), "https://") {
+		if alt, _ := chooseNAPTR(httpsRecords(a.answer, strings.TrimSuffix(name, ".")), strings.TrimSuffix(name, ".")); alt.record != nil {
+			ch = alt
+		}
+	}
 	tr.NAPTR = strings.ReplaceAll(ch.record.String(), "\t", " ")
 	tr.SMPBaseURL = ch.baseURL
 	tr.Binding = ch.binding
+	if err := CheckSMPURL(ch.baseURL, c.cfg.RequireHTTPS, "the NAPTR record of "+strings.TrimSuffix(name, ".")); err != nil {
+		return smpLocation{}, err
+	}
 	return smpLocation{base: ch.baseURL, binding: ch.binding, trace: tr}, nil
 }
 
@@ -293,6 +314,9 @@ func (c *Client) locateCNAME(ctx context.Context, pid identifier.ID, naptrName s
 	tr := Trace{DNSName: name, DNSServer: a.server, DNSCached: cached, CNAME: true, SMPBaseURL: base, Binding: BindingRoot}
 	if cached {
 		tr.DNSServer = ""
+	}
+	if err := CheckSMPURL(base, c.cfg.RequireHTTPS, "the legacy CNAME "+host); err != nil {
+		return smpLocation{}, err
 	}
 	return smpLocation{base: base, binding: BindingRoot, trace: tr}, nil
 }
@@ -316,10 +340,36 @@ func (c *Client) Lookup(ctx context.Context, req Request) (*Result, error) {
 	if req.Participant.IsZero() || req.DocumentType.IsZero() {
 		return nil, errors.New("lookup: participant and document type are required")
 	}
+	docs, err := WildcardCandidates(req.DocumentType)
+	if err != nil {
+		return nil, err
+	}
 	loc, err := c.locate(ctx, req.Participant)
 	if err != nil {
 		return nil, c.ctxErr(ctx, err)
 	}
+	for i, doc := range docs {
+		one := req
+		one.DocumentType = doc
+		res, err := c.lookupAt(ctx, loc, one)
+		if KindOf(err) == DocumentTypeNotSupported && i+1 < len(docs) {
+			continue // the next, coarser wildcard registration
+		}
+		if err != nil {
+			if KindOf(err) == DocumentTypeNotSupported && len(docs) > 1 {
+				err = errorf(DocumentTypeNotSupported, nil, "participant %s has no registration for document type %s, exact or wildcard (tried %d: %s ... %s)",
+					req.Participant, req.DocumentType, len(docs), docs[0], docs[len(docs)-1])
+			}
+			return nil, err
+		}
+		res.DocumentType, res.MatchedDocumentType = req.DocumentType, doc
+		return res, nil
+	}
+	return nil, errors.New("lookup: no document type to look up") // unreachable: WildcardCandidates returns at least one
+}
+
+// lookupAt resolves req (with the one document type to fetch) at the SMP loc names.
+func (c *Client) lookupAt(ctx context.Context, loc smpLocation, req Request) (*Result, error) {
 	tr := loc.trace
 	u := smpURL(loc.base, loc.binding, req.Participant, &req.DocumentType)
 	tr.URL = u
@@ -377,9 +427,8 @@ func (c *Client) redirectURL(md *metadata, req Request) (string, error) {
 			target = smpURL(target, BindingOASIS2, req.Participant, &req.DocumentType)
 		}
 	}
-	u, err := url.Parse(target)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", errorf(BadResponse, err, "the SMP redirects to %q, which is not an http(s) URL", target)
+	if err := CheckSMPURL(target, c.cfg.RequireHTTPS, "the SMP's Redirect"); err != nil {
+		return "", err
 	}
 	return target, nil
 }
@@ -497,16 +546,14 @@ func (c *Client) fetchMetadata(ctx context.Context, u string, req Request) (*met
 	return md, signer, cached, nil
 }
 
-// sameID checks that an identifier in a response is the one asked for, under the policy.
+// sameID checks that an identifier in a response is the one asked for (MatchIdentifier), naming the SMP.
 func (c *Client) sameID(k identifier.Kind, got rawID, want identifier.ID, u string) error {
-	id, err := c.cfg.Policy.New(k, got.scheme, got.value)
-	if err != nil {
-		return errorf(BadResponse, err, "the SMP at %s returns an invalid %s", hostOf(u), k)
+	err := MatchIdentifier(c.cfg.Policy, k, got.scheme, got.value, want)
+	var e *Error
+	if errors.As(err, &e) {
+		e.Msg = strings.Replace(e.Msg, "the SMP answers", "the SMP at "+hostOf(u)+" answers", 1)
 	}
-	if id != want {
-		return errorf(BadResponse, nil, "the SMP at %s returns %s %s, but %s was asked for; do not use it", hostOf(u), k, id, want)
-	}
-	return nil
+	return err
 }
 
 // fetch GETs u through the HTTP cache. It returns an entry with status 200 or 404.
@@ -536,6 +583,9 @@ func (c *Client) fetch(ctx context.Context, u string) (*httpEntry, bool, error) 
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
+		}
+		if IsTLSUntrusted(err) {
+			return nil, false, errorf(SMPTLSUntrusted, err, "the HTTPS certificate of the SMP at %s does not verify against the system roots or --tls-ca (it must come from a public web CA, not the PEPPOL SMP CA, and name the host); do not use it", hostOf(u))
 		}
 		return nil, false, errorf(SMPUnreachable, err, "the SMP at %s cannot be reached; retry later", hostOf(u))
 	}

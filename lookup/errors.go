@@ -19,7 +19,7 @@ const (
 	// DNSFailure: no name server gave an answer: timeout, SERVFAIL, REFUSED, network error, bad reply.
 	DNSFailure
 	// SMPUnreachable: the SMP could not be reached or failed: connection refused or reset, timeout, TLS
-	// failure, HTTP 5xx.
+	// failure other than an untrusted certificate (SMPTLSUntrusted), HTTP 5xx.
 	SMPUnreachable
 	// DocumentTypeNotSupported: the SMP answered 404 for the participant's document type.
 	DocumentTypeNotSupported
@@ -34,8 +34,15 @@ const (
 	NoMatchingEndpoint
 	// BadResponse: a reply that makes no sense: malformed XML, an unexpected root element, another
 	// participant or document type than asked for, no usable NAPTR record, a second Redirect, HTTP 4xx
-	// other than 404, a body over the size limit.
+	// other than 404, a body over the size limit. Error.Field names the identifier that differs.
 	BadResponse
+	// HTTPRefused: Config.RequireHTTPS is set (the PEPPOL networks) and the SMP URL is plain http: from the
+	// NAPTR record, the legacy CNAME fallback or a Redirect.
+	HTTPRefused
+	// SMPTLSUntrusted: the SMP's HTTPS certificate does not verify against the system roots (or
+	// Config.TLSRoots): unknown CA, wrong host name, expired. This is the web PKI of the transport, separate
+	// from the trust anchors of the signature (CertificateUntrusted).
+	SMPTLSUntrusted
 )
 
 var kindNames = map[Kind]string{
@@ -47,6 +54,8 @@ var kindNames = map[Kind]string{
 	CertificateUntrusted:     "certificate-untrusted",
 	NoMatchingEndpoint:       "no-matching-endpoint",
 	BadResponse:              "bad-response",
+	HTTPRefused:              "http-refused",
+	SMPTLSUntrusted:          "smp-tls-untrusted",
 }
 
 // String returns the kind's stable name, e.g. "not-registered".
@@ -60,7 +69,7 @@ func (k Kind) String() string {
 // Kinds lists every kind in order.
 func Kinds() []Kind {
 	return []Kind{NotRegistered, DNSFailure, SMPUnreachable, DocumentTypeNotSupported, SignatureInvalid,
-		CertificateUntrusted, NoMatchingEndpoint, BadResponse}
+		CertificateUntrusted, NoMatchingEndpoint, BadResponse, HTTPRefused, SMPTLSUntrusted}
 }
 
 // Error is every error a lookup returns (except a cancelled or invalid request): the Kind, a message that
@@ -70,7 +79,17 @@ type Error struct {
 	Kind Kind
 	Msg  string
 	Err  error
+	// Field is, for a BadResponse about an identifier, which one differs: FieldParticipant, FieldDocumentType
+	// or FieldProcess; "" otherwise.
+	Field string
 }
+
+// The values of Error.Field.
+const (
+	FieldParticipant  = "participant"
+	FieldDocumentType = "document type"
+	FieldProcess      = "process"
+)
 
 func (e *Error) Error() string {
 	s := "lookup: " + e.Msg

@@ -161,3 +161,17 @@ func applyNAPTRRegexp(expr, aus string) (string, error) {
 	}
 	return out.String(), nil
 }
+
+// httpsRecords keeps the NAPTR records whose rule yields an https URL from aus (under RequireHTTPS an https
+// record is used before a plain-http one of a lower order).
+func httpsRecords(rrs []dns.RR, aus string) []dns.RR {
+	var out []dns.RR
+	for _, rr := range rrs {
+		if n, ok := rr.(*dns.NAPTR); ok {
+			if u, err := applyNAPTRRegexp(n.Regexp, aus); err == nil && strings.HasPrefix(strings.ToLower(u), "https://") {
+				out = append(out, rr)
+			}
+		}
+	}
+	return out
+}

@@ -67,6 +67,11 @@ func (c *Client) selectEndpoint(md *metadata, req Request, tr Trace) (*Result, e
 			}
 		}
 	}
+	if len(exact) == 0 && !req.Process.IsZero() {
+		if err := caseVariantProcess(md, req.Process); err != nil {
+			return nil, err
+		}
+	}
 	cands := append(exact, noProc...)
 	if len(cands) == 0 {
 		return nil, errorf(NoMatchingEndpoint, nil, "participant %s has no endpoint for document type %s and process %s",
@@ -147,6 +152,23 @@ func (c *Client) selectEndpoint(md *metadata, req Request, tr Trace) (*Result, e
 		}
 	}
 	return res, nil
+}
+
+// caseVariantProcess reports a process the SMP names like the one asked for but in another case: process
+// values are case-sensitive, so the answer names another process, which is a BadResponse (FieldProcess), not
+// a missing endpoint.
+func caseVariantProcess(md *metadata, want identifier.ID) error {
+	for _, p := range md.processes {
+		for _, id := range p.ids {
+			if isNoProcess(id) || !strings.EqualFold(id.value, want.Value) {
+				continue
+			}
+			if err := MatchIdentifier(identifier.OASIS, identifier.Process, id.scheme, id.value, want); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func orAny(id identifier.ID) string {

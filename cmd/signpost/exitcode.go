@@ -18,7 +18,9 @@ import (
 
 // Exit codes: the one place that maps each kind of error to the exit status of every command. Codes 0 to 10 are
 // the lookup's contract (docs/lookup.md) and keep their meaning; every other kind has its own code from 11 up,
-// and no code means two things. exitCodes documents them (root --help, README), and a test checks both.
+// and no code means two things. The lookup kinds added after code 10 was taken (http-refused,
+// smp-tls-untrusted) have codes of their own from 22 up. exitCodes documents them (root --help, README), and a
+// test checks both.
 const (
 	exitOK       = 0
 	exitInternal = 1 // lookup's "error": anything not listed below
@@ -36,9 +38,15 @@ const (
 	exitNotFound      = 19
 	exitAlreadyExists = 20
 	exitForbidden     = 21
-	exitSML           = 22
-	exitSMLPending    = 23
-	exitInterrupted   = 130 // as a shell reports a command ended by SIGINT
+
+	// The lookup kinds added later: lookupExitCode maps them.
+	exitLookupHTTPRefused     = 22
+	exitLookupSMPTLSUntrusted = 23
+
+	exitSML        = 24
+	exitSMLPending = 25
+
+	exitInterrupted = 130 // as a shell reports a command ended by SIGINT
 )
 
 // exitCodeRow is one line of the exit code table.
@@ -55,10 +63,16 @@ func exitCodes() []exitCodeRow {
 		{exitInternal, "internal", "internal error: any failure not listed here (lookup: kind \"error\")"},
 		{exitUsage, "usage", "bad command line: unknown command or flag, wrong arguments (lookup: also a bad identifier or --trust file)"},
 	}
+	var later []exitCodeRow
 	for _, k := range lookup.Kinds() {
-		rows = append(rows, exitCodeRow{lookupExitCode(k), k.String(), "lookup only: " + lookupMeaning[k]})
+		r := exitCodeRow{lookupExitCode(k), k.String(), "lookup only: " + lookupMeaning[k]}
+		if r.code <= exitLookupBase+int(lookup.BadResponse) {
+			rows = append(rows, r)
+		} else {
+			later = append(later, r)
+		}
 	}
-	return append(rows,
+	rows = append(rows,
 		exitCodeRow{exitConfig, "config", "the configuration file is missing, unreadable or invalid (the message names each problem)"},
 		exitCodeRow{exitFile, "file", "a file named on the command line cannot be read or written"},
 		exitCodeRow{exitStoreLocked, "store-locked", "the store is in use by another process (a running server whose admin API could not be used instead)"},
@@ -70,6 +84,9 @@ func exitCodes() []exitCodeRow {
 		exitCodeRow{exitNotFound, "not-found", "what the command names does not exist (a zone, an SMP, a participant, a token)"},
 		exitCodeRow{exitAlreadyExists, "already-exists", "what the command would create exists already"},
 		exitCodeRow{exitForbidden, "forbidden", "the caller may not do this (it does not own the SMP or service group)"},
+	)
+	rows = append(rows, later...)
+	return append(rows,
 		exitCodeRow{exitSML, "sml", "the SML refused the SMP's call or did not answer (signpost smp sml ...; the message has the SML's own)"},
 		exitCodeRow{exitSMLPending, "sml-pending", "smp sml status --wait: registrations were still pending, or some failed, when it gave up"},
 		exitCodeRow{exitInterrupted, "interrupted", "interrupted by SIGINT (Ctrl-C) or SIGTERM before it finished; servers stopped this way exit 0"},
@@ -84,7 +101,9 @@ var lookupMeaning = map[lookup.Kind]string{
 	lookup.SignatureInvalid:         "missing or broken signature",
 	lookup.CertificateUntrusted:     "the signing certificate does not chain to --trust, or has expired",
 	lookup.NoMatchingEndpoint:       "no active endpoint for the process and transport profiles asked for",
-	lookup.BadResponse:              "malformed or mismatching SMP response",
+	lookup.BadResponse:              "malformed or mismatching SMP response (--json error.field names a mismatching identifier)",
+	lookup.HTTPRefused:              "under peppol-prod or peppol-test, the SMP URL is plain http (see --allow-http)",
+	lookup.SMPTLSUntrusted:          "the SMP's HTTPS certificate does not verify against the system roots or --tls-ca",
 }
 
 // exitCodeHelp is the exit code table as --help shows it.
@@ -98,7 +117,22 @@ func exitCodeHelp(filter func(exitCodeRow) bool) string {
 	return b.String()
 }
 
-func lookupExitCode(k lookup.Kind) int { return exitLookupBase + int(k) }
+// lookupExitCode is the exit code of a lookup kind: 2 + the kind for the first eight (3 to 10), a code of its
+// own for the kinds added later.
+func lookupExitCode(k lookup.Kind) int {
+	switch k {
+	case lookup.HTTPRefused:
+		return exitLookupHTTPRefused
+	case lookup.SMPTLSUntrusted:
+		return exitLookupSMPTLSUntrusted
+	}
+	return exitLookupBase + int(k)
+}
+
+// isLookupExitRow selects the rows of the exit code table that concern the lookup command.
+func isLookupExitRow(r exitCodeRow) bool {
+	return r.code <= exitUsage || strings.HasPrefix(r.meaning, "lookup only")
+}
 
 // cliError is an error whose kind only the command line knows (usage, configuration, file); the other kinds
 // come from the domain packages' errors.

@@ -80,13 +80,15 @@ func TestExitCodeTable(t *testing.T) {
 			t.Errorf("constant %s = %d has no row in the exit code table", name, v)
 		}
 	}
-	// The lookup's contract: 0 found, 1 other, 2 usage, 3..10 its kinds in order.
+	// The lookup's contract: 0 found, 1 other, 2 usage, 3..10 its first eight kinds in order; the kinds added
+	// later have rows of their own above 21.
 	if exitOK != 0 || exitInternal != 1 || exitUsage != 2 {
 		t.Error("codes 0, 1, 2 moved")
 	}
 	for i, k := range lookup.Kinds() {
-		if lookupExitCode(k) != 3+i || byCode[3+i].name != k.String() {
-			t.Errorf("lookup kind %s: code %d, row %+v", k, lookupExitCode(k), byCode[3+i])
+		c := lookupExitCode(k)
+		if (i < 8 && c != 3+i) || (i >= 8 && c <= exitForbidden) || byCode[c].name != k.String() || !strings.HasPrefix(byCode[c].meaning, "lookup only") {
+			t.Errorf("lookup kind %s: code %d, row %+v", k, c, byCode[c])
 		}
 	}
 	for _, r := range rows {
@@ -279,6 +281,8 @@ func TestExitCodeOfKinds(t *testing.T) {
 		{fmt.Errorf("admin: %w", context.Canceled), exitInterrupted},
 		{&sml.Error{Kind: sml.KindInternal, Err: context.Canceled}, exitInterrupted},
 		{&lookup.Error{Kind: lookup.DNSFailure}, 4},
+		{&lookup.Error{Kind: lookup.HTTPRefused}, exitLookupHTTPRefused},
+		{fmt.Errorf("x: %w", &lookup.Error{Kind: lookup.SMPTLSUntrusted}), exitLookupSMPTLSUntrusted},
 		{usageErrorf("x"), exitUsage},
 		{configError(errors.New("x")), exitConfig},
 		{fileError(errors.New("x")), exitFile},

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/signpost-project/signpost/conf"
 	"github.com/signpost-project/signpost/identifier"
 	"github.com/signpost-project/signpost/internal/pki"
 	"github.com/signpost-project/signpost/lookup"
@@ -21,7 +23,10 @@ import (
 
 type lookupOptions struct {
 	dns        []string
+	network    string
 	zone       string
+	allowHTTP  bool
+	tlsCA      string
 	trust      string
 	transport  []string
 	hashing    string
@@ -42,8 +47,14 @@ zone gives the SMP; the SMP's signed service metadata for DOCTYPE gives the endp
 the signing certificate's chain to the --trust anchors are checked. Without DOCTYPE, list the document types
 of the participant's service group. Identifiers are written scheme::value.
 
+The network (--network) gives the SML zone; --zone names another zone and implies --network custom:
+` + lookupNetworkHelp() + `
+Under peppol-prod and peppol-test an SMP URL must be https (since 2026-02-01) unless --allow-http is given,
+and the SMP's HTTPS certificate is verified against the system roots (or --tls-ca). The PEPPOL SMP CA
+certificates are not built in: give them with --trust.
+
 Exit codes (the other codes of signpost --help apply too):
-` + exitCodeHelp(func(r exitCodeRow) bool { return r.code <= lookupExitCode(lookup.BadResponse) }),
+` + exitCodeHelp(isLookupExitRow),
 		Example: `  signpost lookup --dns 127.0.0.1:15353 --zone sml.test --trust data/dev/pki/ca.pem \
     iso6523-actorid-upis::9915:signpost-demo \
     'busdox-docid-qns::urn:oasis:names:specification:ubl:schema:xsd:Invoice-2::Invoice##urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0::2.1'`,
@@ -54,7 +65,10 @@ Exit codes (the other codes of signpost --help apply too):
 	}
 	f := cmd.Flags()
 	f.StringArrayVar(&o.dns, "dns", nil, "name server HOST:PORT to ask (repeatable; default: /etc/resolv.conf)")
-	f.StringVar(&o.zone, "zone", "edelivery.tech.ec.europa.eu", "SML zone")
+	f.StringVar(&o.network, "network", conf.NetworkPeppolProd, "SML network: "+strings.Join(append(conf.SMLPresetNames(), conf.NetworkCustom), ", ")+" (custom needs --zone)")
+	f.StringVar(&o.zone, "zone", "", "SML zone (implies --network custom), e.g. sml.test for signpost dev")
+	f.BoolVar(&o.allowHTTP, "allow-http", false, "under peppol-prod and peppol-test, accept a plain-http SMP URL")
+	f.StringVar(&o.tlsCA, "tls-ca", "", "PEM file of the CAs for the SMP's HTTPS certificate (default: the system roots)")
 	f.StringVar(&o.trust, "trust", "", "PEM file of the trust anchors for SMP signatures (required)")
 	f.StringArrayVar(&o.transport, "transport", nil, "preferred transport profile (repeatable, most preferred first; default: any)")
 	f.StringVar(&o.hashing, "hashing", string(identifier.SchemeLabel), "how the participant becomes a DNS name: scheme-label or full-id")
@@ -80,6 +94,16 @@ func runLookup(cmd *cobra.Command, o *lookupOptions, args []string) error {
 	if !mode.Valid() {
 		return usageErrorf("lookup: --hashing %q: want scheme-label or full-id", o.hashing)
 	}
+	zone, requireHTTPS, err := o.resolveNetwork(cmd)
+	if err != nil {
+		return err
+	}
+	var tlsRoots *x509.CertPool
+	if o.tlsCA != "" {
+		if tlsRoots, err = pki.LoadCertPool(o.tlsCA); err != nil {
+			return usageErrorf("lookup: --tls-ca: %v", err)
+		}
+	}
 	if o.trust == "" {
 		return usageErrorf("lookup: --trust FILE is required: the PEM trust anchors of the network's SMP certificates (for signpost dev: data/dev/pki/ca.pem)")
 	}
@@ -103,7 +127,9 @@ func runLookup(cmd *cobra.Command, o *lookupOptions, args []string) error {
 	}
 	dnsTimeout := min(lookup.DefaultDNSTimeout, o.timeout)
 	client, err := lookup.New(lookup.Config{
-		Zone:              o.zone,
+		Zone:              zone,
+		RequireHTTPS:      requireHTTPS,
+		TLSRoots:          tlsRoots,
 		HashMode:          mode,
 		CNAMEFallback:     o.cname,
 		LegacyPort:        o.legacyPort,
@@ -135,6 +161,45 @@ func runLookup(cmd *cobra.Command, o *lookupOptions, args []string) error {
 	return printResult(out, o.json, res)
 }
 
+// resolveNetwork returns the zone of --network or --zone and whether SMP URLs must be https.
+func (o *lookupOptions) resolveNetwork(cmd *cobra.Command) (string, bool, error) {
+	network := o.network
+	zoneSet := cmd.Flags().Changed("zone")
+	if zoneSet {
+		if cmd.Flags().Changed("network") && network != conf.NetworkCustom {
+			return "", false, usageErrorf("lookup: --zone names a zone of your own, which --network %s sets already; leave out one of them (--zone implies --network %s)", network, conf.NetworkCustom)
+		}
+		network = conf.NetworkCustom
+	}
+	if network == conf.NetworkCustom {
+		if strings.Trim(o.zone, ".") == "" {
+			return "", false, usageErrorf("lookup: --network %s needs --zone ZONE", conf.NetworkCustom)
+		}
+		return o.zone, false, nil
+	}
+	n, ok := conf.SMLPreset(network)
+	if !ok {
+		return "", false, usageErrorf("lookup: --network %q: want %s or %s (with --zone)", network, strings.Join(conf.SMLPresetNames(), ", "), conf.NetworkCustom)
+	}
+	return n.Zone, !o.allowHTTP, nil
+}
+
+// lookupNetworkHelp lists the preset networks, their zone and SML, and where they come from.
+func lookupNetworkHelp() string {
+	var b strings.Builder
+	for _, name := range conf.SMLPresetNames() {
+		n, _ := conf.SMLPreset(name)
+		def := ""
+		if name == conf.NetworkPeppolProd {
+			def = " (default)"
+		}
+		fmt.Fprintf(&b, "  %-12s zone %s  SML %s%s\n", name, n.Zone, n.URL, def)
+	}
+	fmt.Fprintf(&b, "  %-12s zone of --zone (e.g. the EC's old edelivery.tech.ec.europa.eu, which stopped answering in August 2026)\n", conf.NetworkCustom)
+	b.WriteString("  (OpenPeppol's SMLs since 2026, as phax/peppol-commons ESML lists them; docs/lookup.md)\n")
+	return b.String()
+}
+
 // lookupFailed reports a failed lookup: with --json, the error as JSON on out, with its kind and exit code. The
 // error returned keeps its lookup.Kind, which exitCode maps.
 func lookupFailed(out io.Writer, asJSON bool, err error) error {
@@ -143,9 +208,14 @@ func lookupFailed(out io.Writer, asJSON bool, err error) error {
 		kind = k.String()
 	}
 	if asJSON {
+		j := map[string]any{"kind": kind, "message": msg, "exitCode": exitCode(err)}
+		var le *lookup.Error
+		if errors.As(err, &le) && le.Field != "" {
+			j["field"] = le.Field
+		}
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
-		_ = enc.Encode(map[string]any{"error": map[string]any{"kind": kind, "message": msg, "exitCode": exitCode(err)}})
+		_ = enc.Encode(map[string]any{"error": j})
 	}
 	return fmt.Errorf("%s: %w", kind, err)
 }
@@ -206,9 +276,10 @@ func printResult(out io.Writer, asJSON bool, r *lookup.Result) error {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
 		return enc.Encode(map[string]any{
-			"participant":  r.Participant.String(),
-			"documentType": r.DocumentType.String(),
-			"process":      r.Process.String(),
+			"participant":         r.Participant.String(),
+			"documentType":        r.DocumentType.String(),
+			"matchedDocumentType": r.MatchedDocumentType.String(),
+			"process":             r.Process.String(),
 			"endpoint": map[string]any{
 				"address":                       ep.Address,
 				"transportProfile":              ep.TransportProfile,
@@ -230,6 +301,9 @@ func printResult(out io.Writer, asJSON bool, r *lookup.Result) error {
 	}
 	w("participant", r.Participant.String())
 	w("document type", r.DocumentType.String())
+	if r.MatchedDocumentType != r.DocumentType {
+		w("registered as", r.MatchedDocumentType.String())
+	}
 	w("process", r.Process.String())
 	w("endpoint", ep.Address)
 	w("transport", ep.TransportProfile)

@@ -6,9 +6,13 @@ package lookuptest
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/xml"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -22,9 +26,11 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/beevik/etree"
 	"github.com/miekg/dns"
 
 	"github.com/signpost-project/signpost/internal/pki"
+	"github.com/signpost-project/signpost/xmldsig"
 )
 
 // DNS is an authoritative name server for one zone.
@@ -232,6 +238,21 @@ func StartSMP(t testing.TB) *SMP {
 	return s
 }
 
+// StartTLSSMP is StartSMP over HTTPS with cert (HTTP/2 offered, as a real SMP behind a web server does); URL is
+// https://127.0.0.1:port, so cert must name the IP address 127.0.0.1.
+func StartTLSSMP(t testing.TB, cert tls.Certificate) *SMP {
+	t.Helper()
+	s := &SMP{docs: map[string]Doc{}}
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.srv.EnableHTTP2 = true
+	s.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // handshakes a client refuses are what some tests expect
+	s.srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	s.srv.StartTLS()
+	s.URL = s.srv.URL
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
 // Put serves doc at the escaped path p (e.g. "/iso6523-actorid-upis%3A%3A9915%3Atest/services/...").
 func (s *SMP) Put(p string, doc Doc) {
 	s.mu.Lock()
@@ -411,6 +432,31 @@ func SignBytes(t testing.TB, doc []byte, kp *pki.KeyPair) []byte {
 		t.Fatal(err)
 	}
 	return signed
+}
+
+// SignXMLDSig renders the PEPPOL or OASIS 1.0 template testdata/lookup/<name> with m and signs it with the
+// project's own signer (package xmldsig, profile smp1, the signature as the root's second child), as a
+// signpost SMP does; the template's empty ds:Signature is removed first.
+func SignXMLDSig(t testing.TB, name string, m Metadata, kp *pki.KeyPair) []byte {
+	t.Helper()
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(Render(t, name, m)); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range doc.Root().ChildElements() {
+		if c.Tag == "Signature" {
+			doc.Root().RemoveChild(c)
+		}
+	}
+	s, err := xmldsig.NewSigner(kp.Key, append([]*x509.Certificate{kp.Cert}, kp.Chain...), xmldsig.ProfileSMP1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := s.SignEnveloped(doc, xmldsig.SecondChild)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func escapeAll(m Metadata) Metadata {
