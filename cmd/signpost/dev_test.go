@@ -34,11 +34,11 @@ func TestDevEndToEnd(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	dnsAddr, smlAddr, smpAddr, opsAddr := testnet.FreeAddr(t), testnet.FreeAddr(t), testnet.FreeAddr(t), testnet.FreeAddr(t)
-	smlAdminAddr := testnet.FreeAddr(t)
+	smlAdminAddr, smpAdminAddr := testnet.FreeAddr(t), testnet.FreeAddr(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "dev", "--dir", dir, "--dns-addr", dnsAddr, "--sml-addr", smlAddr,
-		"--smp-addr", smpAddr, "--ops-addr", opsAddr, "--sml-admin-addr", smlAdminAddr)
+		"--smp-addr", smpAddr, "--ops-addr", opsAddr, "--sml-admin-addr", smlAdminAddr, "--smp-admin-addr", smpAdminAddr)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -130,8 +130,13 @@ func TestDevEndToEnd(t *testing.T) {
 	if st, _ := os.Stat(smlToken); st == nil || st.Mode().Perm() != 0o600 {
 		t.Errorf("sml-admin.token should be mode 0600")
 	}
+	// The SMP registered the PUT participant through its outbox: wait for it, then the SML has both.
+	if out, err := exec.CommandContext(ctx, bin, "smp", "sml", "status", "--admin-addr", smpAdminAddr,
+		"--token-file", filepath.Join(dir, "smp-admin.token"), "--wait", "10s").CombinedOutput(); err != nil {
+		t.Errorf("smp sml status --wait: %v\n%s", err, out)
+	}
 	out, err = exec.CommandContext(ctx, bin, "sml", "status", "--admin-addr", smlAdminAddr, "--token-file", smlToken).CombinedOutput()
-	if err != nil || !regexp.MustCompile(`(?m)^sml\.test\.\s+\d+\s+1\s+1\s`).Match(out) {
+	if err != nil || !regexp.MustCompile(`(?m)^sml\.test\.\s+\d+\s+2\s+1\s`).Match(out) {
 		t.Errorf("sml status against dev: %v\n%s", err, out)
 	}
 
@@ -146,7 +151,7 @@ func TestDevEndToEnd(t *testing.T) {
 	// A second start reuses the PKI and the stores, and is ready again.
 	ca1, _ := os.ReadFile(ca)
 	cmd2 := exec.CommandContext(ctx, bin, "dev", "--dir", dir, "--dns-addr", dnsAddr, "--sml-addr", smlAddr,
-		"--smp-addr", smpAddr, "--ops-addr", opsAddr, "--sml-admin-addr", smlAdminAddr)
+		"--smp-addr", smpAddr, "--ops-addr", opsAddr, "--sml-admin-addr", smlAdminAddr, "--smp-admin-addr", smpAdminAddr)
 	stdout2, _ := cmd2.StdoutPipe()
 	cmd2.Stderr = &stderr
 	if err := cmd2.Start(); err != nil {
