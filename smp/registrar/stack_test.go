@@ -117,6 +117,15 @@ type smpOptions struct {
 
 func (s *stack) newSMP(o smpOptions) *smpNode {
 	s.t.Helper()
+	n := &smpNode{cfg: s.smpConfig(o)}
+	n.start(s.t)
+	s.t.Cleanup(n.stop)
+	return n
+}
+
+// smpConfig writes the configuration of an SMP of the stack (DIR/ID/smp.yaml) and returns it loaded.
+func (s *stack) smpConfig(o smpOptions) *conf.SMP {
+	s.t.Helper()
 	if o.id == "" {
 		o.id = "SMP-DEV"
 	}
@@ -142,14 +151,15 @@ signing: {cert: %s, key: %s}
 sml: {url: "https://%s", ca: %s, retry_min: 50ms, retry_max: 400ms}
 `, filepath.Join(dir, "smp.db"), addr, testnet.FreeAddr(s.t), filepath.Join(dir, "admin.token"), o.id, addr, o.identifiers,
 		o.cert, o.key, s.sml.cfg.Management.Listen, s.files.CA)
-	cfg, err := conf.ParseSMP("test.yaml", []byte(y))
+	path := filepath.Join(dir, "smp.yaml")
+	if err := os.WriteFile(path, []byte(y), 0o600); err != nil {
+		s.t.Fatal(err)
+	}
+	cfg, err := conf.LoadSMP(path)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	n := &smpNode{cfg: cfg}
-	n.start(s.t)
-	s.t.Cleanup(n.stop)
-	return n
+	return cfg
 }
 
 func (n *smpNode) start(t *testing.T) {
