@@ -146,6 +146,7 @@ func Admin(o Options, extra ...func(*gin.RouterGroup)) http.Handler {
 	g.GET("/users", a.listUsers)
 	g.PUT("/users/:name", a.setUser)
 	g.DELETE("/users/:name", a.deleteUser)
+	a.bulkRoutes(g)
 	for _, x := range extra {
 		x(g)
 	}
@@ -174,6 +175,9 @@ func (a *api) nameRoutes(e *gin.Engine) {
 // routeName is the metric label of a path pattern.
 func routeName(pattern string) string {
 	smp2 := strings.Contains(pattern, "/"+smp.PathSMP2+"/")
+	if r := bulkRouteName(pattern); r != "" {
+		return r
+	}
 	switch {
 	case strings.HasPrefix(pattern, PathAPI+"service-groups"):
 		return routeAPIGroups
