@@ -33,6 +33,10 @@ type API interface {
 	Users(ctx context.Context) ([]auth.UserInfo, error)
 	SetUser(ctx context.Context, name string, c auth.UserChange) error
 	DeleteUser(ctx context.Context, name string) error
+	// Bulk applies a bulk change (or counts it: op.DryRun) to every service group (bulk.go).
+	Bulk(ctx context.Context, op smp.BulkOp, obs smp.BulkObserver) (smp.BulkResult, error)
+	// Backup writes a consistent copy of the whole store, from one read transaction, while writes go on.
+	Backup(ctx context.Context, w io.Writer) (int64, error)
 }
 
 // Errors of the client.
@@ -47,6 +51,8 @@ var (
 type Local struct {
 	SMP   *smp.Service
 	Creds *auth.Service
+	// Store writes the store's backup (store.DB.Backup); nil: Backup is refused.
+	Store func(io.Writer) (int64, error)
 }
 
 var _ API = Local{}

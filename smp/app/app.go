@@ -126,6 +126,7 @@ func New(ctx context.Context, cfg *conf.SMP, log *slog.Logger, o *ops.Ops) (*App
 		WriteTimeout: cfg.HTTP.WriteTimeout,
 		Limits:       xmlbind.Limits{NSPerElement: cfg.Write.MaxNSPerElement, NSPerDocument: cfg.Write.MaxNSPerDocument},
 	}
+	ho.Backup = db.Backup // GET /api/v1/backup: the online backup
 	if cfg.Write.ExpiredCertificates == "warn" {
 		ho.ExpiredCertificates = smp.WarnExpired
 	}
