@@ -32,7 +32,7 @@ func bulkCLIParticipant(i int) identifier.ID {
 }
 
 // bulkCLIFixture writes a CA, a signing key and three access point certificates (old.pem, new.pem, other.pem)
-// to dir and a configuration for a server on free loopback ports; it returns the configuration's path and the
+// to dir, with expired.pem (one that has expired), and a configuration for a server on free loopback ports; it returns the configuration's path and the
 // certificates.
 func bulkCLIFixture(t *testing.T, dir string) (cfg string, old, nw, other *pki.Leaf) {
 	t.Helper()
@@ -53,7 +53,11 @@ func bulkCLIFixture(t *testing.T, dir string) (cfg string, old, nw, other *pki.L
 		t.Fatal(err)
 	}
 	old, nw, other = issue("AP old"), issue("AP new"), issue("AP other")
-	for name, c := range map[string]*pki.Leaf{"ca.pem": {Cert: ca.Cert}, "old.pem": old, "new.pem": nw} {
+	expired, err := ca.Issue(pki.LeafSpec{Profile: pki.SMPCert, CommonName: "AP expired", NotBefore: now.Add(-48 * time.Hour), NotAfter: now.Add(-time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]*pki.Leaf{"ca.pem": {Cert: ca.Cert}, "old.pem": old, "new.pem": nw, "expired.pem": expired} {
 		if err := os.WriteFile(filepath.Join(dir, name), pki.EncodeCertPEM(c.Cert), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -161,7 +165,15 @@ func TestSMPBulkAndBackupCommands(t *testing.T) {
 		}
 		return out
 	}
-	oldPEM, newPEM := filepath.Join(dir, "old.pem"), filepath.Join(dir, "new.pem")
+	oldPEM, newPEM, expiredPEM := filepath.Join(dir, "old.pem"), filepath.Join(dir, "new.pem"), filepath.Join(dir, "expired.pem")
+	// Refusals: a file without a certificate is the command's (usage); an expired certificate the SMP's.
+	if out, err := runSMPCLI(t, "smp", "bulk", "replace-certificate", "--config", cfg, "--old", oldPEM, "--new", cfg); exitCode(err) != exitUsage {
+		t.Fatalf("--new without a certificate: %v (exit %d)\n%s", err, exitCode(err), out)
+	}
+	if out, err := runSMPCLI(t, "smp", "bulk", "replace-certificate", "--config", cfg, "--old", oldPEM, "--new", expiredPEM); exitCode(err) != exitBadRequest ||
+		!strings.Contains(err.Error(), "expired") {
+		t.Fatalf("expired --new: %v (exit %d)\n%s", err, exitCode(err), out)
+	}
 
 	before := bulkDocs(t, svc)
 	out := run(true, "smp", "bulk", "replace-certificate", "--old", oldPEM, "--new", newPEM, "--dry-run")
