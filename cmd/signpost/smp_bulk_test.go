@@ -31,9 +31,9 @@ func bulkCLIParticipant(i int) identifier.ID {
 	return identifier.ID{Scheme: "iso6523-actorid-upis", Value: fmt.Sprintf("9915:cli-bulk-%03d", i)}
 }
 
-// bulkCLIFixture writes a CA, a signing key and three access point certificates (old.pem, new.pem, other.pem)
-// to dir, with expired.pem (one that has expired), and a configuration for a server on free loopback ports; it returns the configuration's path and the
-// certificates.
+// bulkCLIFixture writes to dir a CA (ca.pem), a signing key, access point certificates (old.pem, new.pem and
+// expired.pem, which has expired) and a configuration for a server on free loopback ports; it returns the
+// configuration's path and the old, new and a third ("other") access point certificate.
 func bulkCLIFixture(t *testing.T, dir string) (cfg string, old, nw, other *pki.Leaf) {
 	t.Helper()
 	now := time.Now()
