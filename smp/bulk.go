@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/signpost-project/signpost/identifier"
+	"github.com/signpost-project/signpost/internal/logging"
 )
 
 // Bulk changes: one endpoint value replaced in every service metadata of every service group, the chore of a
@@ -206,7 +207,7 @@ func (s *Service) Bulk(ctx context.Context, by Principal, op BulkOp, obs BulkObs
 		}
 	}
 	if !op.DryRun {
-		s.log.Info("bulk change", "change", res.Change, "by", by.User, "groups", res.Groups, "service_metadata", res.Metadata,
+		s.log.Info("smp bulk change", logging.Audit, "change", res.Change, "by", by.User, "groups", res.Groups, "service_metadata", res.Metadata,
 			"endpoints", res.Endpoints, "documents", res.Documents)
 	}
 	return res, nil

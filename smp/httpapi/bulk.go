@@ -107,11 +107,7 @@ func (a *api) bulk(c *gin.Context) {
 		a.log.Error("smp bulk change stopped", "change", op.Kind(), "by", by.User, "err", err, "groups_changed", res.Groups)
 		return
 	}
-	send(BulkLine{Result: &res})
-	if !op.DryRun {
-		a.log.Info("smp bulk change", logging.Audit, "by", by.User, "change", res.Change, "groups", res.Groups,
-			"service_metadata", res.Metadata, "endpoints", res.Endpoints)
-	}
+	send(BulkLine{Result: &res}) // the use case logs the audit line
 }
 
 // backup streams a consistent copy of the store. A backup that fails after it began says so in the error
