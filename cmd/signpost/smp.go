@@ -27,7 +27,8 @@ func newSMPCmd() *cobra.Command {
 		Use:   "smp",
 		Short: "The Service Metadata Publisher: signed service groups and service metadata over HTTP",
 	}
-	cmd.AddCommand(newSMPServeCmd(), newSMPImportCmd(), newSMPExportCmd(), newSMPRekeyCmd(), newSMPTokenCmd(), newSMPUserCmd(), newSMPStatusCmd(), newSMPGroupsCmd(), newSMPSMLCmd())
+	cmd.AddCommand(newSMPServeCmd(), newSMPImportCmd(), newSMPExportCmd(), newSMPRekeyCmd(), newSMPTokenCmd(), newSMPUserCmd(), newSMPStatusCmd(), newSMPGroupsCmd(),
+		newSMPBulkCmd(), newSMPBackupCmd(), newSMPRestoreCmd(), newSMPSMLCmd())
 	return cmd
 }
 

@@ -35,6 +35,10 @@ type API interface {
 	SetUser(ctx context.Context, name string, c auth.UserChange) error
 	DeleteUser(ctx context.Context, name string) error
 	SMLAPI
+	// Bulk applies a bulk change (or counts it: op.DryRun) to every service group (bulk.go).
+	Bulk(ctx context.Context, op smp.BulkOp, obs smp.BulkObserver) (smp.BulkResult, error)
+	// Backup writes a consistent copy of the whole store, from one read transaction, while writes go on.
+	Backup(ctx context.Context, w io.Writer) (int64, error)
 }
 
 // Errors of the client.
@@ -52,6 +56,8 @@ type Local struct {
 	// SML is the registrar of the configuration's SML (not running: its calls are made by the command); nil when
 	// the SMP registers in no SML.
 	SML *registrar.Registrar
+	// Store writes the store's backup (store.DB.Backup); nil: Backup is refused.
+	Store func(io.Writer) (int64, error)
 }
 
 var _ API = Local{}

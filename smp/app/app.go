@@ -151,6 +151,7 @@ func New(ctx context.Context, cfg *conf.SMP, log *slog.Logger, o *ops.Ops) (*App
 	if a.reg != nil {
 		ho.SML = a.reg
 	}
+	ho.Backup = db.Backup // GET /api/v1/backup: the online backup
 	if cfg.Write.ExpiredCertificates == "warn" {
 		ho.ExpiredCertificates = smp.WarnExpired
 	}

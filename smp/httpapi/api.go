@@ -7,6 +7,7 @@ package httpapi
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -34,6 +35,7 @@ type Publisher interface {
 	DeleteServiceMetadata(ctx context.Context, by smp.Principal, p, d identifier.ID) (int, error)
 	ListServiceGroups(ctx context.Context, after string, limit int) ([]smp.GroupSummary, string, error)
 	Status(ctx context.Context) (smp.Status, error)
+	Bulk(ctx context.Context, by smp.Principal, op smp.BulkOp, obs smp.BulkObserver) (smp.BulkResult, error)
 }
 
 // Credentials is what the API calls of the users and tokens (implemented by *auth.Service).
@@ -83,6 +85,8 @@ type Options struct {
 	SML SML
 	// Registrations are the participants' SML registrations (admin API); nil: the admin API has no SML routes.
 	Registrations Registrations
+	// Backup writes a consistent copy of the store (store.DB.Backup) for GET /api/v1/backup; nil: refused.
+	Backup func(io.Writer) (int64, error)
 }
 
 type api struct {

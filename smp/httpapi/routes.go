@@ -149,6 +149,7 @@ func Admin(o Options, extra ...func(*gin.RouterGroup)) http.Handler {
 	if o.Registrations != nil {
 		a.smlRoutes(g)
 	}
+	a.bulkRoutes(g)
 	for _, x := range extra {
 		x(g)
 	}
@@ -177,6 +178,9 @@ func (a *api) nameRoutes(e *gin.Engine) {
 // routeName is the metric label of a path pattern.
 func routeName(pattern string) string {
 	smp2 := strings.Contains(pattern, "/"+smp.PathSMP2+"/")
+	if r := bulkRouteName(pattern); r != "" {
+		return r
+	}
 	switch {
 	case strings.HasPrefix(pattern, PathAPI+"service-groups"):
 		return routeAPIGroups
