@@ -47,13 +47,13 @@ type smpNode struct {
 }
 
 type stack struct {
-	t     *testing.T
+	t     testing.TB
 	dir   string
 	files pki.DevFiles
 	sml   *smlNode
 }
 
-func newStack(t *testing.T, schemes string) *stack {
+func newStack(t testing.TB, schemes string) *stack {
 	t.Helper()
 	dir := t.TempDir()
 	files, _, err := pki.EnsureDev(dir, time.Now())
@@ -162,7 +162,7 @@ sml: {url: "https://%s", ca: %s, retry_min: 50ms, retry_max: 400ms}
 	return cfg
 }
 
-func (n *smpNode) start(t *testing.T) {
+func (n *smpNode) start(t testing.TB) {
 	t.Helper()
 	n.ops = ops.New()
 	a, err := smpapp.New(context.Background(), n.cfg, nil, n.ops)
@@ -191,7 +191,7 @@ func (n *smpNode) stop() {
 	n.app = nil
 }
 
-func participant(t *testing.T, s string) identifier.ID {
+func participant(t testing.TB, s string) identifier.ID {
 	t.Helper()
 	id, err := identifier.OASIS.Parse(identifier.Participant, s)
 	if err != nil {
@@ -201,7 +201,7 @@ func participant(t *testing.T, s string) identifier.ID {
 }
 
 // put publishes a service group through the SMP's HTTP API, as a client does.
-func (n *smpNode) put(t *testing.T, p string, query string) {
+func (n *smpNode) put(t testing.TB, p string, query string) {
 	t.Helper()
 	id := participant(t, p)
 	body := `<ServiceGroup xmlns="http://busdox.org/serviceMetadata/publishing/1.0/" xmlns:ids="http://busdox.org/transport/identifiers/1.0/">` +
@@ -210,12 +210,12 @@ func (n *smpNode) put(t *testing.T, p string, query string) {
 	n.do(t, http.MethodPut, "/"+identifier.EncodeSegment(p)+query, body, http.StatusCreated, http.StatusOK)
 }
 
-func (n *smpNode) del(t *testing.T, p string) {
+func (n *smpNode) del(t testing.TB, p string) {
 	t.Helper()
 	n.do(t, http.MethodDelete, "/"+identifier.EncodeSegment(p), "", http.StatusOK)
 }
 
-func (n *smpNode) do(t *testing.T, method, path, body string, want ...int) {
+func (n *smpNode) do(t testing.TB, method, path, body string, want ...int) {
 	t.Helper()
 	req, err := http.NewRequest(method, "http://"+n.app.Addr()+path, strings.NewReader(body))
 	if err != nil {
@@ -238,7 +238,7 @@ func (n *smpNode) do(t *testing.T, method, path, body string, want ...int) {
 }
 
 // registration returns a participant's registration ("" state: none).
-func (n *smpNode) registration(t *testing.T, p string) smp.Registration {
+func (n *smpNode) registration(t testing.TB, p string) smp.Registration {
 	t.Helper()
 	r, _, err := n.app.Service().Registration(context.Background(), participant(t, p))
 	if err != nil {
@@ -248,7 +248,7 @@ func (n *smpNode) registration(t *testing.T, p string) smp.Registration {
 }
 
 // waitState waits until p's registration has state (or has none, for "").
-func (n *smpNode) waitState(t *testing.T, p string, state smp.RegState) smp.Registration {
+func (n *smpNode) waitState(t testing.TB, p string, state smp.RegState) smp.Registration {
 	t.Helper()
 	var r smp.Registration
 	for range 1000 {
@@ -262,7 +262,7 @@ func (n *smpNode) waitState(t *testing.T, p string, state smp.RegState) smp.Regi
 }
 
 // waitDrained waits until the SMP is registered and nothing is pending.
-func (n *smpNode) waitDrained(t *testing.T) {
+func (n *smpNode) waitDrained(t testing.TB) {
 	t.Helper()
 	var err error
 	for range 2000 {
@@ -277,12 +277,12 @@ func (n *smpNode) waitDrained(t *testing.T) {
 }
 
 // calls returns signpost_smp_sml_calls_total{op, outcome}.
-func (n *smpNode) calls(t *testing.T, op, outcome string) float64 {
+func (n *smpNode) calls(t testing.TB, op, outcome string) float64 {
 	t.Helper()
 	return counter(t, n.ops.Registry, "signpost_smp_sml_calls_total", map[string]string{"op": op, "outcome": outcome})
 }
 
-func counter(t *testing.T, g prometheus.Gatherer, name string, labels map[string]string) float64 {
+func counter(t testing.TB, g prometheus.Gatherer, name string, labels map[string]string) float64 {
 	t.Helper()
 	mfs, err := g.Gather()
 	if err != nil {
@@ -309,7 +309,7 @@ func counter(t *testing.T, g prometheus.Gatherer, name string, labels map[string
 }
 
 // naptr asks the SML's DNS with dig for p's NAPTR and returns the answer lines ("" when none).
-func (s *stack) naptr(t *testing.T, p string) string {
+func (s *stack) naptr(t testing.TB, p string) string {
 	t.Helper()
 	name := identifier.NAPTRName(participant(t, p), zone, identifier.SchemeLabel)
 	host, port, _ := strings.Cut(s.sml.cfg.DNS.Listen, ":")
@@ -321,7 +321,7 @@ func (s *stack) naptr(t *testing.T, p string) string {
 }
 
 // smlHas reports whether the SML's DNS has a NAPTR for p (miekg/dns, for polling).
-func (s *stack) smlHas(t *testing.T, p string) bool {
+func (s *stack) smlHas(t testing.TB, p string) bool {
 	t.Helper()
 	m := new(dns.Msg)
 	m.SetQuestion(identifier.NAPTRName(participant(t, p), zone, identifier.SchemeLabel), dns.TypeNAPTR)
@@ -332,7 +332,7 @@ func (s *stack) smlHas(t *testing.T, p string) bool {
 	return r.Rcode == dns.RcodeSuccess && len(r.Answer) > 0
 }
 
-func needDig(t *testing.T) {
+func needDig(t testing.TB) {
 	if _, err := exec.LookPath("dig"); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatal("dig is missing (scripts/install-test-deps.sh installs it)")
@@ -342,7 +342,7 @@ func needDig(t *testing.T) {
 }
 
 // issueSMP issues a second SMP certificate from the development CA.
-func (s *stack) issueSMP(t *testing.T, cn string) (cert, key string) {
+func (s *stack) issueSMP(t testing.TB, cn string) (cert, key string) {
 	t.Helper()
 	kp, err := pki.LoadKeyPair(s.files.CA, s.files.CAKey)
 	if err != nil {
@@ -362,7 +362,7 @@ func (s *stack) issueSMP(t *testing.T, cn string) (cert, key string) {
 }
 
 // importGroups imports n service groups named prefix-0 ... through the SMP's import (as an export file).
-func (n *smpNode) importGroups(t *testing.T, ps []string) {
+func (n *smpNode) importGroups(t testing.TB, ps []string) {
 	t.Helper()
 	var b bytes.Buffer
 	for _, p := range ps {
