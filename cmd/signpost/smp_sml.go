@@ -13,6 +13,7 @@ import (
 
 	"github.com/signpost-project/signpost/smp"
 	smpadmin "github.com/signpost-project/signpost/smp/admin"
+	"github.com/signpost-project/signpost/smp/httpapi"
 	"github.com/signpost-project/signpost/smp/registrar"
 )
 
@@ -111,6 +112,25 @@ func printSMLStatus(w io.Writer, st registrar.Status) error {
 	}
 	if st.LastError != "" {
 		fmt.Fprintf(tw, "last error\t%s\nnext attempt\t%s\n", st.LastError, st.NextAttempt.Format(time.RFC3339))
+	}
+	return tw.Flush()
+}
+
+// printRegistration prints one participant's SML registration.
+func printRegistration(w io.Writer, r httpapi.RegistrationView) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "participant\t%s\nSML registration\t%s (%s)\nsince\t%s\n", r.Participant, r.State, r.Op, r.Since.Format(time.RFC3339))
+	if r.Attempts > 0 {
+		fmt.Fprintf(tw, "attempts\t%d\n", r.Attempts)
+	}
+	if r.State == smp.RegPending && !r.Next.IsZero() {
+		fmt.Fprintf(tw, "next attempt\t%s\n", r.Next.Format(time.RFC3339))
+	}
+	if r.LastError != "" {
+		fmt.Fprintf(tw, "last error\t%s\n", r.LastError)
+	}
+	if r.State == smp.RegFailed {
+		fmt.Fprintf(tw, "to retry\tsignpost smp sml retry %s\n", r.Participant)
 	}
 	return tw.Flush()
 }

@@ -262,10 +262,20 @@ func newSMPStatusCmd() *cobra.Command {
 	t := &smpTarget{}
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "status --config FILE [--json]",
-		Short: "What the SMP holds and how it signs (service groups, metadata, signing key, pending re-signing)",
-		Args:  cobra.NoArgs,
-		RunE: withAdmin(t, func(cmd *cobra.Command, _ []string, api smpadmin.API) error {
+		Use:   "status --config FILE [PARTICIPANT] [--json]",
+		Short: "What the SMP holds and how it signs (service groups, metadata, signing key, SML registrations); with PARTICIPANT, its SML registration",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: withAdmin(t, func(cmd *cobra.Command, args []string, api smpadmin.API) error {
+			if len(args) == 1 {
+				r, err := api.SMLParticipant(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return writeIndentedJSON(cmd.OutOrStdout(), r)
+				}
+				return printRegistration(cmd.OutOrStdout(), r)
+			}
 			st, err := api.Status(cmd.Context())
 			if err != nil {
 				return err

@@ -19,6 +19,8 @@ type SMLAPI interface {
 	SMLStatus(ctx context.Context) (registrar.Status, error)
 	// SMLParticipants pages through the participants' registrations in state ("" for all).
 	SMLParticipants(ctx context.Context, state smp.RegState, after string, limit int) (httpapi.RegistrationPage, error)
+	// SMLParticipant returns one participant's registration (a not-found error when it has none).
+	SMLParticipant(ctx context.Context, participant string) (httpapi.RegistrationView, error)
 	// SMLRetry makes a failed registration pending again: participant's, or every failed one when participant is "".
 	SMLRetry(ctx context.Context, participant string) (int, error)
 	// SMLCall registers the SMP ("register"), sends its addresses ("update") or deletes it ("unregister").
@@ -45,6 +47,21 @@ func (l Local) SMLParticipants(ctx context.Context, state smp.RegState, after st
 		page.Participants[i] = httpapi.RegistrationView{Participant: r.Participant.String(), Registration: r}
 	}
 	return page, err
+}
+
+func (l Local) SMLParticipant(ctx context.Context, participant string) (httpapi.RegistrationView, error) {
+	p, err := l.SMP.Policy().Parse(identifier.Participant, participant)
+	if err != nil {
+		return httpapi.RegistrationView{}, smp.Invalid("participant", err.Error())
+	}
+	r, ok, err := l.SMP.Registration(ctx, p)
+	if err != nil {
+		return httpapi.RegistrationView{}, err
+	}
+	if !ok {
+		return httpapi.RegistrationView{}, smp.NotFound("SML registration of " + p.String() + " (not meant to be in the SML, or deleted there)")
+	}
+	return httpapi.RegistrationView{Participant: p.String(), Registration: r}, nil
 }
 
 func (l Local) SMLRetry(ctx context.Context, participant string) (int, error) {
@@ -96,6 +113,11 @@ func (c *Client) SMLParticipants(ctx context.Context, state smp.RegState, after 
 		q.Set("state", string(state))
 	}
 	return page, c.do(ctx, http.MethodGet, "sml/participants?"+q.Encode(), nil, &page)
+}
+
+func (c *Client) SMLParticipant(ctx context.Context, participant string) (httpapi.RegistrationView, error) {
+	var r httpapi.RegistrationView
+	return r, c.do(ctx, http.MethodGet, "sml/participants/"+url.PathEscape(participant), nil, &r)
 }
 
 func (c *Client) SMLRetry(ctx context.Context, participant string) (int, error) {

@@ -26,6 +26,7 @@ type SML interface {
 // Registrations is what the admin API reads and retries of the participants' SML registrations (implemented by
 // *smp.Service).
 type Registrations interface {
+	Registration(ctx context.Context, p identifier.ID) (smp.Registration, bool, error)
 	Registrations(ctx context.Context, state smp.RegState, after string, limit int) ([]smp.Registration, string, error)
 	RetryRegistrations(ctx context.Context, p identifier.ID) (int, error)
 }
@@ -63,6 +64,7 @@ var errNoSML = smp.Invalid("sml", "this SMP registers in no SML: set sml.network
 func (a *api) smlRoutes(g *gin.RouterGroup) {
 	g.GET("/sml", a.smlStatus)
 	g.GET("/sml/participants", a.smlParticipants)
+	g.GET("/sml/participants/:p", a.smlParticipant)
 	g.POST("/sml/retry", a.smlRetry)
 	g.POST("/sml/register", a.smlCall("register"))
 	g.POST("/sml/update", a.smlCall("update"))
@@ -118,6 +120,27 @@ func (a *api) smlParticipants(c *gin.Context) {
 		page.Participants[i] = RegistrationView{Participant: r.Participant.String(), Registration: r}
 	}
 	a.json(c, http.StatusOK, page)
+}
+
+func (a *api) smlParticipant(c *gin.Context) {
+	v, ok := a.param(c, "p")
+	if !ok {
+		return
+	}
+	p, err := a.svc.Policy().Parse(identifier.Participant, v)
+	if err != nil {
+		a.jsonFail(c, smp.Invalid("participant", err.Error()))
+		return
+	}
+	r, found, err := a.o.Registrations.Registration(c.Request.Context(), p)
+	switch {
+	case err != nil:
+		a.jsonFail(c, err)
+	case !found:
+		a.jsonFail(c, smp.NotFound("SML registration of "+p.String()+" (not meant to be in the SML, or deleted there)"))
+	default:
+		a.json(c, http.StatusOK, RegistrationView{Participant: p.String(), Registration: r})
+	}
 }
 
 func (a *api) smlRetry(c *gin.Context) {
