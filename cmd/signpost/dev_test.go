@@ -28,6 +28,55 @@ func buildBinary(t *testing.T) string {
 	return bin
 }
 
+// devPorts are the addresses of a `signpost dev` a test starts, by the flag that sets each.
+type devPorts map[string]string
+
+// freeDevPorts returns a free loopback address for each of dev's listeners.
+func freeDevPorts(t *testing.T) devPorts {
+	p := devPorts{}
+	for _, f := range []string{"--dns-addr", "--sml-addr", "--smp-addr", "--smp-admin-addr", "--sml-admin-addr", "--ops-addr"} {
+		p[f] = testnet.FreeAddr(t)
+	}
+	return p
+}
+
+// startDev runs `bin dev --dir dir` on ports until the test ends (SIGTERM), and returns once it says it is ready.
+func startDev(t *testing.T, ctx context.Context, bin, dir string, ports devPorts) {
+	t.Helper()
+	args := []string{"dev", "--dir", dir}
+	for f, a := range ports {
+		args = append(args, f, a)
+	}
+	dev := exec.CommandContext(ctx, bin, args...)
+	stdout, err := dev.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	dev.Stderr = &stderr
+	if err := dev.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = dev.Process.Signal(syscall.SIGTERM)
+		_ = dev.Wait()
+		if t.Failed() {
+			t.Logf("dev stderr:\n%s", stderr.String())
+		}
+	})
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "Signpost dev is ready") {
+			go func() {
+				for sc.Scan() {
+				}
+			}()
+			return
+		}
+	}
+	t.Fatal("signpost dev ended before it was ready")
+}
+
 // TestDevEndToEnd runs `signpost dev` as a user does, waits for it to say it is ready, pastes the lookup command
 // it prints, checks the PKI with openssl, and stops it with SIGTERM.
 func TestDevEndToEnd(t *testing.T) {

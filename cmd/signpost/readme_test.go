@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -10,11 +8,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
-
-	"github.com/signpost-project/signpost/internal/testnet"
 )
 
 // readmeTryIt returns the commands of README.md's "Try it" block: one per line, with continuation lines joined,
@@ -72,38 +67,15 @@ func TestReadmeTryIt(t *testing.T) {
 	cmds, want := readmeTryIt(t)
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	ports := map[string]string{
-		"127.0.0.1:15353": testnet.FreeAddr(t), "127.0.0.1:18443": testnet.FreeAddr(t), "127.0.0.1:18080": testnet.FreeAddr(t),
-		"127.0.0.1:18081": testnet.FreeAddr(t), "127.0.0.1:18082": testnet.FreeAddr(t), "127.0.0.1:19090": testnet.FreeAddr(t),
-	}
+	ports := freeDevPorts(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	dev := exec.CommandContext(ctx, bin, "dev", "--dir", dir, "--dns-addr", ports["127.0.0.1:15353"], "--sml-addr", ports["127.0.0.1:18443"],
-		"--smp-addr", ports["127.0.0.1:18080"], "--smp-admin-addr", ports["127.0.0.1:18081"], "--sml-admin-addr", ports["127.0.0.1:18082"],
-		"--ops-addr", ports["127.0.0.1:19090"])
-	stdout, err := dev.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+	startDev(t, ctx, bin, dir, ports)
+	// The README's addresses are dev's defaults.
+	defaults := map[string]string{
+		"127.0.0.1:15353": ports["--dns-addr"], "127.0.0.1:18443": ports["--sml-addr"], "127.0.0.1:18080": ports["--smp-addr"],
+		"127.0.0.1:18081": ports["--smp-admin-addr"], "127.0.0.1:18082": ports["--sml-admin-addr"], "127.0.0.1:19090": ports["--ops-addr"],
 	}
-	var stderr bytes.Buffer
-	dev.Stderr = &stderr
-	if err := dev.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = dev.Process.Signal(syscall.SIGTERM)
-		_ = dev.Wait()
-		if t.Failed() {
-			t.Logf("dev stderr:\n%s", stderr.String())
-		}
-	}()
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() && !strings.Contains(sc.Text(), "Signpost dev is ready") {
-	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
 
 	root, err := filepath.Abs("../..")
 	if err != nil {
@@ -112,7 +84,7 @@ func TestReadmeTryIt(t *testing.T) {
 	for i, c := range cmds {
 		line := strings.ReplaceAll(c, "bin/signpost", bin)
 		line = strings.ReplaceAll(line, "data/dev", dir)
-		for def, addr := range ports {
+		for def, addr := range defaults {
 			line = strings.ReplaceAll(line, def, addr)
 		}
 		sh := exec.CommandContext(ctx, "sh", "-c", line)

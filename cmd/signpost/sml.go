@@ -391,22 +391,28 @@ secondaries hold, so they transfer the restored zone: a serial never goes back.`
 			if err != nil {
 				return err
 			}
-			if _, err := os.Stat(args[0]); err != nil {
-				return fileError(err)
-			}
-			kept, err := store.Restore(args[0], c.Store.Path)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "restored %s from %s\n", c.Store.Path, args[0])
-			if kept != "" {
-				fmt.Fprintf(cmd.OutOrStdout(), "the store as it was is kept as %s\n", kept)
-			}
-			return nil
+			return restoreStore(cmd.OutOrStdout(), args[0], c.Store.Path)
 		},
 	}
 	cmd.Flags().StringVar(&cfgPath, "config", "conf/sml.yaml", "SML configuration file (YAML)")
 	return cmd
+}
+
+// restoreStore puts the backup in place of the store at path (store.Restore refuses while a running server holds
+// its lock) and says what it did.
+func restoreStore(out io.Writer, backup, path string) error {
+	if _, err := os.Stat(backup); err != nil {
+		return fileError(err)
+	}
+	kept, err := store.Restore(backup, path)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "restored %s from %s\n", path, backup)
+	if kept != "" {
+		fmt.Fprintf(out, "the store as it was is kept as %s\n", kept)
+	}
+	return nil
 }
 
 // writeFileAtomic writes a file through a temporary file beside it and a rename: the file is replaced only when

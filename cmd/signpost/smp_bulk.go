@@ -11,7 +11,6 @@ import (
 
 	"github.com/signpost-project/signpost/smp"
 	smpadmin "github.com/signpost-project/signpost/smp/admin"
-	"github.com/signpost-project/signpost/store"
 )
 
 // Bulk changes, online backup and restore of the SMP. Like the other admin commands, bulk and backup work on a
@@ -196,19 +195,7 @@ next start.`,
 			if err != nil {
 				return err
 			}
-			if _, err := os.Stat(args[0]); err != nil {
-				return fileError(err)
-			}
-			// store.Restore refuses while a running server holds the store's lock.
-			kept, err := store.Restore(args[0], c.Store.Path)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "restored %s from %s\n", c.Store.Path, args[0])
-			if kept != "" {
-				fmt.Fprintf(cmd.OutOrStdout(), "the store as it was is kept as %s\n", kept)
-			}
-			return nil
+			return restoreStore(cmd.OutOrStdout(), args[0], c.Store.Path)
 		},
 	}
 	cmd.Flags().StringVar(&cfgPath, "config", "conf/smp.yaml", "SMP configuration file (YAML)")

@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,34 +19,11 @@ import (
 func TestSMPSMLCommands(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	dnsAddr, smlAddr, smpAddr, smpAdmin := testnet.FreeAddr(t), testnet.FreeAddr(t), testnet.FreeAddr(t), testnet.FreeAddr(t)
+	ports := freeDevPorts(t)
+	dnsAddr, smlAddr, smpAdmin := ports["--dns-addr"], ports["--sml-addr"], ports["--smp-admin-addr"]
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	dev := exec.CommandContext(ctx, bin, "dev", "--dir", dir, "--dns-addr", dnsAddr, "--sml-addr", smlAddr, "--smp-addr", smpAddr,
-		"--smp-admin-addr", smpAdmin, "--sml-admin-addr", testnet.FreeAddr(t), "--ops-addr", testnet.FreeAddr(t))
-	stdout, err := dev.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	dev.Stderr = &stderr
-	if err := dev.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = dev.Process.Signal(syscall.SIGTERM)
-		_ = dev.Wait()
-		if t.Failed() {
-			t.Logf("dev stderr:\n%s", stderr.String())
-		}
-	}()
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() && !strings.Contains(sc.Text(), "Signpost dev is ready") {
-	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
+	startDev(t, ctx, bin, dir, ports)
 
 	tok := filepath.Join(dir, "smp-admin.token")
 	run := func(want int, args ...string) string {

@@ -40,23 +40,9 @@ type TokenList struct {
 }
 
 func (a *api) listGroups(c *gin.Context) {
-	limit := 100
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			a.jsonFail(c, smp.Invalid("limit", strconv.Quote(v)+" is not a number from 1 to 1000"))
-			return
-		}
-		limit = n
-	}
-	after := c.Query("after")
-	if after != "" {
-		id, err := a.svc.Policy().Parse(identifier.Participant, after)
-		if err != nil {
-			a.jsonFail(c, smp.Invalid("after", err.Error()))
-			return
-		}
-		after = id.String()
+	limit, after, ok := a.page(c)
+	if !ok {
+		return
 	}
 	groups, next, err := a.svc.ListServiceGroups(c.Request.Context(), after, limit)
 	if err != nil {
@@ -64,6 +50,29 @@ func (a *api) listGroups(c *gin.Context) {
 		return
 	}
 	a.json(c, http.StatusOK, ServiceGroupPage{ServiceGroups: groups, Next: next})
+}
+
+// page reads the paging parameters of a listing: limit (1 to 1000, default 100) and after (a participant, in its
+// canonical form). On an error it has answered already.
+func (a *api) page(c *gin.Context) (limit int, after string, ok bool) {
+	limit = 100
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			a.jsonFail(c, smp.Invalid("limit", strconv.Quote(v)+" is not a number from 1 to 1000"))
+			return 0, "", false
+		}
+		limit = n
+	}
+	if after = c.Query("after"); after != "" {
+		id, err := a.svc.Policy().Parse(identifier.Participant, after)
+		if err != nil {
+			a.jsonFail(c, smp.Invalid("after", err.Error()))
+			return 0, "", false
+		}
+		after = id.String()
+	}
+	return limit, after, true
 }
 
 func (a *api) listTokens(c *gin.Context) {

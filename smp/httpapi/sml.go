@@ -85,14 +85,9 @@ func (a *api) smlStatus(c *gin.Context) {
 }
 
 func (a *api) smlParticipants(c *gin.Context) {
-	limit := 100
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			a.jsonFail(c, smp.Invalid("limit", strconv.Quote(v)+" is not a number from 1 to 1000"))
-			return
-		}
-		limit = n
+	limit, after, ok := a.page(c)
+	if !ok {
+		return
 	}
 	state := smp.RegState(c.Query("state"))
 	switch state {
@@ -100,15 +95,6 @@ func (a *api) smlParticipants(c *gin.Context) {
 	default:
 		a.jsonFail(c, smp.Invalid("state", strconv.Quote(string(state))+" is not pending, registered or failed"))
 		return
-	}
-	after := c.Query("after")
-	if after != "" {
-		id, err := a.svc.Policy().Parse(identifier.Participant, after)
-		if err != nil {
-			a.jsonFail(c, smp.Invalid("after", err.Error()))
-			return
-		}
-		after = id.String()
 	}
 	rs, next, err := a.o.Registrations.Registrations(c.Request.Context(), state, after, limit)
 	if err != nil {
