@@ -88,7 +88,7 @@ func (t *smpTarget) open(ctx context.Context, note io.Writer) (smpadmin.API, fun
 		return nil, none, err
 	}
 	fmt.Fprintf(note, "signpost: no server at %s (admin.listen): working on the store %s directly\n", addr, cfg.Store.Path)
-	return smpadmin.Local{SMP: a.Service(), Creds: a.Credentials()}, func() { _ = a.Close() }, nil
+	return smpadmin.Local{SMP: a.Service(), Creds: a.Credentials(), App: a}, func() { _ = a.Close() }, nil
 }
 
 // withAdmin runs fn on the admin API of t.

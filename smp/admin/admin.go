@@ -47,6 +47,7 @@ var (
 type Local struct {
 	SMP   *smp.Service
 	Creds *auth.Service
+	App   App // the opened SMP, for RolloverAPI (rekey.go)
 }
 
 var _ API = Local{}

@@ -46,6 +46,7 @@ type App struct {
 	adm    *lifecycle.HTTP
 	sml    conf.SMLNetwork   // the SML this SMP registers in
 	smlc   *smlclient.Client // its client; nil when the SMP registers in no SML
+	roll   *rollover         // the signing key schedule (rollover.go)
 
 	mu       sync.Mutex
 	cancel   context.CancelFunc
@@ -89,7 +90,9 @@ func withoutRoots(cs []*x509.Certificate) []*x509.Certificate {
 }
 
 // New opens the store and the signing key of cfg and builds the service. o may be nil (no metrics, no checks).
-func New(ctx context.Context, cfg *conf.SMP, log *slog.Logger, o *ops.Ops) (*App, error) {
+// When a rekey made a key in the data directory active, that key signs even if signing: still names the key it
+// replaced (see smp.Options.LoadKey).
+func New(ctx context.Context, cfg *conf.SMP, log *slog.Logger, o *ops.Ops, opts ...Option) (*App, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -114,23 +117,29 @@ func New(ctx context.Context, cfg *conf.SMP, log *slog.Logger, o *ops.Ops) (*App
 		return nil, err
 	}
 	repo := boltrepo.New(db)
-	opts := smp.Options{
+	roll := newRollover(cfg, opts)
+	so := smp.Options{
 		PublicURL: cfg.PublicURL, Flavour: flavour, SMP2: cfg.Serve2(), Policy: cfg.Policy(), Binding: xmlbind.Binding{},
-		Key: key, Chain: chain, Log: log,
+		Key: key, Chain: chain, Log: log, Now: roll.now, LoadKey: roll.loadKey,
 	}
 	if o != nil {
-		opts.Registerer = o.Registry
+		so.Registerer = o.Registry
 	}
-	svc, err := smp.New(ctx, repo, opts)
+	svc, err := smp.New(ctx, repo, so)
 	if err != nil {
 		_ = db.Close()
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, db: db, svc: svc, creds: auth.New(repo, nil), sml: network, smlc: smlc}
+	a := &App{cfg: cfg, log: log, db: db, svc: svc, creds: auth.New(repo, nil), sml: network, smlc: smlc, roll: roll}
+	if err := a.initRollover(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	ho := httpapi.Options{
 		SMP: svc, Creds: a.creds, Write: cfg.WriteEnabled(), MaxBodyBytes: cfg.Write.MaxBodyBytes, Log: log,
 		WriteTimeout: cfg.HTTP.WriteTimeout,
 		Limits:       xmlbind.Limits{NSPerElement: cfg.Write.MaxNSPerElement, NSPerDocument: cfg.Write.MaxNSPerDocument},
+		Rollover:     a,
 	}
 	if cfg.Write.ExpiredCertificates == "warn" {
 		ho.ExpiredCertificates = smp.WarnExpired
@@ -209,6 +218,8 @@ func (a *App) Servers() []lifecycle.Server {
 		ReadTimeout: h.ReadTimeout, WriteTimeout: 10 * time.Minute, IdleTimeout: h.IdleTimeout,
 	}}
 	return []lifecycle.Server{
+		lifecycle.Func{N: "smp key schedule", Up: func(ctx context.Context) error { a.startSchedule(ctx); return nil },
+			Down: func(context.Context) error { a.stopSchedule(); return nil }},
 		lifecycle.Func{N: "smp re-signer", Up: func(context.Context) error {
 			if a.svc.Stale() {
 				a.startResign(nil)
@@ -333,6 +344,7 @@ func (a *App) WaitResign() { a.resignWG.Wait() }
 
 // Close stops background work and closes the store.
 func (a *App) Close() error {
+	a.stopSchedule()
 	a.stopResign()
 	return a.db.Close()
 }

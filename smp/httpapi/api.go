@@ -79,6 +79,8 @@ type Options struct {
 	Log *slog.Logger
 	// Registerer takes the metrics. Default: a private registry.
 	Registerer prometheus.Registerer
+	// Rollover, when set, serves the key rollover and migration routes of the admin API (rekey.go).
+	Rollover Rollover
 }
 
 type api struct {

@@ -146,6 +146,7 @@ func Admin(o Options, extra ...func(*gin.RouterGroup)) http.Handler {
 	g.GET("/users", a.listUsers)
 	g.PUT("/users/:name", a.setUser)
 	g.DELETE("/users/:name", a.deleteUser)
+	a.rolloverRoutes(g)
 	for _, x := range extra {
 		x(g)
 	}
