@@ -87,7 +87,7 @@ Without --cert/--key or --pkcs12, rekey re-signs on a stopped store whatever is 
 					fmt.Fprintf(out, "the SMP switches its signing key and SML client certificate at %s, then re-signs every document\n", res.At.Format(time.RFC3339))
 					return nil
 				}
-				fmt.Fprintf(out, "switched to key generation %d in %s; documents are re-signed in the background on a running server\n",
+				fmt.Fprintf(out, "switched to key generation %d in %s (a running server re-signs the documents in the background; on a stopped store they are re-signed already)\n",
 					res.Generation, time.Since(start).Round(time.Millisecond))
 				return nil
 			})(cmd, args)

@@ -193,8 +193,8 @@ func (a *App) AdminAddr() string {
 }
 
 // Servers returns the lifecycle of the running SMP: the background re-signer (when documents signed by an older
-// key or rendered for another layout remain), the admin token, the admin listener and the public listener (HTTP,
-// or HTTPS with HTTP/2 when http.tls is set: one code path).
+// key or rendered for another layout remain), the signing key schedule (rollover.go), the admin token, the admin
+// listener and the public listener (HTTP, or HTTPS with HTTP/2 when http.tls is set: one code path).
 func (a *App) Servers() []lifecycle.Server {
 	h := a.cfg.HTTP
 	srv := &http.Server{
@@ -218,14 +218,15 @@ func (a *App) Servers() []lifecycle.Server {
 		ReadTimeout: h.ReadTimeout, WriteTimeout: 10 * time.Minute, IdleTimeout: h.IdleTimeout,
 	}}
 	return []lifecycle.Server{
-		lifecycle.Func{N: "smp key schedule", Up: func(ctx context.Context) error { a.startSchedule(ctx); return nil },
-			Down: func(context.Context) error { a.stopSchedule(); return nil }},
 		lifecycle.Func{N: "smp re-signer", Up: func(context.Context) error {
 			if a.svc.Stale() {
 				a.startResign(nil)
 			}
 			return nil
 		}, Down: func(context.Context) error { a.stopResign(); return nil }},
+		// After the re-signer: stopped before it, so no switch starts a re-signing while it stops.
+		lifecycle.Func{N: "smp key schedule", Up: func(ctx context.Context) error { a.startSchedule(ctx); return nil },
+			Down: func(context.Context) error { a.stopSchedule(); return nil }},
 		lifecycle.Func{N: "smp admin token", Up: func(ctx context.Context) error {
 			_, err := EnsureAdminToken(ctx, a.creds, a.cfg.Admin.TokenFile)
 			return err

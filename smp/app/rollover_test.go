@@ -375,9 +375,14 @@ func TestScheduledRolloverToSecondCA(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	a.WaitResign()
-	body = metadataBody(t, a)
-	if !bytes.Contains(body, b64(newLeaf.Cert)) || !verifiesWith(t, p.g3File, body) || verifiesWith(t, p.g2File, body) {
+	for i := 0; !bytes.Contains(body, b64(newLeaf.Cert)); i++ { // the re-signer reaches it
+		if i == 500 {
+			t.Fatal("after DATE the document is not re-signed")
+		}
+		time.Sleep(10 * time.Millisecond)
+		body = metadataBody(t, a)
+	}
+	if !verifiesWith(t, p.g3File, body) || verifiesWith(t, p.g2File, body) {
 		t.Fatal("after DATE the document is not signed by the new certificate (G3)")
 	}
 	if ids, err := a.SMLClient().List(ctx); err != nil || len(ids) != 1 {
