@@ -16,6 +16,8 @@ type Status struct {
 	NotAfter        time.Time `json:"signing_not_after"`
 	// Stale is true while documents signed by an older key, or rendered for another layout, may remain.
 	Stale bool `json:"resign_pending"`
+	// KeySwitch is the scheduled signing key switch still to happen (`signpost smp rekey --at`), if any.
+	KeySwitch *KeySchedule `json:"key_switch,omitempty"`
 }
 
 // Status reports the SMP's status.
@@ -30,5 +32,10 @@ func (s *Service) Status(ctx context.Context) (Status, error) {
 	}
 	c := s.Certificate()
 	st.Subject, st.NotAfter = c.Subject.String(), c.NotAfter.UTC()
+	if ks, ok, err := s.KeySchedule(ctx); err != nil {
+		return Status{}, err
+	} else if ok && ks.Pending() {
+		st.KeySwitch = &ks
+	}
 	return st, nil
 }

@@ -276,6 +276,9 @@ func newSMPStatusCmd() *cobra.Command {
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintf(tw, "public URL\t%s\nflavours\t%s\nservice groups\t%d\nservice metadata\t%d\n", st.PublicURL, strings.Join(st.Flavours, ", "), st.ServiceGroups, st.ServiceMetadata)
 			fmt.Fprintf(tw, "signing key\tgeneration %d, %s, valid until %s\nre-signing pending\t%v\n", st.Generation, st.Subject, st.NotAfter.Format(time.RFC3339), st.Stale)
+			if k := st.KeySwitch; k != nil {
+				fmt.Fprintf(tw, "key switch\tscheduled at %s to %s (issuer %s)\n", k.At.Format(time.RFC3339), k.Subject, k.Issuer)
+			}
 			return tw.Flush()
 		}),
 	}

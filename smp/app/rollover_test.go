@@ -343,6 +343,10 @@ func TestScheduledRolloverToSecondCA(t *testing.T) {
 		}
 	}
 
+	if st, err := admin.Status(ctx); err != nil || st.KeySwitch == nil || !st.KeySwitch.At.Equal(date) {
+		t.Fatalf("status does not show the scheduled switch: %+v %v", st.KeySwitch, err)
+	}
+
 	oldClient := smlclient.New(smlclient.Options{URL: s.url, SMPID: "SMP-ROLL", Certificate: oldLeaf.TLSCertificate(), Roots: p.g2.Pool()})
 	newClient := smlclient.New(smlclient.Options{URL: s.url, SMPID: "SMP-ROLL", Certificate: newLeaf.TLSCertificate(), Roots: p.g2.Pool()})
 	defer oldClient.Close()
@@ -384,6 +388,9 @@ func TestScheduledRolloverToSecondCA(t *testing.T) {
 	}
 	if !verifiesWith(t, p.g3File, body) || verifiesWith(t, p.g2File, body) {
 		t.Fatal("after DATE the document is not signed by the new certificate (G3)")
+	}
+	if st, err := admin.Status(ctx); err != nil || st.KeySwitch != nil || st.Generation != 2 {
+		t.Fatalf("status after the switch: generation %d, switch %+v, %v", st.Generation, st.KeySwitch, err)
 	}
 	if ids, err := a.SMLClient().List(ctx); err != nil || len(ids) != 1 {
 		t.Fatalf("after DATE the SMP's own SML calls (new certificate) fail: %v %v", ids, err)
