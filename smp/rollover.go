@@ -115,6 +115,20 @@ func (s *Service) ScheduleKey(ctx context.Context, ks KeySchedule) error {
 	return asError("store key schedule", err)
 }
 
+// CompleteKeySchedule marks a pending schedule done without a switch: its key signs already (the configuration
+// named it before its moment).
+func (s *Service) CompleteKeySchedule(ctx context.Context) error {
+	err := s.repo.Update(ctx, func(tx WriteTx) error {
+		ks, ok, err := readSchedule(tx)
+		if err != nil || !ok || !ks.Pending() {
+			return err
+		}
+		ks.Switched = s.now().UTC()
+		return putSetting(tx, settingSchedule, ks)
+	})
+	return asError("store key schedule", err)
+}
+
 // KeySchedule returns the last recorded key schedule (pending or done); ok is false when there is none.
 func (s *Service) KeySchedule(ctx context.Context) (ks KeySchedule, ok bool, err error) {
 	err = s.repo.View(ctx, func(tx ReadTx) error {

@@ -86,6 +86,10 @@ func (a *App) initRollover(ctx context.Context) error {
 	}
 	if ok {
 		r.sched = &ks
+		if ks.Pending() && ks.Fingerprint == smp.Fingerprint(a.svc.Certificate()) {
+			a.log.Warn("signing: names the key scheduled for a later switch: it signs already, and the SML accepts it only from the scheduled moment; point signing: back at the current key until then",
+				"at", ks.At.Format(time.RFC3339), "subject", ks.Subject)
+		}
 	}
 	return nil
 }
@@ -184,6 +188,9 @@ func (a *App) Rekey(ctx context.Context, r httpapi.RekeyRequest) (httpapi.RekeyR
 	}
 	res.Files = []string{filepath.Join(ro.dataDir, files.Cert), filepath.Join(ro.dataDir, files.Key)}
 	if at.IsZero() {
+		if ks := ro.sched; ks != nil && ks.Pending() {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("a switch to %s is still scheduled for %s (the SML was told); give rekey --at again to change it", ks.Subject, ks.At.Format(time.RFC3339)))
+		}
 		if err := a.switchKey(ctx, kp, files); err != nil {
 			return httpapi.RekeyResult{}, err
 		}
@@ -272,6 +279,20 @@ func (a *App) SwitchIfDue(ctx context.Context) (bool, error) {
 	defer ro.mu.Unlock()
 	ks := ro.sched
 	if ks == nil || !ks.Pending() || ro.now().Before(ks.At) {
+		return false, nil
+	}
+	if smp.Fingerprint(a.svc.Certificate()) == ks.Fingerprint {
+		// The configuration named the key before its moment: it signs already; only the SML client is left.
+		if err := a.svc.CompleteKeySchedule(ctx); err != nil {
+			return false, err
+		}
+		if key, chain, err := ro.load(ks.Files); err == nil && a.smlc != nil {
+			a.smlc.SetCertificate(tlsCertificate(key, chain))
+		}
+		done := *ks
+		done.Switched = ro.now().UTC()
+		ro.sched = &done
+		a.log.Info("scheduled signing key switch: the key signs already", "subject", ks.Subject)
 		return false, nil
 	}
 	key, chain, err := ro.load(ks.Files)

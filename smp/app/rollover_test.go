@@ -578,3 +578,51 @@ func TestMigrationBetweenSMPs(t *testing.T) {
 		t.Fatalf("the new SMP's group is not marked in the SML: %+v %v", sg, err)
 	}
 }
+
+// TestScheduledKeyConfiguredEarly: a switch scheduled without an SML happens at its moment; when the operator
+// points signing: at the scheduled key before the moment, that key signs from the restart on, and the moment
+// then completes the schedule without another generation.
+func TestScheduledKeyConfiguredEarly(t *testing.T) {
+	ca, _, dir, certFile, keyFile := newSigner(t, "Early Test CA", "SMP early first")
+	cfg := config(t, dir, fmt.Sprintf("signing: {cert: %s, key: %s}", certFile, keyFile))
+	ctx := context.Background()
+	clock := &fakeClock{}
+	a, err := smpapp.New(ctx, cfg, nil, nil, smpapp.WithClock(clock.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := issue(t, ca, "SMP early next")
+	keyPEM, _ := pki.EncodeKeyPEM(next.Key)
+	now := clock.Now().UTC()
+	date := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC).AddDate(0, 0, 1)
+	res, err := a.Rekey(ctx, httpapi.RekeyRequest{CertificatePEM: string(pki.EncodeCertPEM(next.Cert)), KeyPEM: string(keyPEM), At: date.Format(time.DateOnly)})
+	if err != nil || res.SMLAnnounced || len(res.Warnings) == 0 {
+		t.Fatalf("rekey --at without an SML: %+v %v", res, err)
+	}
+	if switched, err := a.SwitchIfDue(ctx); switched || err != nil || a.Service().Generation() != 1 {
+		t.Fatalf("switched before the moment: %v %v", switched, err)
+	}
+	a.Close()
+	if err := next.WriteFiles(certFile, keyFile); err != nil {
+		t.Fatal(err)
+	}
+	a, err = smpapp.New(ctx, cfg, nil, nil, smpapp.WithClock(clock.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if a.Service().Generation() != 2 {
+		t.Fatalf("the configured key does not sign: generation %d", a.Service().Generation())
+	}
+	clock.jumpTo(date.Add(time.Minute))
+	if _, err := a.SwitchIfDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ks, ok := a.KeySchedule()
+	if !ok || ks.Pending() || a.Service().Generation() != 2 {
+		t.Fatalf("after the moment: schedule %+v, generation %d", ks, a.Service().Generation())
+	}
+	if st, err := a.Service().Status(ctx); err != nil || st.KeySwitch != nil {
+		t.Fatalf("status still shows the switch: %+v %v", st.KeySwitch, err)
+	}
+}
