@@ -132,7 +132,8 @@ type signingState struct {
 }
 
 // New opens the SMP on repo. When the configured key differs from the one the store records, it becomes the next
-// key generation and Stale reports true until Resign has re-signed every document; when the served layout
+// key generation and Stale reports true until Resign has re-signed every document (unless it is a key that the
+// store's active key replaced and Options.LoadKey loads the active one); when the served layout
 // (flavours, public URL) changed, Stale is true as well.
 func New(ctx context.Context, repo Repository, o Options) (*Service, error) {
 	if o.Flavour != PEPPOL && o.Flavour != OASIS1 {

@@ -52,7 +52,11 @@ type rollover struct {
 }
 
 func newRollover(cfg *conf.SMP, opts []Option) *rollover {
-	r := &rollover{now: time.Now, tick: time.Second, dataDir: filepath.Dir(cfg.Store.Path), kick: make(chan struct{}, 1)}
+	dir := filepath.Dir(cfg.Store.Path)
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs // the paths the server reports mean the same to a command run elsewhere
+	}
+	r := &rollover{now: time.Now, tick: time.Second, dataDir: dir, kick: make(chan struct{}, 1)}
 	for _, o := range opts {
 		o(r)
 	}
