@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
-	"errors"
 
 	"github.com/signpost-project/signpost/identifier"
 )
@@ -13,27 +12,9 @@ import (
 // now on is signed with it, then re-signs every stored document in batches (see Resign). Each document is
 // replaced atomically; until its turn comes a reader gets it signed by the old key.
 func (s *Service) Rekey(ctx context.Context, key crypto.Signer, chain []*x509.Certificate, progress func(done int)) (int, error) {
-	if len(chain) == 0 {
-		return 0, errors.New("smp: rekey needs the new certificate")
+	if err := s.SwitchKey(ctx, key, chain, nil); err != nil {
+		return 0, err
 	}
-	s.commitMu.Lock()
-	cur := s.keys.Load()
-	next, err := newKeys(cur.gen+1, key, chain)
-	if err == nil {
-		err = s.repo.Update(ctx, func(tx WriteTx) error {
-			return putSetting(tx, settingSigning, signingState{Generation: next.gen, Fingerprint: next.fingerprint, Subject: chain[0].Subject.String(), Since: s.now().UTC(), Pending: true})
-		})
-	}
-	if err == nil {
-		s.keys.Store(next)
-	}
-	s.commitMu.Unlock()
-	if err != nil {
-		return 0, asError("store signing state", err)
-	}
-	s.m.generation.Set(float64(next.gen))
-	s.stale.Store(true)
-	s.log.Info("signing key switched", "generation", next.gen, "subject", chain[0].Subject.String())
 	return s.Resign(ctx, progress)
 }
 

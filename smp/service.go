@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -54,6 +55,10 @@ type Options struct {
 	// SML: the SMP registers its participants in an SML, so writes record SML intents (smp/registrar delivers
 	// them).
 	SML bool
+	// LoadKey loads a signing key kept in the data directory (see KeyFiles). When the store's active key came
+	// from there (a rekey) and Key is one that key replaced, the store's key stays active: a restart with a
+	// configuration still naming the older key never switches back. Nil: the configured key always wins.
+	LoadKey func(KeyFiles) (crypto.Signer, []*x509.Certificate, error)
 }
 
 // keys is one signing key generation.
@@ -120,10 +125,15 @@ type signingState struct {
 	Since       time.Time `json:"since"`
 	// Pending is true from a key change until Resign has re-signed every document.
 	Pending bool `json:"resign_pending,omitempty"`
+	// Files is where the key is kept in the data directory, when a rekey put it there.
+	Files *KeyFiles `json:"files,omitempty"`
+	// Previous are the certificates this one replaced (SHA-256, oldest first).
+	Previous []string `json:"previous_sha256,omitempty"`
 }
 
 // New opens the SMP on repo. When the configured key differs from the one the store records, it becomes the next
-// key generation and Stale reports true until Resign has re-signed every document; when the served layout
+// key generation and Stale reports true until Resign has re-signed every document (unless it is a key that the
+// store's active key replaced and Options.LoadKey loads the active one); when the served layout
 // (flavours, public URL) changed, Stale is true as well.
 func New(ctx context.Context, repo Repository, o Options) (*Service, error) {
 	if o.Flavour != PEPPOL && o.Flavour != OASIS1 {
@@ -172,6 +182,21 @@ func New(ctx context.Context, repo Repository, o Options) (*Service, error) {
 		if st.Pending {
 			s.stale.Store(true)
 		}
+		if st.Fingerprint != fp && st.Files != nil && o.LoadKey != nil && slices.Contains(st.Previous, fp) {
+			key, chain, err := o.LoadKey(*st.Files)
+			switch {
+			case err != nil:
+				s.log.Error("the active signing key (from a rekey) cannot be loaded from the data directory; the configured older key becomes the next generation",
+					"err", err, "cert", st.Files.Cert, "key", st.Files.Key)
+			case Fingerprint(chain[0]) != st.Fingerprint:
+				s.log.Error("the key files in the data directory hold another certificate than the store's active key; the configured key becomes the next generation",
+					"cert", st.Files.Cert, "key", st.Files.Key)
+			default:
+				s.log.Warn("signing: in the configuration names a key that a rekey replaced; the store's active key stays: point signing: (and sml.client_tls) at its files",
+					"cert", st.Files.Cert, "key", st.Files.Key, "subject", chain[0].Subject.String(), "generation", st.Generation)
+				o.Key, o.Chain, fp = key, chain, st.Fingerprint
+			}
+		}
 		if st.Fingerprint != fp {
 			gen++
 			pending := st.Generation != 0
@@ -179,7 +204,8 @@ func New(ctx context.Context, repo Repository, o Options) (*Service, error) {
 				s.log.Warn("signing key changed; documents will be re-signed", "generation", gen, "subject", o.Chain[0].Subject.String())
 				s.stale.Store(true)
 			}
-			if err := putSetting(tx, settingSigning, signingState{Generation: gen, Fingerprint: fp, Subject: o.Chain[0].Subject.String(), Since: s.now().UTC(), Pending: pending}); err != nil {
+			if err := putSetting(tx, settingSigning, signingState{Generation: gen, Fingerprint: fp, Subject: o.Chain[0].Subject.String(), Since: s.now().UTC(), Pending: pending,
+				Previous: remember(st.Previous, st.Fingerprint)}); err != nil {
 				return err
 			}
 		}

@@ -18,6 +18,8 @@ type Status struct {
 	Stale bool `json:"resign_pending"`
 	// SML is the SMP's registration in its SML; nil when it registers in none.
 	SML *SMLSummary `json:"sml,omitempty"`
+	// KeySwitch is the scheduled signing key switch still to happen (`signpost smp rekey --at`), if any.
+	KeySwitch *KeySchedule `json:"key_switch,omitempty"`
 }
 
 // SMLSummary is the SMP's own registration and its participants' by state.
@@ -47,6 +49,11 @@ func (s *Service) Status(ctx context.Context) (Status, error) {
 			return Status{}, err
 		}
 		st.SML = sum
+	}
+	if ks, ok, err := s.KeySchedule(ctx); err != nil {
+		return Status{}, err
+	} else if ok && ks.Pending() {
+		st.KeySwitch = &ks
 	}
 	return st, nil
 }

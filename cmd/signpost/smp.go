@@ -207,66 +207,6 @@ func newSMPExportCmd() *cobra.Command {
 	return cmd
 }
 
-func newSMPRekeyCmd() *cobra.Command {
-	var cfgPath string
-	var files conf.TLSFiles
-	cmd := &cobra.Command{
-		Use:   "rekey --config FILE [--cert NEW.pem --key NEW-key.pem | --pkcs12 NEW.p12 [--password-file F]]",
-		Short: "Switch to a new signing key and re-sign every document (server stopped; a running server re-signs on SIGHUP)",
-		Long: `rekey switches the SMP to a new signing key and re-signs every stored document with it, in batches; each
-document is replaced atomically, so readers get it signed by the old or by the new key, never a mix.
-
-The store is locked by a running server. With the server running, put the new key and certificate where the
-configuration's signing: section points and send it SIGHUP (or restart it): it switches and re-signs in the
-background while serving. With the server stopped, this command does the same; give the new files with
---cert/--key (or --pkcs12), then point signing: in the configuration at them before the next start (a server
-started with another key than the store records re-signs everything with that key).`,
-		Args: cobra.NoArgs,
-		RunE: withApp(openSMP, &cfgPath, func(cmd *cobra.Command, _ []string, a *smpapp.App) error {
-			svc := a.Service()
-			out := cmd.OutOrStdout()
-			progress := func(done int) {
-				if done%1000 == 0 {
-					fmt.Fprintf(cmd.ErrOrStderr(), "  %d service groups\n", done)
-				}
-			}
-			start := time.Now()
-			var n int
-			var err error
-			if files.Set() {
-				key, chain, err := smpapp.LoadSigningKey(files)
-				if err != nil {
-					return fileError(err)
-				}
-				n, err = svc.Rekey(cmd.Context(), key, chain, progress)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(out, "now point signing: in %s at the new key and certificate\n", cfgPath)
-			} else {
-				if !svc.Stale() {
-					fmt.Fprintf(out, "every document is signed by the configured key (generation %d); nothing to do\n", svc.Generation())
-					return nil
-				}
-				n, err = svc.Resign(cmd.Context(), progress)
-				if err != nil {
-					return err
-				}
-			}
-			fmt.Fprintf(out, "re-signed %d service groups with key generation %d (%s) in %s\n", n, svc.Generation(),
-				svc.Certificate().Subject, time.Since(start).Round(time.Millisecond))
-			return nil
-		}),
-	}
-	f := cmd.Flags()
-	f.StringVar(&cfgPath, "config", "conf/smp.yaml", "SMP configuration file (YAML)")
-	f.StringVar(&files.Cert, "cert", "", "new signing certificate (PEM, with its chain)")
-	f.StringVar(&files.Key, "key", "", "new signing key (PEM)")
-	f.StringVar(&files.PKCS12, "pkcs12", "", "new signing key and certificate (PKCS#12) instead of --cert/--key")
-	f.StringVar(&files.PasswordFile, "password-file", "", "file holding the PKCS#12 password")
-	return cmd
-}
-
 // withApp is the RunE of an admin command: it opens the SMP of --config with open (the server must be stopped),
 // runs fn and closes the SMP.
 func withApp(open func(string) (*smpapp.App, error), cfgPath *string, fn func(cmd *cobra.Command, args []string, a *smpapp.App) error) func(*cobra.Command, []string) error {

@@ -26,7 +26,7 @@ var errSMLPending = errors.New("SML registrations are not complete")
 func newSMPSMLCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sml",
-		Short: "The SMP's registration in its SML: status, participants, retry, register, update, unregister",
+		Short: "The SMP's registration in its SML: status, participants, retry, register, update, unregister, migrate-out, migrate-in",
 	}
 	cmd.AddCommand(newSMPSMLStatusCmd(), newSMPSMLParticipantsCmd(), newSMPSMLRetryCmd())
 	for _, what := range []struct{ name, short string }{
@@ -36,6 +36,7 @@ func newSMPSMLCmd() *cobra.Command {
 	} {
 		cmd.AddCommand(newSMPSMLCallCmd(what.name, what.short))
 	}
+	cmd.AddCommand(newSMPMigrateCmds()...)
 	return cmd
 }
 

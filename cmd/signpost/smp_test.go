@@ -82,7 +82,7 @@ func TestSMPImportExportRekeyCommands(t *testing.T) {
 		t.Fatalf("import of a missing file succeeded: %s", out)
 	}
 	out, err = runSMPCLI(t, "smp", "rekey", "--config", cfg, "--cert", filepath.Join(dir, "1.pem"), "--key", filepath.Join(dir, "1-key.pem"))
-	if err != nil || !strings.Contains(out, "re-signed 2 service groups with key generation 2") {
+	if err != nil || !strings.Contains(out, "switched to key generation 2") {
 		t.Fatalf("rekey: %v\n%s", err, out)
 	}
 	exp := filepath.Join(dir, "out.jsonl")

@@ -88,7 +88,7 @@ func (t *smpTarget) open(ctx context.Context, note io.Writer) (smpadmin.API, fun
 		return nil, none, err
 	}
 	fmt.Fprintf(note, "signpost: no server at %s (admin.listen): working on the store %s directly\n", addr, cfg.Store.Path)
-	return smpadmin.Local{SMP: a.Service(), Creds: a.Credentials(), SML: a.Registrar(), Store: a.Backup}, func() { _ = a.Close() }, nil
+	return smpadmin.Local{SMP: a.Service(), Creds: a.Credentials(), SML: a.Registrar(), Store: a.Backup, App: a}, func() { _ = a.Close() }, nil
 }
 
 // withAdmin runs fn on the admin API of t.
@@ -297,6 +297,9 @@ func newSMPStatusCmd() *cobra.Command {
 				fmt.Fprintf(tw, "SML\tSMP %s; participants %d registered, %d pending, %d failed (signpost smp sml status)\n", self, s.Participants.Registered, s.Participants.Pending, s.Participants.Failed)
 			} else {
 				fmt.Fprintf(tw, "SML\tnone configured\n")
+			}
+			if k := st.KeySwitch; k != nil {
+				fmt.Fprintf(tw, "key switch\tscheduled at %s to %s (issuer %s)\n", k.At.Format(time.RFC3339), k.Subject, k.Issuer)
 			}
 			return tw.Flush()
 		}),

@@ -45,9 +45,22 @@ type App struct {
 	closed  bool
 }
 
+// Option adjusts New.
+type Option func(*options)
+
+type options struct{ now func() time.Time }
+
+// WithClock sets the SML's clock (ownership through certificate changes, certificate validity, serials): tests of
+// a certificate rollover move it past the change. Default time.Now.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
 // New opens the store of cfg, builds the Service and the servers. Nothing listens until the servers are started;
 // Close releases the store.
-func New(cfg *conf.SML, log *slog.Logger, o *ops.Ops) (*App, error) {
+func New(cfg *conf.SML, log *slog.Logger, o *ops.Ops, opts ...Option) (*App, error) {
+	var op options
+	for _, f := range opts {
+		f(&op)
+	}
 	if log == nil {
 		log = logging.Discard()
 	}
@@ -74,6 +87,7 @@ func New(cfg *conf.SML, log *slog.Logger, o *ops.Ops) (*App, error) {
 	var dnsSrv atomic.Pointer[dnsserver.Server]
 	svc, err := sml.New(db, cfg.Domains, sml.Options{
 		Log:             log,
+		Now:             op.now,
 		JournalSize:     cfg.DNS.JournalSize,
 		MigrationKeyTTL: cfg.Migration.KeyTTL,
 		OnChange: func(c zone.Change) {
@@ -108,7 +122,7 @@ func New(cfg *conf.SML, log *slog.Logger, o *ops.Ops) (*App, error) {
 	a.admin = &lifecycle.HTTP{N: "sml admin", OnFail: a.fail, Server: admin.NewServer(cfg.Admin.Listen,
 		admin.NewHandler(svc, admin.Config{Token: admin.NewToken(tok), Log: log, OnPanic: m.adminPanics.Inc, Backup: db.Backup}), log)}
 	if cfg.Management.TLS.Set() || len(cfg.Management.Proxy.Addresses) > 0 {
-		h, err := soap.NewServer(svc, soap.Config{Management: cfg.Management, Log: log, OnFail: a.fail, Registry: o.Registry})
+		h, err := soap.NewServer(svc, soap.Config{Management: cfg.Management, Log: log, OnFail: a.fail, Registry: o.Registry, Now: op.now})
 		if err != nil {
 			return nil, err
 		}

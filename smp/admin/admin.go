@@ -58,6 +58,7 @@ type Local struct {
 	SML *registrar.Registrar
 	// Store writes the store's backup (store.DB.Backup); nil: Backup is refused.
 	Store func(io.Writer) (int64, error)
+	App   App // the opened SMP, for RolloverAPI (rekey.go)
 }
 
 var _ API = Local{}

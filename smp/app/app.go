@@ -50,6 +50,7 @@ type App struct {
 	reg    *registrar.Registrar // delivers the SML intents; nil when the SMP registers in no SML
 	regWG  sync.WaitGroup
 	regEnd context.CancelFunc
+	roll   *rollover // the signing key schedule (rollover.go)
 
 	mu       sync.Mutex
 	cancel   context.CancelFunc
@@ -93,7 +94,9 @@ func withoutRoots(cs []*x509.Certificate) []*x509.Certificate {
 }
 
 // New opens the store and the signing key of cfg and builds the service. o may be nil (no metrics, no checks).
-func New(ctx context.Context, cfg *conf.SMP, log *slog.Logger, o *ops.Ops) (*App, error) {
+// When a rekey made a key in the data directory active, that key signs even if signing: still names the key it
+// replaced (see smp.Options.LoadKey).
+func New(ctx context.Context, cfg *conf.SMP, log *slog.Logger, o *ops.Ops, opts ...Option) (*App, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -118,22 +121,28 @@ func New(ctx context.Context, cfg *conf.SMP, log *slog.Logger, o *ops.Ops) (*App
 		return nil, err
 	}
 	repo := boltrepo.New(db)
-	opts := smp.Options{
+	roll := newRollover(cfg, opts)
+	so := smp.Options{
 		PublicURL: cfg.PublicURL, Flavour: flavour, SMP2: cfg.Serve2(), Policy: cfg.Policy(), Binding: xmlbind.Binding{},
-		Key: key, Chain: chain, Log: log, SML: smlc != nil,
+		Key: key, Chain: chain, Log: log, Now: roll.now, LoadKey: roll.loadKey, SML: smlc != nil,
 	}
 	if o != nil {
-		opts.Registerer = o.Registry
+		so.Registerer = o.Registry
 	}
-	svc, err := smp.New(ctx, repo, opts)
+	svc, err := smp.New(ctx, repo, so)
 	if err != nil {
 		_ = db.Close()
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, db: db, svc: svc, creds: auth.New(repo, nil), sml: network, smlc: smlc}
+	a := &App{cfg: cfg, log: log, db: db, svc: svc, creds: auth.New(repo, nil), sml: network, smlc: smlc, roll: roll}
+	if err := a.initRollover(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	if smlc != nil {
 		ro := registrar.Options{SMP: svc, SML: smlc, Self: smlAddresses(cfg), Policy: cfg.Policy(), Log: log,
-			MinBackoff: cfg.SML.RetryMin, MaxBackoff: cfg.SML.RetryMax, Batch: cfg.SML.Batch}
+			MinBackoff: cfg.SML.RetryMin, MaxBackoff: cfg.SML.RetryMax, Batch: cfg.SML.Batch, Now: roll.now,
+			Transitional: a.CertificateChangeNear}
 		if o != nil {
 			ro.Registerer = o.Registry
 		}
@@ -146,6 +155,7 @@ func New(ctx context.Context, cfg *conf.SMP, log *slog.Logger, o *ops.Ops) (*App
 		SMP: svc, Creds: a.creds, Write: cfg.WriteEnabled(), MaxBodyBytes: cfg.Write.MaxBodyBytes, Log: log,
 		WriteTimeout: cfg.HTTP.WriteTimeout,
 		Limits:       xmlbind.Limits{NSPerElement: cfg.Write.MaxNSPerElement, NSPerDocument: cfg.Write.MaxNSPerDocument},
+		Rollover:     a,
 	}
 	ho.Registrations = svc
 	if a.reg != nil {
@@ -204,8 +214,8 @@ func (a *App) AdminAddr() string {
 }
 
 // Servers returns the lifecycle of the running SMP: the background re-signer (when documents signed by an older
-// key or rendered for another layout remain), the admin token, the admin listener and the public listener (HTTP,
-// or HTTPS with HTTP/2 when http.tls is set: one code path).
+// key or rendered for another layout remain), the signing key schedule (rollover.go), the admin token, the admin
+// listener and the public listener (HTTP, or HTTPS with HTTP/2 when http.tls is set: one code path).
 func (a *App) Servers() []lifecycle.Server {
 	h := a.cfg.HTTP
 	srv := &http.Server{
@@ -237,6 +247,9 @@ func (a *App) Servers() []lifecycle.Server {
 			}
 			return nil
 		}, Down: func(context.Context) error { a.stopResign(); return nil }},
+		// After the re-signer: stopped before it, so no switch starts a re-signing while it stops.
+		lifecycle.Func{N: "smp key schedule", Up: func(ctx context.Context) error { a.startSchedule(ctx); return nil },
+			Down: func(context.Context) error { a.stopSchedule(); return nil }},
 		lifecycle.Func{N: "smp admin token", Up: func(ctx context.Context) error {
 			_, err := EnsureAdminToken(ctx, a.creds, a.cfg.Admin.TokenFile)
 			return err
@@ -387,6 +400,7 @@ func (a *App) stopRegistrar() {
 
 // Close stops background work and closes the store.
 func (a *App) Close() error {
+	a.stopSchedule()
 	a.stopRegistrar()
 	if a.smlc != nil {
 		a.smlc.Close()

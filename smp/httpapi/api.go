@@ -87,6 +87,8 @@ type Options struct {
 	Registrations Registrations
 	// Backup writes a consistent copy of the store (store.DB.Backup) for GET /api/v1/backup; nil: refused.
 	Backup func(io.Writer) (int64, error)
+	// Rollover, when set, serves the key rollover and migration routes of the admin API (rekey.go).
+	Rollover Rollover
 }
 
 type api struct {

@@ -150,6 +150,7 @@ func Admin(o Options, extra ...func(*gin.RouterGroup)) http.Handler {
 		a.smlRoutes(g)
 	}
 	a.bulkRoutes(g)
+	a.rolloverRoutes(g)
 	for _, x := range extra {
 		x(g)
 	}

@@ -388,21 +388,11 @@ func (r *Registrar) refused(ctx context.Context, x smp.Registration, err error, 
 		return r.done(x), nil // not (or no longer) there: what the intent wanted
 	case x.Op == smp.RegCreate && kind == smlclient.Exists:
 		// The SML answers "already exists" whoever owns the participant: registered only if it is ours.
-		if *owned == nil {
-			ids, err := r.o.SML.List(ctx)
-			r.m.calls.WithLabelValues("list", outcome(err)).Inc()
-			if err != nil {
-				return r.retryAll([]smp.Registration{x}, err)[0], err
-			}
-			*owned = make(map[string]bool, len(ids))
-			for _, id := range ids {
-				if c, err := r.o.Policy.New(identifier.Participant, id.Scheme, id.Value); err == nil {
-					id = c
-				}
-				(*owned)[id.String()] = true
-			}
+		ours, err := r.ours(ctx, x.Participant, owned)
+		if err != nil {
+			return r.retryAll([]smp.Registration{x}, err)[0], err
 		}
-		if (*owned)[x.Participant.String()] {
+		if ours {
 			return r.done(x), nil
 		}
 		failed.Err = "registered by another SMP: migrate it (the SMP that has it runs `signpost smp sml migrate-out`, then this one `signpost smp sml migrate-in` with the key)"
@@ -415,8 +405,37 @@ func (r *Registrar) refused(ctx context.Context, x smp.Registration, err error, 
 		return r.retryAll([]smp.Registration{x}, err)[0], err
 	case kind == smlclient.Unauthorized && r.o.Transitional(r.o.Now()):
 		return r.retryAll([]smp.Registration{x}, err)[0], nil
+	case x.Op == smp.RegDelete && kind == smlclient.Unauthorized:
+		// Not ours to delete: when the participant is no longer this SMP's (it migrated away), there is nothing
+		// left to do; when it still is, the SML refuses this SMP's certificate, which someone must look at.
+		ours, err := r.ours(ctx, x.Participant, owned)
+		if err != nil {
+			return r.retryAll([]smp.Registration{x}, err)[0], err
+		}
+		if !ours {
+			return r.done(x), nil
+		}
 	}
 	return failed, nil
+}
+
+// ours reports whether the SML lists p for this SMP. The list is read at most once per round (owned).
+func (r *Registrar) ours(ctx context.Context, p identifier.ID, owned *map[string]bool) (bool, error) {
+	if *owned == nil {
+		ids, err := r.o.SML.List(ctx)
+		r.m.calls.WithLabelValues("list", outcome(err)).Inc()
+		if err != nil {
+			return false, err
+		}
+		*owned = make(map[string]bool, len(ids))
+		for _, id := range ids {
+			if c, err := r.o.Policy.New(identifier.Participant, id.Scheme, id.Value); err == nil {
+				id = c
+			}
+			(*owned)[id.String()] = true
+		}
+	}
+	return (*owned)[p.String()], nil
 }
 
 // Register registers the SMP with its current addresses now (`signpost smp sml register`), clears an earlier
