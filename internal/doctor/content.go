@@ -276,7 +276,7 @@ func (r *run) checkSignature(_ context.Context) Result {
 			"signpost smp rekey or SIGHUP: docs/guide-smp.md)",
 			"the signing certificate %s expires on %s, in %s (less than %s)", first.subject, first.until.UTC().Format(time.DateOnly), days(left), days(r.cfg.MinValidity))
 	}
-	return pass(CheckSignature, "all %d documents verify; signed by %s, valid until %s (%s)", n, first.subject, first.until.UTC().Format(time.DateOnly), days(left))
+	return pass(CheckSignature, "%d of %d documents verify; signed by %s, valid until %s (%s)", n, n, first.subject, first.until.UTC().Format(time.DateOnly), days(left))
 }
 
 // checkDocumentTypes checks that every document type the service group lists answers.

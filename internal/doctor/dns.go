@@ -129,8 +129,8 @@ func (r *run) checkHTTPS() Result {
 	if err != nil {
 		return fail(CheckHTTPS, "", "%s URL %q does not parse: %v", from, u, err)
 	}
-	const fixHTTPS = "serve the SMP over HTTPS on port 443 with a certificate from a public web CA (http.tls or http.acme in " +
-		"conf/smp.yaml, or a TLS reverse proxy), and set public_url to the https URL; the SMP then updates its SML entry"
+	const fixHTTPS = "serve the SMP over HTTPS on port 443 with a certificate from a public web CA (http.tls in conf/smp.yaml, " +
+		"or a TLS reverse proxy in front), and set public_url to the https URL; the SMP then updates its SML entry"
 	if !strings.EqualFold(p.Scheme, "https") {
 		if r.cfg.AllowHTTP {
 			return pass(CheckHTTPS, "%s URL %s is plain http, accepted because of --allow-http (the PEPPOL networks refuse it since 2026-02-01)", from, u)

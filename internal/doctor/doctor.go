@@ -140,12 +140,19 @@ type Config struct {
 	Now func() time.Time
 }
 
+// ErrConfig marks an error of Run about its Config (or about the participant the SMP should have given it).
+var ErrConfig = errors.New("doctor")
+
+func configErrorf(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)
+}
+
 func (c *Config) defaults() error {
 	if strings.Trim(c.Zone, ".") == "" {
-		return errors.New("doctor: the SML zone is required")
+		return configErrorf("the SML zone is required")
 	}
 	if c.Trust == nil {
-		return errors.New("doctor: the trust anchors of the SMP's signing certificate are required")
+		return configErrorf("the trust anchors of the SMP's signing certificate are required")
 	}
 	if c.HashMode == "" {
 		c.HashMode = identifier.SchemeLabel
@@ -160,12 +167,12 @@ func (c *Config) defaults() error {
 		c.Now = time.Now
 	}
 	if c.Sample > 0 && c.Admin == nil {
-		return errors.New("doctor: sampling participants needs the SMP's admin API")
+		return configErrorf("sampling participants needs the SMP's admin API")
 	}
 	if c.SMPURL != "" {
 		u, err := url.Parse(c.SMPURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("doctor: the SMP URL %q is not an absolute http(s) URL", c.SMPURL)
+			return configErrorf("the SMP URL %q is not an absolute http(s) URL", c.SMPURL)
 		}
 		c.SMPURL = strings.TrimRight(c.SMPURL, "/")
 	}
@@ -193,7 +200,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	lc, err := lookup.New(lookup.Config{Zone: cfg.Zone, HashMode: cfg.HashMode, Servers: cfg.Servers, Policy: cfg.Policy,
 		Verifier: &xmldsig.Verifier{Roots: cfg.Trust}, DNSTimeout: min(cfg.Timeout, lookup.DefaultDNSTimeout), CacheEntries: -1, Now: cfg.Now})
 	if err != nil {
-		return nil, fmt.Errorf("doctor: %w", err)
+		return nil, configErrorf("%v", err)
 	}
 	r := &run{cfg: cfg, rep: &Report{}, lc: lc, encodingFailed: map[int]bool{}}
 	r.http = &http.Client{
@@ -213,11 +220,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return nil, fmt.Errorf("doctor: listing the SMP's service groups to pick a participant: %w", err)
 		}
 		if len(gs) == 0 {
-			return nil, errors.New("doctor: the SMP has no service group; name a participant to check")
+			return nil, configErrorf("the SMP has no service group; name a participant to check")
 		}
 		p, err := cfg.Policy.Parse(identifier.Participant, gs[0].Participant)
 		if err != nil {
-			return nil, fmt.Errorf("doctor: the SMP's first service group: %w", err)
+			return nil, configErrorf("the SMP's first service group: %v", err)
 		}
 		r.cfg.Participant = p
 	}

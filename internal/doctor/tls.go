@@ -52,7 +52,7 @@ func (r *run) checkTLS(ctx context.Context) Result {
 			return fail(CheckTLS, "install a certificate whose subject alternative names include "+host,
 				"the certificate at %s does not name %s: %v", addr, host, err)
 		case errors.As(err, &ci) && ci.Reason == x509.Expired:
-			return fail(CheckTLS, "renew the certificate (with http.acme the SMP renews it by itself; with files, replace them: the SMP reloads them)",
+			return fail(CheckTLS, "renew the certificate and install it (replace the files of http.tls, or the proxy's, and reload); if an ACME client renews it, see why it did not",
 				"the certificate at %s is expired or not yet valid: %v", addr, err)
 		case errors.As(err, &ua):
 			return fail(CheckTLS, "use a certificate from a public web CA (not the PEPPOL SMP CA), and serve its intermediate certificates too",
@@ -68,7 +68,7 @@ func (r *run) checkTLS(ctx context.Context) Result {
 	leaf := st.PeerCertificates[0]
 	left := leaf.NotAfter.Sub(r.cfg.Now())
 	if left < r.cfg.MinValidity {
-		return fail(CheckTLS, "renew the certificate now (with http.acme the SMP renews it before expiry: check its log and the ACME account)",
+		return fail(CheckTLS, "renew the certificate now and install it; if an ACME client renews it, see why it did not (its log, the account, the challenge)",
 			"the certificate at %s (%s) expires on %s, in %s (less than %s)", addr, leaf.Subject, leaf.NotAfter.UTC().Format(time.DateOnly),
 			days(left), days(r.cfg.MinValidity))
 	}
