@@ -140,8 +140,18 @@ func (r *run) checkPathEncoding(ctx context.Context) Result {
 	pid, doc := r.cfg.Participant.String(), r.docs[k].String()
 	var ok, bad, untested []string
 	ref := r.fetched[k]
+	refName := "%3A%3A and %23"
+	if strings.Contains(doc, "/") {
+		refName += ", %2F"
+	}
+	if strings.Contains(doc, "+") {
+		refName += ", %2B"
+	}
 	if ref.err != nil || ref.status != http.StatusOK {
-		bad = append(bad, fmt.Sprintf("%%3A%%3A and %%23 (%s): %s", ref.url, ref.problem()))
+		bad = append(bad, fmt.Sprintf("%s (%s): %s", refName, ref.url, ref.problem()))
+		if refName != "%3A%3A and %23" {
+			r.encodingFailed[k] = true
+		}
 	} else {
 		ok = append(ok, "%3A%3A and %23")
 		same := func(what, u string) {
@@ -169,6 +179,8 @@ func (r *run) checkPathEncoding(ctx context.Context) Result {
 			}
 			f := r.fetched[i]
 			switch {
+			case i == k && r.encodingFailed[k]:
+				// the reference request, reported above
 			case f.err != nil || f.status != http.StatusOK:
 				bad = append(bad, fmt.Sprintf("%s (%s): %s", what, f.url, f.problem()))
 				r.encodingFailed[i] = true
@@ -263,7 +275,7 @@ func (r *run) checkSignature(_ context.Context) Result {
 		}
 	}
 	if n == 0 {
-		return skip(CheckSignature, "", "no document of %s answered (see the document-types check)", r.cfg.Participant)
+		return skip(CheckSignature, "", "no document of %s answered (see the document-types and path-encoding checks)", r.cfg.Participant)
 	}
 	if len(bad) > 0 {
 		return fail(CheckSignature, "the SMP must sign each document with its PEPPOL SMP certificate, issued by the network's SMP CA (--trust), "+
