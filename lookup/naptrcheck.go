@@ -36,7 +36,9 @@ func ChooseNAPTR(rrs []dns.RR, name string, preferHTTPS bool) (NAPTRChoice, []st
 
 // ApplyNAPTRRule applies a NAPTR record's regexp field ("<delim>ERE<delim>replacement<delim>[i]", RFC 3402 and
 // RFC 4848) to name, as a lookup does, and returns the result or why the rule is unusable.
-func ApplyNAPTRRule(regexpField, name string) (string, error) { return applyNAPTRRegexp(regexpField, name) }
+func ApplyNAPTRRule(regexpField, name string) (string, error) {
+	return applyNAPTRRegexp(regexpField, name)
+}
 
 // NAPTRRecords asks the client's name servers (through its cache) for the participant's NAPTR name, as a lookup
 // does, and returns the name (without the trailing dot), the answer's records, and whether the name exists (false
