@@ -143,6 +143,13 @@ func runDoctor(cmd *cobra.Command, o *doctorOptions, args []string) error {
 		if errors.Is(err, context.Canceled) && cmd.Context().Err() != nil {
 			return cmd.Context().Err()
 		}
+		if rep != nil && errors.Is(err, context.DeadlineExceeded) {
+			// The checks that ran out of time failed: the report says which.
+			if perr := printDoctor(cmd.OutOrStdout(), o.json, rep); perr != nil {
+				return perr
+			}
+			return fmt.Errorf("%w: the checks took longer than --timeout %s: %s", errDoctorFailed, o.timeout, strings.Join(rep.Failed(), ", "))
+		}
 		if errors.Is(err, doctor.ErrConfig) {
 			return usageError(err)
 		}

@@ -274,6 +274,9 @@ func (r *run) checkSignature(_ context.Context) Result {
 			}{signer.Subject.String(), signer.NotAfter}
 		}
 	}
+	if len(r.docs) == 0 {
+		return skip(CheckSignature, "publish a document type for the participant, or name another participant", "participant %s has no document type", r.cfg.Participant)
+	}
 	if n == 0 {
 		return skip(CheckSignature, "", "no document of %s answered (see the document-types and path-encoding checks)", r.cfg.Participant)
 	}

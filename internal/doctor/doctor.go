@@ -215,16 +215,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	defer r.http.CloseIdleConnections()
 	if cfg.Participant.IsZero() && cfg.Admin != nil {
-		gs, _, err := cfg.Admin.Groups(ctx, "", 1)
+		p, err := pickParticipant(ctx, cfg)
 		if err != nil {
-			return nil, fmt.Errorf("doctor: listing the SMP's service groups to pick a participant: %w", err)
-		}
-		if len(gs) == 0 {
-			return nil, configErrorf("the SMP has no service group; name a participant to check")
-		}
-		p, err := cfg.Policy.Parse(identifier.Participant, gs[0].Participant)
-		if err != nil {
-			return nil, configErrorf("the SMP's first service group: %v", err)
+			return nil, err
 		}
 		r.cfg.Participant = p
 	}
@@ -249,6 +242,42 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return r.rep, err
 	}
 	return r.rep, nil
+}
+
+// pickParticipant returns the first service group (in the admin API's order) that has a document type, or the
+// first of all when none has one among the first pages.
+func pickParticipant(ctx context.Context, cfg Config) (identifier.ID, error) {
+	first, found, after := "", "", ""
+	for range 20 {
+		gs, next, err := cfg.Admin.Groups(ctx, after, 100)
+		if err != nil {
+			return identifier.ID{}, fmt.Errorf("doctor: listing the SMP's service groups to pick a participant: %w", err)
+		}
+		for _, g := range gs {
+			if first == "" {
+				first = g.Participant
+			}
+			if g.ServiceMetadata > 0 {
+				found = g.Participant
+				break
+			}
+		}
+		if found != "" || next == "" || len(gs) == 0 {
+			break
+		}
+		after = next
+	}
+	if found == "" {
+		found = first
+	}
+	if found == "" {
+		return identifier.ID{}, configErrorf("the SMP has no service group; name a participant to check")
+	}
+	p, err := cfg.Policy.Parse(identifier.Participant, found)
+	if err != nil {
+		return identifier.ID{}, configErrorf("the SMP's service group %q: %v", found, err)
+	}
+	return p, nil
 }
 
 func (r *run) add(res Result) { r.rep.Checks = append(r.rep.Checks, res) }

@@ -443,6 +443,24 @@ func TestDoctorFaults(t *testing.T) {
 		expect(t, rep, []string{doctor.CheckSignature}, []string{doctor.CheckSMLAgrees})
 	})
 
+	t.Run("SMP URL only", func(t *testing.T) {
+		cfg := e.config(t)
+		cfg.Participant, cfg.Admin = identifier.ID{}, nil
+		rep := run(t, cfg)
+		expect(t, rep, nil, []string{doctor.CheckNAPTR, doctor.CheckNAPTRTarget, doctor.CheckPathEncoding, doctor.CheckSignature,
+			doctor.CheckDocumentTypes, doctor.CheckSMLAgrees})
+		if c := rep.Check(doctor.CheckNAPTR); !strings.Contains(c.Fix, "name a participant") {
+			t.Errorf("naptr skipped without saying what to give: %+v", c)
+		}
+		// With the admin API, the first service group's participant is checked.
+		cfg.Admin = e.admin
+		rep = run(t, cfg)
+		expect(t, rep, nil, []string{doctor.CheckSMLAgrees})
+		if rep.Participant != smpapp.DemoParticipant {
+			t.Errorf("picked %q", rep.Participant)
+		}
+	})
+
 	t.Run("not registered", func(t *testing.T) {
 		cfg := e.config(t)
 		cfg.Participant = identifier.ID{Scheme: pid.Scheme, Value: "9915:nobody-here"}
