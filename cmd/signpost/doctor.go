@@ -105,7 +105,7 @@ func runDoctor(cmd *cobra.Command, o *doctorOptions, args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := o.fromConfig(cmd, c, &cfg); err != nil {
+		if err := o.fromConfig(cmd, c, &cfg, o.sample > 0 || len(args) == 0); err != nil {
 			return err
 		}
 	} else if o.sample > 0 {
@@ -132,7 +132,7 @@ func runDoctor(cmd *cobra.Command, o *doctorOptions, args []string) error {
 		return usageErrorf("doctor: --trust: %v", err)
 	}
 	if len(args) > 0 {
-		if cfg.Participant, err = identifier.PEPPOL.Parse(identifier.Participant, args[0]); err != nil {
+		if cfg.Participant, err = cfg.Policy.Parse(identifier.Participant, args[0]); err != nil {
 			return usageErrorf("doctor: %v", err)
 		}
 	}
@@ -164,9 +164,10 @@ func runDoctor(cmd *cobra.Command, o *doctorOptions, args []string) error {
 	return nil
 }
 
-// fromConfig takes from the SMP's configuration what the flags left open: the SMP's URL, the SML network and the
-// admin listener.
-func (o *doctorOptions) fromConfig(cmd *cobra.Command, c *conf.SMP, cfg *doctor.Config) error {
+// fromConfig takes from the SMP's configuration what the flags left open: the SMP's URL, the SML network and, when
+// needAdmin (to sample, or to pick a participant), the admin listener.
+func (o *doctorOptions) fromConfig(cmd *cobra.Command, c *conf.SMP, cfg *doctor.Config, needAdmin bool) error {
+	cfg.Policy = c.Policy() // the identifier rules the SMP applies (identifiers: peppol or oasis)
 	if cfg.SMPURL == "" {
 		cfg.SMPURL = c.SML.LogicalAddress
 		if cfg.SMPURL == "" {
@@ -187,11 +188,14 @@ func (o *doctorOptions) fromConfig(cmd *cobra.Command, c *conf.SMP, cfg *doctor.
 			return usageErrorf("doctor: %s has no sml.network or sml.zone: give --network or --zone", c.File())
 		}
 	}
+	if !needAdmin {
+		return nil
+	}
 	if c.Admin.Listen == "" {
 		if o.sample > 0 {
 			return usageErrorf("doctor: --sample needs the admin listener, and %s has no admin.listen", c.File())
 		}
-		return nil
+		return nil // then a participant must be named
 	}
 	tok, err := smpadmin.ReadTokenFile(c.Admin.TokenFile)
 	if err != nil {
