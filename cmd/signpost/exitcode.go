@@ -45,6 +45,7 @@ const (
 
 	exitSML        = 24
 	exitSMLPending = 25
+	exitDoctor     = 26
 
 	exitInterrupted = 130 // as a shell reports a command ended by SIGINT
 )
@@ -89,6 +90,7 @@ func exitCodes() []exitCodeRow {
 	return append(rows,
 		exitCodeRow{exitSML, "sml", "the SML refused the SMP's call or did not answer (signpost smp sml ...; the message has the SML's own)"},
 		exitCodeRow{exitSMLPending, "sml-pending", "smp sml status --wait: registrations were still pending, or some failed, when it gave up"},
+		exitCodeRow{exitDoctor, "doctor-failed", "doctor: a check failed (the report names each failed check and the fix to make)"},
 		exitCodeRow{exitInterrupted, "interrupted", "interrupted by SIGINT (Ctrl-C) or SIGTERM before it finished; servers stopped this way exit 0"},
 	)
 }
@@ -177,6 +179,8 @@ func exitCode(err error) int {
 		return exitSML
 	case errors.Is(err, errSMLPending):
 		return exitSMLPending
+	case errors.Is(err, errDoctorFailed):
+		return exitDoctor
 	case errors.Is(err, store.ErrLocked):
 		return exitStoreLocked
 	case errors.Is(err, store.ErrSchemaVersion):

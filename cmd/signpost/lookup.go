@@ -161,25 +161,25 @@ func runLookup(cmd *cobra.Command, o *lookupOptions, args []string) error {
 	return printResult(out, o.json, res)
 }
 
-// resolveNetwork returns the zone of --network or --zone and whether SMP URLs must be https.
+// resolveNetwork (of lookup and doctor) returns the zone of --network or --zone and whether SMP URLs must be https.
 func (o *lookupOptions) resolveNetwork(cmd *cobra.Command) (string, bool, error) {
 	network := o.network
 	zoneSet := cmd.Flags().Changed("zone")
 	if zoneSet {
 		if cmd.Flags().Changed("network") && network != conf.NetworkCustom {
-			return "", false, usageErrorf("lookup: --zone names a zone of your own, which --network %s sets already; leave out one of them (--zone implies --network %s)", network, conf.NetworkCustom)
+			return "", false, usageErrorf("%s: --zone names a zone of your own, which --network %s sets already; leave out one of them (--zone implies --network %s)", cmd.Name(), network, conf.NetworkCustom)
 		}
 		network = conf.NetworkCustom
 	}
 	if network == conf.NetworkCustom {
 		if strings.Trim(o.zone, ".") == "" {
-			return "", false, usageErrorf("lookup: --network %s needs --zone ZONE", conf.NetworkCustom)
+			return "", false, usageErrorf("%s: --network %s needs --zone ZONE", cmd.Name(), conf.NetworkCustom)
 		}
 		return o.zone, false, nil
 	}
 	n, ok := conf.SMLPreset(network)
 	if !ok {
-		return "", false, usageErrorf("lookup: --network %q: want %s or %s (with --zone)", network, strings.Join(conf.SMLPresetNames(), ", "), conf.NetworkCustom)
+		return "", false, usageErrorf("%s: --network %q: want %s or %s (with --zone)", cmd.Name(), network, strings.Join(conf.SMLPresetNames(), ", "), conf.NetworkCustom)
 	}
 	return n.Zone, !o.allowHTTP, nil
 }

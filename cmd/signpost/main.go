@@ -74,6 +74,7 @@ func newRootCmd() *cobra.Command {
   signpost sml     the Service Metadata Locator: an authoritative DNS zone and its SOAP management API
   signpost smp     the Service Metadata Publisher: signed endpoint records over HTTP
   signpost lookup  resolve a participant like a sending access point does
+  signpost doctor  check an SMP's setup as the network sees it (NAPTR, HTTPS, proxy, signatures, SML)
   signpost dev     everything on loopback in one process, for trying it out
 
 Exit codes (every command; 0 to 10 are the lookup's):
@@ -81,7 +82,7 @@ Exit codes (every command; 0 to 10 are the lookup's):
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newSMLCmd(), newSMPCmd(), newLookupCmd(), newDevCmd(), newVersionCmd())
+	root.AddCommand(newSMLCmd(), newSMPCmd(), newLookupCmd(), newDoctorCmd(), newDevCmd(), newVersionCmd())
 	classifyUsage(root)
 	return root
 }
