@@ -15,9 +15,9 @@ import (
 	smpapp "github.com/signpost-project/signpost/smp/app"
 )
 
-// startDev runs `signpost dev` in this process on free loopback ports until the test ends, and returns its options
+// startDevInProcess runs `signpost dev` in this process on free loopback ports until the test ends, and returns its options
 // once it says it is ready.
-func startDev(t *testing.T) *devOptions {
+func startDevInProcess(t *testing.T) *devOptions {
 	t.Helper()
 	o := &devOptions{dir: t.TempDir(), dnsAddr: testnet.FreeAddr(t), smlAddr: testnet.FreeAddr(t), smpAddr: testnet.FreeAddr(t),
 		opsAddr: testnet.FreeAddr(t), smpAdminAddr: testnet.FreeAddr(t), smlAdminAddr: testnet.FreeAddr(t), logLevel: "warn"}
@@ -50,7 +50,7 @@ func startDev(t *testing.T) *devOptions {
 // (exit 26, doctor-failed) and every other check passes; with --allow-http all pass (exit 0). With --config it takes
 // the SMP's URL, zone and admin listener from the configuration, picks the demo participant and samples.
 func TestDoctorCommand(t *testing.T) {
-	o := startDev(t)
+	o := startDevInProcess(t)
 	ctx := context.Background()
 	ca := filepath.Join(o.dir, "pki", "ca.pem")
 	base := []string{"doctor", "--dns", o.dnsAddr, "--zone", "sml.test", "--trust", ca, "--timeout", "30s"}
