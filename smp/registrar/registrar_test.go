@@ -2,11 +2,14 @@ package registrar_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/signpost-project/signpost/smp"
+	"github.com/signpost-project/signpost/smp/xmlbind"
 )
 
 // TestPutAndDeleteReachDNS: a PUT of a new service group gets the participant's NAPTR into the SML's DNS, a
@@ -205,5 +208,36 @@ func TestRegisteredByAnotherSMP(t *testing.T) {
 	a.waitState(t, q, smp.RegRegistered)
 	if got := a.calls(t, "list", "ok"); got < 1 {
 		t.Errorf("already-exists was not checked against the SML's List (%v calls)", got)
+	}
+}
+
+// TestImportedPeerFilesRegister: documents exported from another SMP (phoss-SMP's PUT body and a real PEPPOL
+// SignedServiceMetadata, testdata/smp/samples) imported as a directory get their participants registered through
+// the same outbox.
+func TestImportedPeerFilesRegister(t *testing.T) {
+	s := newStack(t, "")
+	a := s.newSMP(smpOptions{})
+	a.waitDrained(t)
+	dir := t.TempDir()
+	for _, f := range []string{"peppol-smp1_peppol-service-group.xml", "peppol-smp1_signed-service-metadata1.xml"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "smp", "samples", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := xmlbind.ImportDir(t.Context(), a.app.Service(), dir, xmlbind.Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	a.waitDrained(t)
+	for _, p := range []string{"iso6523-actorid-upis::9915:xxx", "iso6523-actorid-upis::0088:5026744000002"} {
+		if r := a.registration(t, p); r.State != smp.RegRegistered {
+			t.Errorf("%s: %+v, want registered", p, r)
+		}
+		if !s.smlHas(t, p) {
+			t.Errorf("%s is not in the SML's DNS", p)
+		}
 	}
 }
