@@ -61,7 +61,7 @@ func newSMPServeCmd() *cobra.Command {
 	var cfgPath string
 	cmd := &cobra.Command{
 		Use:   "serve --config FILE",
-		Short: "Serve the SMP read API (and SMP 2.0 under /bdxr-smp-2/); SIGHUP re-reads the signing key",
+		Short: "Serve the SMP read API (and SMP 2.0 under /bdxr-smp-2/); SIGHUP re-reads the HTTPS certificate files",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadSMP(cfgPath)
@@ -94,16 +94,22 @@ func newSMPServeCmd() *cobra.Command {
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)
 			defer signal.Stop(hup)
+			// SIGHUP reloads the HTTPS certificate files only (they are also read again when they change on disk);
+			// the signing key changes only through `signpost smp rekey`.
 			go func() {
 				for range hup {
-					changed, err := a.ReloadSigningKey()
+					changed, err := a.ReloadTLS()
 					switch {
 					case err != nil:
-						log.Error("SIGHUP: signing key not reloaded", "err", err)
+						log.Error("SIGHUP: HTTPS certificate not reloaded; the one in use stays", "err", err)
 					case changed:
-						log.Info("SIGHUP: new signing key; re-signing in the background")
+						log.Info("SIGHUP: new HTTPS certificate in use")
+					case cfg.HTTP.ACME.Enabled():
+						log.Info("SIGHUP: nothing to reload (ACME renews the HTTPS certificate itself)")
+					case !cfg.HTTP.TLS.Set():
+						log.Info("SIGHUP: nothing to reload (no http.tls)")
 					default:
-						log.Info("SIGHUP: signing key unchanged")
+						log.Info("SIGHUP: HTTPS certificate unchanged")
 					}
 				}
 			}()
@@ -211,13 +217,14 @@ func newSMPRekeyCmd() *cobra.Command {
 	var files conf.TLSFiles
 	cmd := &cobra.Command{
 		Use:   "rekey --config FILE [--cert NEW.pem --key NEW-key.pem | --pkcs12 NEW.p12 [--password-file F]]",
-		Short: "Switch to a new signing key and re-sign every document (server stopped; a running server re-signs on SIGHUP)",
+		Short: "Switch to a new signing key and re-sign every document (server stopped)",
 		Long: `rekey switches the SMP to a new signing key and re-signs every stored document with it, in batches; each
 document is replaced atomically, so readers get it signed by the old or by the new key, never a mix.
 
 The store is locked by a running server. With the server running, put the new key and certificate where the
-configuration's signing: section points and send it SIGHUP (or restart it): it switches and re-signs in the
-background while serving. With the server stopped, this command does the same; give the new files with
+configuration's signing: section points and restart it: it switches and re-signs in the background while
+serving (SIGHUP does not switch the signing key; it reloads only the HTTPS certificate files). With the server
+stopped, this command does the same; give the new files with
 --cert/--key (or --pkcs12), then point signing: in the configuration at them before the next start (a server
 started with another key than the store records re-signs everything with that key).`,
 		Args: cobra.NoArgs,
