@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -142,7 +143,7 @@ func (a *App) acmeManager() (*autocert.Manager, error) {
 	return &autocert.Manager{
 		Prompt:      autocert.AcceptTOS,
 		Cache:       autocert.DirCache(c.CacheDir),
-		HostPolicy:  autocert.HostWhitelist(c.Domains...),
+		HostPolicy:  hostPolicy(c.Domains),
 		RenewBefore: c.RenewBefore,
 		Email:       c.Email,
 		Client: &acme.Client{
@@ -151,6 +152,18 @@ func (a *App) acmeManager() (*autocert.Manager, error) {
 			UserAgent:    "signpost-smp",
 		},
 	}, nil
+}
+
+// hostPolicy allows the configured domains only. autocert asks it with the TLS server name, and, for an HTTP-01
+// challenge, with the request's Host, which carries a port when the challenge did not come to port 80.
+func hostPolicy(domains []string) autocert.HostPolicy {
+	allowed := autocert.HostWhitelist(domains...)
+	return func(ctx context.Context, host string) error {
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		return allowed(ctx, host)
+	}
 }
 
 // acmeWarmer obtains the certificate of each domain at start (not at the first client's handshake), retrying with
