@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -51,7 +50,8 @@ func pebbleBinary(t *testing.T) string {
 	pebble.once.Do(func() {
 		goBin, err := exec.LookPath("go")
 		if err != nil {
-			goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+			pebble.err = err
+			return
 		}
 		if pebble.dir, pebble.err = os.MkdirTemp("", "signpost-pebble-"); pebble.err != nil {
 			return
