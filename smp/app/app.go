@@ -140,6 +140,9 @@ func New(ctx context.Context, cfg *conf.SMP, log *slog.Logger, o *ops.Ops) (*App
 		}
 	}
 	a.tlsm = newTLSMetrics(reg)
+	if cfg.HTTP.ACME.Enabled() {
+		a.acmeErr = errors.New("http.acme: no certificate obtained yet")
+	}
 	ho := httpapi.Options{
 		SMP: svc, Creds: a.creds, Write: cfg.WriteEnabled(), MaxBodyBytes: cfg.Write.MaxBodyBytes, Log: log,
 		WriteTimeout: cfg.HTTP.WriteTimeout,

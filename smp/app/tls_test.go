@@ -321,4 +321,17 @@ func TestRedirectListener(t *testing.T) {
 	if len(errs) > 0 || len(serials) != 1 {
 		t.Fatalf("HTTPS beside the redirect: %v %v", serials, errs)
 	}
+	// TLS 1.2 and 1.3 only.
+	for _, v := range []uint16{tls.VersionTLS10, tls.VersionTLS11} {
+		c, err := tls.Dial("tcp", a.Addr(), &tls.Config{RootCAs: pool, ServerName: "smp.test", MinVersion: v, MaxVersion: v})
+		if err == nil {
+			c.Close()
+			t.Errorf("a TLS %x handshake succeeded", v)
+		}
+	}
+	c, err := tls.Dial("tcp", a.Addr(), &tls.Config{RootCAs: pool, ServerName: "smp.test", MaxVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatalf("TLS 1.2: %v", err)
+	}
+	c.Close()
 }
