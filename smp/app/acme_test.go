@@ -117,16 +117,20 @@ func loopbackDNS(t *testing.T) string {
 	return ""
 }
 
-// freePort returns a port of 127.0.0.1 that was free a moment ago (for Pebble's own listeners, which it binds
-// itself).
-func freePort(t *testing.T) int {
+// freePorts returns n distinct ports of 127.0.0.1 that were free a moment ago (for Pebble's own listeners, which
+// it binds itself, and the ports its validation connects to).
+func freePorts(t *testing.T, n int) []int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var out []int
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close() // all held open until every port is chosen: distinct
+		out = append(out, l.Addr().(*net.TCPAddr).Port)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return out
 }
 
 type pebbleCA struct {
@@ -316,6 +320,21 @@ func waitServed(t *testing.T, addr string, roots *x509.CertPool, what string, ac
 	return nil
 }
 
+// waitCached waits (bounded) for the certificate file in the cache directory: autocert writes it right after it
+// serves a new certificate.
+func waitCached(t *testing.T, file string) {
+	t.Helper()
+	for i := 0; ; i++ {
+		_, err := os.Stat(file)
+		if err == nil {
+			return
+		} else if i == 200 {
+			t.Fatalf("the certificate is not in the cache directory: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // TestACMEHTTP01AndRenewal: with http.acme and http.redirect_listen, the SMP obtains its certificate from Pebble
 // through the HTTP-01 challenge (Pebble's TLS-ALPN-01 validation is pointed at a closed port, so only HTTP-01 can
 // succeed), serves it with HTTP/2 to a client that trusts Pebble's root, keeps it in the cache directory, turns
@@ -325,10 +344,11 @@ func TestACMEHTTP01AndRenewal(t *testing.T) {
 	bin := pebbleBinary(t)
 	dir := t.TempDir()
 	caFile, certFile, keyFile := endpointCA(t, dir)
-	p := pebbleAt{listen: freePort(t), mgmt: freePort(t), httpPort: freePort(t), tlsPort: freePort(t), validity: 20 * time.Second}
+	ports := freePorts(t, 5)
+	p := pebbleAt{listen: ports[0], mgmt: ports[1], httpPort: ports[2], tlsPort: ports[3], validity: 20 * time.Second}
 	ca := p.start(t, bin, caFile, certFile, keyFile, loopbackDNS(t))
 	o := ops.New()
-	a := acmeSMP(t, dir, filepath.Join(dir, "acme"), p.directory(), caFile, freePort(t), p.httpPort, 15*time.Second, o)
+	a := acmeSMP(t, dir, filepath.Join(dir, "acme"), p.directory(), caFile, ports[4], p.httpPort, 15*time.Second, o)
 	serve(t, a)
 
 	first := waitServed(t, a.Addr(), ca.roots, "a certificate from Pebble", func(*x509.Certificate) bool { return true })
@@ -341,9 +361,7 @@ func TestACMEHTTP01AndRenewal(t *testing.T) {
 	if want := fmt.Sprintf("validate w/ HTTP: http://smp.test:%d/.well-known/acme-challenge/", p.httpPort); !strings.Contains(pebbleLog, want) {
 		t.Errorf("pebble's log shows no HTTP-01 validation (%q):\n%s", want, pebbleLog)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "acme", "smp.test")); err != nil {
-		t.Errorf("the certificate is not in the cache directory: %v", err)
-	}
+	waitCached(t, filepath.Join(dir, "acme", "smp.test"))
 	for i := 0; ; i++ {
 		if errs := o.Ready(context.Background()); errs["smp-https-certificate"] == nil {
 			break
@@ -370,18 +388,20 @@ func TestACMETLSALPN01AndCache(t *testing.T) {
 	bin := pebbleBinary(t)
 	dir := t.TempDir()
 	caFile, certFile, keyFile := endpointCA(t, dir)
-	p := pebbleAt{listen: freePort(t), mgmt: freePort(t), httpPort: freePort(t), tlsPort: freePort(t), validity: time.Hour}
+	ports := freePorts(t, 5)
+	p := pebbleAt{listen: ports[0], mgmt: ports[1], httpPort: ports[2], tlsPort: ports[3], validity: time.Hour}
 	ca := p.start(t, bin, caFile, certFile, keyFile, loopbackDNS(t))
 	a := acmeSMP(t, dir, filepath.Join(dir, "acme"), p.directory(), caFile, p.tlsPort, 0, 0, nil)
 	serve(t, a)
 	first := waitServed(t, a.Addr(), ca.roots, "a certificate from Pebble", func(*x509.Certificate) bool { return true })
+	waitCached(t, filepath.Join(dir, "acme", "smp.test"))
 	_ = ca.cmd.Process.Kill()
 	_ = ca.cmd.Wait()
 	dir2 := filepath.Join(dir, "second")
 	if err := os.MkdirAll(dir2, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	b := acmeSMP(t, dir2, filepath.Join(dir, "acme"), p.directory(), caFile, freePort(t), 0, 0, nil) // the first one's cache
+	b := acmeSMP(t, dir2, filepath.Join(dir, "acme"), p.directory(), caFile, ports[4], 0, 0, nil) // the first one's cache
 	serve(t, b)
 	again := waitServed(t, b.Addr(), ca.roots, "the cached certificate", func(*x509.Certificate) bool { return true })
 	if !again.Equal(first) {
