@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -58,8 +59,19 @@ func (c *SMP) Policy() identifier.Policy {
 type HTTP struct {
 	// Listen is HOST:PORT. Default 127.0.0.1:8080.
 	Listen string `yaml:"listen"`
-	// TLS, when set, serves HTTPS (PEPPOL lookups use plain HTTP; terminate TLS here or at a proxy).
+	// TLS, when set, serves HTTPS with this certificate (PEM cert with its chain and key, or PKCS#12). The files
+	// are read again when they change on disk (checked every TLSCheckInterval) and on SIGHUP; a bad new file
+	// keeps the certificate in use. Exclusive with ACME. PEPPOL requires HTTPS on port 443 since 2026-02-01.
 	TLS TLSFiles `yaml:"tls"`
+	// TLSCheckInterval is how often the http.tls files are checked for a change (size or modification time).
+	// Default 10s.
+	TLSCheckInterval time.Duration `yaml:"tls_check_interval"`
+	// ACME, when domains are set, obtains and renews the HTTPS certificate from an ACME CA (Let's Encrypt by
+	// default). Exclusive with TLS.
+	ACME ACME `yaml:"acme"`
+	// RedirectListen, when set with TLS or ACME, is a plain-HTTP listener (HOST:PORT, usually :80) that only
+	// redirects GET and HEAD to public_url's https origin and answers ACME HTTP-01 challenges. Default: none.
+	RedirectListen string `yaml:"redirect_listen"`
 	// ReadTimeout, WriteTimeout and IdleTimeout of connections. Defaults 30s, 30s, 120s.
 	ReadTimeout  time.Duration `yaml:"read_timeout"`
 	WriteTimeout time.Duration `yaml:"write_timeout"`
@@ -70,6 +82,34 @@ type HTTP struct {
 	// the client (for the limit on failed logins and the log). From any other peer those headers are ignored.
 	TrustedProxies []string `yaml:"trusted_proxies"`
 }
+
+// ACME configures certificates from an ACME CA (RFC 8555) for the public listener.
+type ACME struct {
+	// Domains are the host names of the certificate (one certificate per name); the first is public_url's host.
+	// Empty: ACME off.
+	Domains []string `yaml:"domains"`
+	// Email is the contact address registered with the CA (expiry and incident notices). Optional.
+	Email string `yaml:"email"`
+	// Directory is the CA's ACME directory URL. Default: Let's Encrypt's production directory.
+	Directory string `yaml:"directory"`
+	// CA is a PEM bundle that verifies the directory's HTTPS certificate instead of the system roots (a private
+	// or test CA such as Pebble). Optional.
+	CA string `yaml:"ca"`
+	// CacheDir keeps the account key and the certificates across restarts. Default: acme/ beside store.path.
+	CacheDir string `yaml:"cache_dir"`
+	// RenewBefore is how long before expiry a certificate is renewed. Default 0: a third of its validity, at most
+	// 30 days (30 days for Let's Encrypt's 90-day certificates).
+	RenewBefore time.Duration `yaml:"renew_before"`
+}
+
+// LetsEncryptDirectory is the default http.acme.directory.
+const LetsEncryptDirectory = "https://acme-v02.api.letsencrypt.org/directory"
+
+// Enabled reports whether ACME is configured.
+func (a ACME) Enabled() bool { return len(a.Domains) > 0 }
+
+// HTTPS reports whether the public listener serves HTTPS (http.tls or http.acme).
+func (h HTTP) HTTPS() bool { return h.TLS.Set() || h.ACME.Enabled() }
 
 // Write configures the write (management) API.
 type Write struct {
@@ -149,6 +189,17 @@ func (c *SMP) Defaults() {
 	if h.ReadHeaderTimeout == 0 {
 		h.ReadHeaderTimeout = 10 * time.Second
 	}
+	if h.TLSCheckInterval == 0 {
+		h.TLSCheckInterval = 10 * time.Second
+	}
+	if h.ACME.Enabled() {
+		if h.ACME.Directory == "" {
+			h.ACME.Directory = LetsEncryptDirectory
+		}
+		if h.ACME.CacheDir == "" {
+			h.ACME.CacheDir = filepath.Join(filepath.Dir(c.Store.Path), "acme")
+		}
+	}
 	if c.Admin.Listen == "" {
 		c.Admin.Listen = "127.0.0.1:8081"
 	}
@@ -219,6 +270,7 @@ func (c *SMP) Validate() error {
 	validateAddr(p, "ops.addr", c.Ops.Addr, true)
 	validateAddr(p, "http.listen", c.HTTP.Listen, false)
 	c.HTTP.TLS.validate(p, "http.tls", false)
+	c.HTTP.validateHTTPS(p, c.PublicURL)
 	validatePositive(p, "http.read_timeout", c.HTTP.ReadTimeout)
 	validatePositive(p, "http.write_timeout", c.HTTP.WriteTimeout)
 	validatePositive(p, "http.idle_timeout", c.HTTP.IdleTimeout)
@@ -265,6 +317,96 @@ func (c *SMP) Validate() error {
 	}
 	c.SML.validate(p)
 	return p.err(c.file)
+}
+
+// validateHTTPS checks http.tls, http.acme, http.redirect_listen and their agreement with public_url.
+func (h *HTTP) validateHTTPS(p *problems, publicURL string) {
+	validatePositive(p, "http.tls_check_interval", h.TLSCheckInterval)
+	a := &h.ACME
+	if h.TLS.Set() && a.Enabled() {
+		p.add("http.acme", "http.tls and http.acme are exclusive: give certificate files (http.tls) or let ACME obtain them (http.acme.domains), not both")
+	}
+	if !a.Enabled() && (a.Email != "" || a.Directory != "" || a.CA != "" || a.CacheDir != "" || a.RenewBefore != 0) {
+		p.add("http.acme.domains", "missing: the other http.acme keys need the host names to obtain certificates for")
+	}
+	for i, d := range a.Domains {
+		if msg := hostNameProblem(d); msg != "" {
+			p.add(fmt.Sprintf("http.acme.domains[%d]", i), "%q %s", d, msg)
+		}
+	}
+	if a.Email != "" && (!strings.Contains(a.Email, "@") || strings.ContainsAny(a.Email, " \t\r\n")) {
+		p.add("http.acme.email", "%q is not an email address", a.Email)
+	}
+	if a.Enabled() {
+		if u, err := url.Parse(a.Directory); err != nil || u.Scheme != "https" || u.Host == "" {
+			p.add("http.acme.directory", "%q is not an https URL of an ACME directory, like %s", a.Directory, LetsEncryptDirectory)
+		}
+	}
+	if a.RenewBefore < 0 {
+		p.add("http.acme.renew_before", "must not be negative (0: a third of the certificate's validity)")
+	}
+	if h.RedirectListen != "" {
+		validateAddr(p, "http.redirect_listen", h.RedirectListen, false)
+		if !h.HTTPS() {
+			p.add("http.redirect_listen", "only with HTTPS: it redirects to https, so set http.tls or http.acme too (or leave it out)")
+		}
+		if h.RedirectListen == h.Listen && !strings.HasSuffix(h.Listen, ":0") {
+			p.add("http.redirect_listen", "%q is also http.listen; the redirect needs a port of its own (usually :80 beside :443)", h.RedirectListen)
+		}
+	}
+	if !h.HTTPS() || publicURL == "" {
+		return
+	}
+	u, err := url.Parse(publicURL)
+	if err != nil {
+		return // reported by public_url's own check
+	}
+	if u.Scheme != "https" {
+		p.add("public_url", "%q is http but this SMP serves HTTPS (http.tls or http.acme): the SML registration announces public_url, so give its https:// form", publicURL)
+	}
+	if a.Enabled() && !slices.Contains(lowered(a.Domains), strings.ToLower(u.Hostname())) {
+		p.add("http.acme.domains", "%v does not name public_url's host %q: clients reaching public_url would get no certificate", a.Domains, u.Hostname())
+	}
+}
+
+func lowered(l []string) []string {
+	out := make([]string, len(l))
+	for i, s := range l {
+		out[i] = strings.ToLower(s)
+	}
+	return out
+}
+
+// hostNameProblem says what is wrong with an ACME domain, or "" when it is a DNS host name.
+func hostNameProblem(d string) string {
+	switch {
+	case d == "":
+		return "is empty"
+	case isIP(d):
+		return "is an IP address; ACME here obtains certificates for DNS names"
+	case strings.Contains(d, "*"):
+		return "is a wildcard; the HTTP-01 and TLS-ALPN-01 challenges cannot prove one (name each host)"
+	case strings.HasSuffix(d, "."):
+		return "ends with a dot; leave it out"
+	case !strings.Contains(d, "."):
+		return "is not a fully qualified name (like smp.example.org)"
+	}
+	for _, l := range strings.Split(d, ".") {
+		if l == "" || len(l) > 63 || strings.HasPrefix(l, "-") || strings.HasSuffix(l, "-") {
+			return "is not a valid host name"
+		}
+		for _, r := range l {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return "is not a valid host name (letters, digits, hyphens and dots; IDNs in their xn-- form)"
+			}
+		}
+	}
+	return ""
+}
+
+func isIP(s string) bool {
+	_, err := netip.ParseAddr(s)
+	return err == nil
 }
 
 func validateURL(p *problems, path, s string, required bool) {

@@ -62,7 +62,7 @@ func newSMPServeCmd() *cobra.Command {
 	var cfgPath string
 	cmd := &cobra.Command{
 		Use:   "serve --config FILE",
-		Short: "Serve the SMP read API (and SMP 2.0 under /bdxr-smp-2/); SIGHUP re-reads the signing key",
+		Short: "Serve the SMP read API (and SMP 2.0 under /bdxr-smp-2/); SIGHUP re-reads the HTTPS certificate files",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadSMP(cfgPath)
@@ -95,16 +95,22 @@ func newSMPServeCmd() *cobra.Command {
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)
 			defer signal.Stop(hup)
+			// SIGHUP reloads the HTTPS certificate files only (they are also read again when they change on disk);
+			// the signing key changes only through `signpost smp rekey`.
 			go func() {
 				for range hup {
-					changed, err := a.ReloadSigningKey()
+					changed, err := a.ReloadTLS()
 					switch {
 					case err != nil:
-						log.Error("SIGHUP: signing key not reloaded", "err", err)
+						log.Error("SIGHUP: HTTPS certificate not reloaded; the one in use stays", "err", err)
 					case changed:
-						log.Info("SIGHUP: new signing key; re-signing in the background")
+						log.Info("SIGHUP: new HTTPS certificate in use")
+					case cfg.HTTP.ACME.Enabled():
+						log.Info("SIGHUP: nothing to reload (ACME renews the HTTPS certificate itself)")
+					case !cfg.HTTP.TLS.Set():
+						log.Info("SIGHUP: nothing to reload (no http.tls)")
 					default:
-						log.Info("SIGHUP: signing key unchanged")
+						log.Info("SIGHUP: HTTPS certificate unchanged")
 					}
 				}
 			}()

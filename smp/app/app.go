@@ -6,7 +6,6 @@ package app
 import (
 	"context"
 	"crypto"
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -17,7 +16,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/crypto/acme/autocert"
+
 	"github.com/signpost-project/signpost/conf"
+	"github.com/signpost-project/signpost/internal/certreload"
 	"github.com/signpost-project/signpost/internal/clientip"
 	"github.com/signpost-project/signpost/internal/lifecycle"
 	"github.com/signpost-project/signpost/internal/ops"
@@ -50,7 +53,15 @@ type App struct {
 	reg    *registrar.Registrar // delivers the SML intents; nil when the SMP registers in no SML
 	regWG  sync.WaitGroup
 	regEnd context.CancelFunc
-	roll   *rollover // the signing key schedule (rollover.go)
+	roll   *rollover       // the signing key schedule (rollover.go)
+	redir  *lifecycle.HTTP // http.redirect_listen, or nil
+
+	// HTTPS (tls.go): the http.tls files in use, or the ACME manager.
+	certs   *certreload.Reloader
+	acme    *autocert.Manager
+	tlsm    *tlsMetrics
+	tlsMu   sync.Mutex
+	acmeErr error // ACME has no certificate for a domain yet (readiness)
 
 	mu       sync.Mutex
 	cancel   context.CancelFunc
@@ -151,6 +162,17 @@ func New(ctx context.Context, cfg *conf.SMP, log *slog.Logger, o *ops.Ops, opts 
 			return nil, err
 		}
 	}
+	var promReg prometheus.Registerer = prometheus.NewRegistry()
+	if o != nil {
+		promReg = o.Registry
+		if cfg.HTTP.ACME.Enabled() {
+			o.AddCheck("smp-https-certificate", a.httpsCheck)
+		}
+	}
+	a.tlsm = newTLSMetrics(promReg)
+	if cfg.HTTP.ACME.Enabled() {
+		a.acmeErr = errors.New("http.acme: no certificate obtained yet")
+	}
 	ho := httpapi.Options{
 		SMP: svc, Creds: a.creds, Write: cfg.WriteEnabled(), MaxBodyBytes: cfg.Write.MaxBodyBytes, Log: log,
 		WriteTimeout: cfg.HTTP.WriteTimeout,
@@ -214,8 +236,10 @@ func (a *App) AdminAddr() string {
 }
 
 // Servers returns the lifecycle of the running SMP: the background re-signer (when documents signed by an older
-// key or rendered for another layout remain), the signing key schedule (rollover.go), the admin token, the admin
-// listener and the public listener (HTTP, or HTTPS with HTTP/2 when http.tls is set: one code path).
+// key or rendered for another layout remain), the signing key schedule (rollover.go), the SML registrar, the admin
+// token, the admin listener, what keeps the HTTPS certificate current (tls.go), the public listener (HTTP, or HTTPS
+// with HTTP/2 when http.tls or http.acme is set: one code path) and the plain-HTTP redirect listener when
+// http.redirect_listen is set.
 func (a *App) Servers() []lifecycle.Server {
 	h := a.cfg.HTTP
 	srv := &http.Server{
@@ -226,19 +250,19 @@ func (a *App) Servers() []lifecycle.Server {
 	// Each response in one write (the SMP's handlers never stream): half the syscalls of net/http's default for a
 	// signed document, which is larger than its 4 KiB buffer (docs/BENCHMARKS.md).
 	a.web = &lifecycle.HTTP{N: "smp http", Server: srv, Coalesce: true}
-	if h.TLS.Set() {
+	var keep []lifecycle.Server
+	if h.HTTPS() {
 		a.web.N = "smp https"
-		key, chain, err := LoadSigningKey(h.TLS)
-		if err != nil {
-			return []lifecycle.Server{lifecycle.Func{N: "smp https", Up: func(context.Context) error { return fmt.Errorf("http.tls: %w", err) }}}
+		var err error
+		if keep, err = a.setupHTTPS(); err != nil {
+			return []lifecycle.Server{lifecycle.Func{N: "smp https", Up: func(context.Context) error { return err }}}
 		}
-		a.web.TLS = tlsConfig(key, chain)
 	}
 	a.adm = &lifecycle.HTTP{N: "smp admin", Server: &http.Server{
 		Addr: a.cfg.Admin.Listen, Handler: a.admin, ReadHeaderTimeout: h.ReadHeaderTimeout,
 		ReadTimeout: h.ReadTimeout, WriteTimeout: 10 * time.Minute, IdleTimeout: h.IdleTimeout,
 	}}
-	return []lifecycle.Server{
+	out := []lifecycle.Server{
 		lifecycle.Func{N: "smp sml registrar", Up: func(context.Context) error { a.startRegistrar(); return nil },
 			Down: func(context.Context) error { a.stopRegistrar(); return nil }},
 		lifecycle.Func{N: "smp re-signer", Up: func(context.Context) error {
@@ -255,22 +279,13 @@ func (a *App) Servers() []lifecycle.Server {
 			return err
 		}},
 		a.adm,
-		a.web,
 	}
-}
-
-func tlsCertificate(key crypto.Signer, chain []*x509.Certificate) tls.Certificate {
-	c := tls.Certificate{PrivateKey: key, Leaf: chain[0]}
-	for _, x := range chain {
-		c.Certificate = append(c.Certificate, x.Raw)
+	out = append(out, keep...)
+	out = append(out, a.web)
+	if a.redir = a.redirectServer(); a.redir != nil {
+		out = append(out, a.redir)
 	}
-	return c
-}
-
-func tlsConfig(key crypto.Signer, chain []*x509.Certificate) *tls.Config {
-	c := tlsCertificate(key, chain)
-	// HTTP/2 is negotiated by ALPN; net/http serves it on a TLS listener that offers it.
-	return &tls.Config{Certificates: []tls.Certificate{c}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}
+	return out
 }
 
 // startResign re-signs in the background (with newKey first, when given). A failure is logged and retried with
@@ -349,8 +364,8 @@ type keyPair struct {
 }
 
 // ReloadSigningKey reads the signing files of the configuration again; if they hold another certificate, the
-// service switches to it at once and re-signs every document in the background. `signpost smp serve` calls it
-// on SIGHUP. It reports whether the key changed.
+// service switches to it at once and re-signs every document in the background. It reports whether the key
+// changed. SIGHUP no longer calls it (SIGHUP reloads the HTTPS files only: ReloadTLS).
 func (a *App) ReloadSigningKey() (bool, error) {
 	key, chain, err := LoadSigningKey(a.cfg.Signing)
 	if err != nil {
