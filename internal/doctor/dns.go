@@ -129,7 +129,7 @@ func (r *run) checkHTTPS() Result {
 	if err != nil {
 		return fail(CheckHTTPS, "", "%s URL %q does not parse: %v", from, u, err)
 	}
-	const fixHTTPS = "serve the SMP over HTTPS on port 443 with a certificate from a public web CA (http.tls in conf/smp.yaml, " +
+	const fixHTTPS = "serve the SMP over HTTPS on port 443 with a certificate from a public web CA (http.acme, or http.tls files, in conf/smp.yaml, " +
 		"or a TLS reverse proxy in front), and set public_url to the https URL; the SMP then updates its SML entry"
 	if !strings.EqualFold(p.Scheme, "https") {
 		if r.cfg.AllowHTTP {

@@ -52,7 +52,7 @@ func (r *run) checkTLS(ctx context.Context) Result {
 			return fail(CheckTLS, "install a certificate whose subject alternative names include "+host,
 				"the certificate at %s does not name %s: %v", addr, host, err)
 		case errors.As(err, &ci) && ci.Reason == x509.Expired:
-			return fail(CheckTLS, "renew the certificate and install it (replace the files of http.tls, or the proxy's, and reload); if an ACME client renews it, see why it did not",
+			return fail(CheckTLS, "renew the certificate and install it (replace the files of http.tls, or the proxy's; the SMP reads them again on change); with http.acme, see the log and signpost_smp_acme_errors_total for why it did not renew",
 				"the certificate at %s is expired or not yet valid: %v", addr, err)
 		case errors.As(err, &ua):
 			return fail(CheckTLS, "use a certificate from a public web CA (not the PEPPOL SMP CA), and serve its intermediate certificates too",
