@@ -358,18 +358,7 @@ backup succeeds, with mode 0600. Restore it with "signpost sml restore" while th
 				return err
 			}
 			defer done()
-			var n int64
-			// 0600 before the file appears: a store holds every SMP's owner and every participant.
-			err = writeFileAtomicMode(args[0], 0o600, func(w io.Writer) error {
-				var err error
-				n, err = api.Backup(cmd.Context(), w)
-				return err
-			})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "backed up %d bytes to %s\n", n, args[0])
-			return nil
+			return writeBackup(cmd.OutOrStdout(), args[0], func(w io.Writer) (int64, error) { return api.Backup(cmd.Context(), w) })
 		},
 	}
 	t.flags(cmd.Flags())
@@ -396,6 +385,22 @@ secondaries hold, so they transfer the restored zone: a serial never goes back.`
 	}
 	cmd.Flags().StringVar(&cfgPath, "config", "conf/sml.yaml", "SML configuration file (YAML)")
 	return cmd
+}
+
+// writeBackup writes a store's backup to path, whole or not at all, with mode 0600 before the file appears (a
+// store holds owners, participants and credential hashes), and says how much it wrote.
+func writeBackup(out io.Writer, path string, backup func(io.Writer) (int64, error)) error {
+	var n int64
+	err := writeFileAtomicMode(path, 0o600, func(w io.Writer) error {
+		var err error
+		n, err = backup(w)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "backed up %d bytes to %s\n", n, path)
+	return nil
 }
 
 // restoreStore puts the backup in place of the store at path (store.Restore refuses while a running server holds

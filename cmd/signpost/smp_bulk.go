@@ -162,17 +162,7 @@ backup succeeds, with mode 0600 (it holds the users' password hashes and token h
 "signpost smp restore" while the server is stopped.`,
 		Args: cobra.ExactArgs(1),
 		RunE: withAdmin(t, func(cmd *cobra.Command, args []string, api smpadmin.API) error {
-			var n int64
-			err := writeFileAtomicMode(args[0], 0o600, func(w io.Writer) error {
-				var err error
-				n, err = api.Backup(cmd.Context(), w)
-				return err
-			})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "backed up %d bytes to %s\n", n, args[0])
-			return nil
+			return writeBackup(cmd.OutOrStdout(), args[0], func(w io.Writer) (int64, error) { return api.Backup(cmd.Context(), w) })
 		}),
 	}
 	t.flags(cmd.Flags())
