@@ -296,6 +296,8 @@ Signpost dev is ready.
   PKI            %s
 `, o.dnsAddr, devZone, o.smlAddr, files.CA, o.smpAddr, devSMPID, shellPath(tokenFile), o.smpAdminAddr, o.opsAddr, files.Dir)
 	fmt.Fprintf(out, "  SML admin API  http://%s  (signpost sml status --admin-addr %s --token-file %s)\n", o.smlAdminAddr, o.smlAdminAddr, shellPath(filepath.Join(o.dir, "sml-admin.token")))
+	fmt.Fprintf(out, "  registrations  the SMP registers what it publishes in the SML through its outbox:\n"+
+		"                 bin/signpost smp sml status --admin-addr %s --token-file %s --wait 10s\n", o.smpAdminAddr, shellPath(tokenFile))
 	if !o.noSeed {
 		fmt.Fprintf(out, "\nLook up the demo participant (paste in another terminal, from the repository root):\n  %s\n",
 			devLookupCommand(o, files))
