@@ -33,6 +33,11 @@ type zoneIdx struct {
 	// the current serial (the fast path relocates it for other names; see nxdomain).
 	wild int
 	nx   []byte
+	// The compact participant index (compact.go): names by suffix, and the records they share.
+	psets    []*pset
+	tmpls    []*tmpl // nil where freed
+	tmplIdx  map[string]uint32
+	freeTmpl []uint32
 }
 
 // node is the data at one owner name: its RRsets by type, and the answers packed for it.
@@ -120,7 +125,17 @@ func (s *Server) buildZone(a zone.Apex) (*zoneIdx, error) {
 	z := &zoneIdx{name: name, apex: a, nodes: map[string]*node{}, below: map[string]int{}, gen: 1}
 	var bad error
 	in := interner{}
+	scratch := make([]byte, 0, 512)
 	serial, err := s.src.Records(a.Zone, func(r zone.Record) error {
+		if z.nodes[r.Name] == nil {
+			switch z.compactAdd(&r, &scratch) {
+			case compactAdded:
+				z.records++
+				return nil
+			case compactSame:
+				return nil
+			}
+		}
 		rr, err := in.rr(r)
 		if err != nil {
 			if bad == nil {
@@ -128,15 +143,26 @@ func (s *Server) buildZone(a zone.Apex) (*zoneIdx, error) {
 			}
 			return nil
 		}
-		if !dns.IsSubDomain(name, rr.Header().Name) || rr.Header().Name == name {
+		owner := rr.Header().Name
+		if !dns.IsSubDomain(name, owner) || owner == name {
 			if bad == nil {
-				bad = fmt.Errorf("record %s is not below the zone %s", rr.Header().Name, name)
+				bad = fmt.Errorf("record %s is not below the zone %s", owner, name)
 			}
 			return nil
+		}
+		if z.nodes[owner] == nil {
+			if old := z.compactTake(owner); old != nil {
+				z.records--
+				z.addLoad(old)
+			}
 		}
 		z.addLoad(rr)
 		return nil
 	})
+	for _, p := range z.psets {
+		p.sha.fit()
+		p.md5.fit()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("dnsserver: load zone %s: %w", name, err)
 	}
@@ -273,18 +299,30 @@ func (z *zoneIdx) apply(c zone.Change) {
 			for i := range n.sets {
 				n.sets[i].rrs = slices.Clone(n.sets[i].rrs)
 			}
+		} else if rr := z.compactTake(name); rr != nil {
+			// A compact name that gets another record, or loses its own, becomes a node.
+			n = &node{sets: addToSets(nil, rr)}
 		} else {
 			n = &node{}
 		}
 		changed[name] = n
 		return n
 	}
+	scratch := make([]byte, 0, 512)
 	for _, r := range c.Deleted {
 		rr, err := toRR(r)
 		if err != nil || rr.Header().Name == z.name {
 			continue
 		}
-		n := get(rr.Header().Name)
+		name := rr.Header().Name
+		if _, ok := changed[name]; !ok && z.nodes[name] == nil {
+			r.Name = name
+			if z.compactDel(&r, &scratch) {
+				z.records--
+				continue
+			}
+		}
+		n := get(name)
 		before := countRRs(n.sets)
 		n.sets = removeFromSets(n.sets, rr)
 		z.records -= before - countRRs(n.sets)
@@ -295,7 +333,18 @@ func (z *zoneIdx) apply(c zone.Change) {
 		if err != nil || rr.Header().Name == z.name || !dns.IsSubDomain(z.name, rr.Header().Name) {
 			continue
 		}
-		n := get(rr.Header().Name)
+		name := rr.Header().Name
+		if _, ok := changed[name]; !ok && z.nodes[name] == nil {
+			r.Name = name
+			switch z.compactAdd(&r, &scratch) {
+			case compactAdded:
+				z.records++
+				continue
+			case compactSame:
+				continue
+			}
+		}
+		n := get(name)
 		before := countRRs(n.sets)
 		n.sets = addToSets(n.sets, rr)
 		z.records += countRRs(n.sets) - before

@@ -69,6 +69,7 @@ func (s *Server) transfer(w dns.ResponseWriter, r *dns.Msg) {
 			rrs = append(rrs, set.rrs...)
 		}
 	}
+	z.eachCompact(func(rr dns.RR) { rrs = append(rrs, rr) })
 	s.mu.RUnlock()
 	all := make([]dns.RR, 0, len(rrs)+2)
 	all = append(all, soa)
