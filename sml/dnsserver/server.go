@@ -208,6 +208,7 @@ func (s *Server) Start(ctx context.Context) error {
 		Net:               "tcp",
 		Handler:           dns.HandlerFunc(s.ServeDNS),
 		MsgAcceptFunc:     acceptFunc,
+		DecorateReader:    func(r dns.Reader) dns.Reader { return strictReader{r} },
 		TsigProvider:      s.keys,
 		IdleTimeout:       func() time.Duration { return s.cfg.TCPIdleTimeout },
 		ReadTimeout:       s.cfg.TCPIdleTimeout,

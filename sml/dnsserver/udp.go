@@ -141,6 +141,10 @@ func (s *Server) serveRaw(pkt []byte, w *udpWriter) {
 		_ = w.WriteMsg(m)
 		return
 	}
+	if len(req.Question) == 1 && malformed(pkt) {
+		s.formerr(w, req)
+		return
+	}
 	if t := req.IsTsig(); t != nil {
 		w.tsigStatus = dns.TsigVerifyWithProvider(pkt, s.keys, "", false)
 		w.tsigMAC = t.MAC
