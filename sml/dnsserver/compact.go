@@ -483,7 +483,7 @@ const (
 // compactAdd adds r (owner name: lower-case FQDN strictly inside the zone, not in z.nodes) when it can be
 // compact. scratch is reused for the template key.
 func (z *zoneIdx) compactAdd(r *zone.Record, scratch *[]byte) int {
-	if r.Type != zone.TypeNAPTR && r.Type != zone.TypeCNAME {
+	if (r.Type != zone.TypeNAPTR && r.Type != zone.TypeCNAME) || z.noCompact {
 		return compactNo
 	}
 	kind, key, rest, ok := splitCompact(r.Name)

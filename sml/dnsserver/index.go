@@ -38,6 +38,8 @@ type zoneIdx struct {
 	tmpls    []*tmpl // nil where freed
 	tmplIdx  map[string]uint32
 	freeTmpl []uint32
+	// noCompact (tests) keeps every name a node.
+	noCompact bool
 }
 
 // node is the data at one owner name: its RRsets by type, and the answers packed for it.
@@ -122,7 +124,7 @@ func (s *Server) loadZone(a zone.Apex) (z *zoneIdx, err error) {
 
 func (s *Server) buildZone(a zone.Apex) (*zoneIdx, error) {
 	name := strings.ToLower(dns.Fqdn(a.Zone))
-	z := &zoneIdx{name: name, apex: a, nodes: map[string]*node{}, below: map[string]int{}, gen: 1}
+	z := &zoneIdx{name: name, apex: a, nodes: map[string]*node{}, below: map[string]int{}, gen: 1, noCompact: s.noCompact}
 	var bad error
 	in := interner{}
 	scratch := make([]byte, 0, 512)

@@ -97,6 +97,8 @@ type Server struct {
 	notifier *notifier
 	started  bool
 	noBatch  bool // tests: the plain UDP loop instead of recvmmsg/sendmmsg
+	// noCompact (tests) keeps every name a node: the reference the compact index is compared with.
+	noCompact bool
 
 	// panicHook, when set (tests only, before Start), is called at each edge with the edge and the name being
 	// handled (query name, zone or owner name), so that a test can make it panic.
