@@ -57,6 +57,17 @@ func (s *Service) Records(zoneName string, fn func(zone.Record) error) (serial u
 	return s.records(d, nil, fn)
 }
 
+// StreamRecords is Records with head called with the snapshot's serial before the first record (the DNS
+// server's ZoneStreamer: an AXFR streams from the store without a copy of the zone).
+func (s *Service) StreamRecords(zoneName string, head func(serial uint32) error, fn func(zone.Record) error) error {
+	d, ok := s.domains[fqdn(zoneName)]
+	if !ok {
+		return errorf(KindNotFound, "%s is not a zone of this SML", zoneName)
+	}
+	_, err := s.records(d, head, fn)
+	return err
+}
+
 // records is Records with head called with the snapshot's serial before the first record.
 func (s *Service) records(d *Domain, head func(serial uint32) error, fn func(zone.Record) error) (serial uint32, err error) {
 	var fnErr error

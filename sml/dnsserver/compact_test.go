@@ -144,8 +144,10 @@ func variants(name string, qtype uint16, id uint16) [][]byte {
 // tcpWriter is a dns.ResponseWriter that looks like a TCP connection and keeps what is written.
 type tcpWriter struct{ out [][]byte }
 
-func (w *tcpWriter) LocalAddr() net.Addr  { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 53} }
-func (w *tcpWriter) RemoteAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5353} }
+func (w *tcpWriter) LocalAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 53} }
+func (w *tcpWriter) RemoteAddr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5353}
+}
 func (w *tcpWriter) WriteMsg(m *dns.Msg) error {
 	b, err := m.Pack()
 	if err != nil {

@@ -65,6 +65,15 @@ func (g *genSource) Apexes() ([]zone.Apex, error) { return []zone.Apex{g.apex}, 
 
 func (g *genSource) Changes(string, uint32) ([]zone.Change, bool, error) { return nil, false, nil }
 
+// StreamRecords streams the zone for an AXFR (dnsserver.ZoneStreamer).
+func (g *genSource) StreamRecords(name string, head func(uint32) error, fn func(zone.Record) error) error {
+	if err := head(g.apex.SOA.Serial); err != nil {
+		return err
+	}
+	_, err := g.Records(name, fn)
+	return err
+}
+
 func (g *genSource) Records(_ string, fn func(zone.Record) error) (uint32, error) {
 	if err := fn(zone.Record{Name: "ns1.sml.test.", Type: zone.TypeA, TTL: 3600, Addr: netip.MustParseAddr("127.0.0.1")}); err != nil {
 		return 0, err
