@@ -3,6 +3,7 @@ package dnsserver
 import (
 	"encoding/binary"
 	"math/bits"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -37,18 +38,24 @@ const (
 	kindMD5
 )
 
-// b32val maps a lower-case base32 character to its value plus one; 0 for any other byte.
-var b32val = func() (t [256]byte) {
+// b32dec maps a lower-case base32 character to its value; 0xff for any other byte.
+var b32dec = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
 	for i, c := range "abcdefghijklmnopqrstuvwxyz234567" {
-		t[c] = byte(i + 1)
+		t[c] = byte(i)
 	}
 	return t
 }()
 
-// hexval maps a lower-case hex digit to its value plus one; 0 for any other byte.
-var hexval = func() (t [256]byte) {
+// hexdec maps a lower-case hex digit to its value; 0xff for any other byte.
+var hexdec = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
 	for i, c := range "0123456789abcdef" {
-		t[c] = byte(i + 1)
+		t[c] = byte(i)
 	}
 	return t
 }()
@@ -59,32 +66,35 @@ var hexval = func() (t [256]byte) {
 func splitCompact[S string | []byte](name S) (kind int, key [32]byte, rest S, ok bool) {
 	switch {
 	case len(name) > sha256LabelLen && name[sha256LabelLen] == '.':
-		var acc uint64
-		nb, o := 0, 0
-		for i := range sha256LabelLen {
-			v := b32val[name[i]]
-			if v == 0 {
-				return 0, key, rest, false
+		l := name[:sha256LabelLen]
+		var bad byte
+		// Six groups of 8 characters (40 bits, 5 bytes each), then 4 characters: 16 bits and 4 zero bits.
+		for g := range 6 {
+			var v uint64
+			for _, c := range []byte{l[g*8], l[g*8+1], l[g*8+2], l[g*8+3], l[g*8+4], l[g*8+5], l[g*8+6], l[g*8+7]} {
+				d := b32dec[c]
+				bad |= d
+				v = v<<5 | uint64(d&31)
 			}
-			acc = acc<<5 | uint64(v-1)
-			nb += 5
-			for nb >= 8 && o < 32 {
-				nb -= 8
-				key[o] = byte(acc >> nb)
-				o++
-			}
+			key[g*5], key[g*5+1], key[g*5+2], key[g*5+3], key[g*5+4] = byte(v>>32), byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
 		}
-		if acc&(1<<nb-1) != 0 { // the 4 padding bits of the last character
+		d0, d1, d2, d3 := b32dec[l[48]], b32dec[l[49]], b32dec[l[50]], b32dec[l[51]]
+		bad |= d0 | d1 | d2 | d3
+		v := uint32(d0&31)<<15 | uint32(d1&31)<<10 | uint32(d2&31)<<5 | uint32(d3&31)
+		if bad&0xe0 != 0 || v&15 != 0 {
 			return 0, key, rest, false
 		}
+		key[30], key[31] = byte(v>>12), byte(v>>4)
 		return kindSHA256, key, name[sha256LabelLen+1:], true
 	case len(name) > md5LabelLen && name[md5LabelLen] == '.' && name[0] == 'b' && name[1] == '-':
+		var bad byte
 		for i := range 16 {
-			h, l := hexval[name[2+2*i]], hexval[name[3+2*i]]
-			if h == 0 || l == 0 {
-				return 0, key, rest, false
-			}
-			key[i] = (h-1)<<4 | (l - 1)
+			h, l := hexdec[name[2+2*i]], hexdec[name[3+2*i]]
+			bad |= h | l
+			key[i] = h<<4 | l&15
+		}
+		if bad&0xf0 != 0 {
+			return 0, key, rest, false
 		}
 		return kindMD5, key, name[md5LabelLen+1:], true
 	}
@@ -537,7 +547,33 @@ func (z *zoneIdx) compactAdd(r *zone.Record, scratch *[]byte) int {
 		z.psets = append(z.psets, p)
 	}
 	p.put(kind, &key, ref)
+	z.prebuildCompact(p, kind, ref, r.Name)
 	return compactAdded
+}
+
+// prebuildCompact packs the answer for the own type (and ANY) of template ref in pset p and kind, when it is
+// not packed yet, so that the first query of a name is as fast as the next. name is a name that holds it.
+func (z *zoneIdx) prebuildCompact(p *pset, kind int, ref uint32, name string) {
+	t := z.tmpls[ref-1]
+	set := slices.Index(z.psets, p)
+	if set < 0 || t.lookup(uint16(set), kind, t.t, 0) != nil {
+		return
+	}
+	a := z.resolve(name, t.t)
+	if !a.static || !tmplCacheable(a, name) {
+		return
+	}
+	m := &dns.Msg{Compress: true}
+	m.Response, m.Authoritative = true, true
+	m.Question = []dns.Question{{Name: name, Qtype: t.t, Qclass: dns.ClassINET}}
+	m.Answer = a.answer
+	full, err := m.Pack()
+	if err != nil {
+		return
+	}
+	b := compact(full)
+	t.store(tcached{set: uint16(set), kind: uint8(kind), qtype: t.t, msg: b})
+	t.store(tcached{set: uint16(set), kind: uint8(kind), qtype: dns.TypeANY, msg: b})
 }
 
 // compactDel removes the compact name of r when it holds r's record (TTL aside); it reports whether it did.
