@@ -480,7 +480,23 @@ func (z *zoneIdx) exists(name string) bool {
 	return t != nil
 }
 
-const upperASCII = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+// lowerName puts the lower-case FQDN of name (presentation form) into *buf and returns it: the owner names
+// the source gives are matched without allocating (the SML's B- names come with an upper-case B).
+func lowerName(buf *[]byte, name string) []byte {
+	b := (*buf)[:0]
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	if len(b) == 0 || b[len(b)-1] != '.' {
+		b = append(b, '.')
+	}
+	*buf = b
+	return b
+}
 
 // Outcomes of compactAdd.
 const (
@@ -492,12 +508,12 @@ const (
 
 // compactAdd adds r (owner name: lower-case FQDN strictly inside the zone, not in z.nodes) when it can be
 // compact. scratch is reused for the template key.
-func (z *zoneIdx) compactAdd(r *zone.Record, scratch *[]byte) int {
+func (z *zoneIdx) compactAdd(r *zone.Record, name []byte, scratch *[]byte) int {
 	if (r.Type != zone.TypeNAPTR && r.Type != zone.TypeCNAME) || z.noCompact {
 		return compactNo
 	}
-	kind, key, rest, ok := splitCompact(r.Name)
-	if !ok || !inZone(rest, z.name) || strings.ContainsAny(rest, upperASCII) {
+	kind, key, restb, ok := splitCompact(name)
+	if !ok || !inZone(string(restb), z.name) {
 		return compactNo
 	}
 	kb, ok := tmplKey((*scratch)[:0], r)
@@ -510,7 +526,7 @@ func (z *zoneIdx) compactAdd(r *zone.Record, scratch *[]byte) int {
 	}
 	var p *pset
 	for _, q := range z.psets {
-		if q.suffix == rest {
+		if q.suffix == string(restb) {
 			p = q
 			break
 		}
@@ -539,26 +555,28 @@ func (z *zoneIdx) compactAdd(r *zone.Record, scratch *[]byte) int {
 		return compactNo
 	}
 	if p == nil {
+		rest := string(restb)
 		if _, ok := dns.IsDomainName(rest); !ok || len(z.psets) >= 1<<16-1 {
 			z.unref(ref)
 			return compactNo
 		}
-		p = &pset{suffix: strings.Clone(rest)}
+		p = &pset{suffix: rest}
 		z.psets = append(z.psets, p)
 	}
 	p.put(kind, &key, ref)
-	z.prebuildCompact(p, kind, ref, r.Name)
+	z.prebuildCompact(p, kind, ref, name)
 	return compactAdded
 }
 
 // prebuildCompact packs the answer for the own type (and ANY) of template ref in pset p and kind, when it is
 // not packed yet, so that the first query of a name is as fast as the next. name is a name that holds it.
-func (z *zoneIdx) prebuildCompact(p *pset, kind int, ref uint32, name string) {
+func (z *zoneIdx) prebuildCompact(p *pset, kind int, ref uint32, nameb []byte) {
 	t := z.tmpls[ref-1]
 	set := slices.Index(z.psets, p)
 	if set < 0 || t.lookup(uint16(set), kind, t.t, 0) != nil {
 		return
 	}
+	name := string(nameb)
 	a := z.resolve(name, t.t)
 	if !a.static || !tmplCacheable(a, name) {
 		return

@@ -54,7 +54,7 @@ func genParticipant(rng *rand.Rand, i int) (naptr, cname zone.Record, hasNAPTR, 
 		hasCNAME = false
 	}
 	if hasCNAME {
-		cname = zone.Record{Name: strings.ToLower(identifier.CNAMEName(id, testZone, identifier.SchemeLabel)), Type: zone.TypeCNAME,
+		cname = zone.Record{Name: identifier.CNAMEName(id, testZone, identifier.SchemeLabel), Type: zone.TypeCNAME, // "B-": upper case, as the SML gives it
 			TTL: ttl, Target: fmt.Sprintf("smp%d.publisher.sml.test.", smp)}
 	}
 	return naptr, cname, hasNAPTR, hasCNAME

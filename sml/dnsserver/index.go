@@ -128,9 +128,10 @@ func (s *Server) buildZone(a zone.Apex) (*zoneIdx, error) {
 	var bad error
 	in := interner{}
 	scratch := make([]byte, 0, 512)
+	lbuf := make([]byte, 0, 256)
 	serial, err := s.src.Records(a.Zone, func(r zone.Record) error {
-		if z.nodes[r.Name] == nil {
-			switch z.compactAdd(&r, &scratch) {
+		if lname := lowerName(&lbuf, r.Name); z.nodes[string(lname)] == nil {
+			switch z.compactAdd(&r, lname, &scratch) {
 			case compactAdded:
 				z.records++
 				return nil
@@ -337,8 +338,7 @@ func (z *zoneIdx) apply(c zone.Change) {
 		}
 		name := rr.Header().Name
 		if _, ok := changed[name]; !ok && z.nodes[name] == nil {
-			r.Name = name
-			switch z.compactAdd(&r, &scratch) {
+			switch z.compactAdd(&r, []byte(name), &scratch) {
 			case compactAdded:
 				z.records++
 				continue
