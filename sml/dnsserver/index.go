@@ -2,6 +2,7 @@ package dnsserver
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"net"
 	"runtime"
@@ -129,29 +130,29 @@ func (s *Server) buildZone(a zone.Apex) (*zoneIdx, error) {
 	in := interner{}
 	scratch := make([]byte, 0, 512)
 	lbuf := make([]byte, 0, 256)
-	serial, err := s.src.Records(a.Zone, func(r zone.Record) error {
+	add := func(r *zone.Record) {
 		if lname := lowerName(&lbuf, r.Name); z.nodes[string(lname)] == nil {
-			switch z.compactAdd(&r, lname, &scratch) {
+			switch z.compactAdd(r, lname, &scratch) {
 			case compactAdded:
 				z.records++
-				return nil
+				return
 			case compactSame:
-				return nil
+				return
 			}
 		}
-		rr, err := in.rr(r)
+		rr, err := in.rr(*r)
 		if err != nil {
 			if bad == nil {
 				bad = err
 			}
-			return nil
+			return
 		}
 		owner := rr.Header().Name
 		if !dns.IsSubDomain(name, owner) || owner == name {
 			if bad == nil {
 				bad = fmt.Errorf("record %s is not below the zone %s", owner, name)
 			}
-			return nil
+			return
 		}
 		if z.nodes[owner] == nil {
 			if old := z.compactTake(owner); old != nil {
@@ -160,8 +161,55 @@ func (s *Server) buildZone(a zone.Apex) (*zoneIdx, error) {
 			}
 		}
 		z.addLoad(rr)
+	}
+	// The source (store reads, owner-name hashing) and the indexing run on two goroutines, handing records
+	// over in batches.
+	const batchSize = 1024
+	work, free := make(chan []zone.Record, 8), make(chan []zone.Record, 8)
+	done := make(chan error, 1)
+	var failed atomic.Bool
+	go func() {
+		perr := recovery.Call(s.log, EdgeLoad, func() {
+			for b := range work {
+				for i := range b {
+					add(&b[i])
+				}
+				clear(b)
+				select {
+				case free <- b[:0]:
+				default:
+				}
+			}
+		})
+		if perr != nil {
+			failed.Store(true)
+			// Drain the batches still coming, so that the source is not blocked.
+			for range work {
+			}
+		}
+		done <- perr
+	}()
+	cur := make([]zone.Record, 0, batchSize)
+	serial, err := s.src.Records(a.Zone, func(r zone.Record) error {
+		if failed.Load() {
+			return errors.New("indexing failed")
+		}
+		cur = append(cur, r)
+		if len(cur) == batchSize {
+			work <- cur
+			select {
+			case cur = <-free:
+			default:
+				cur = make([]zone.Record, 0, batchSize)
+			}
+		}
 		return nil
 	})
+	work <- cur
+	close(work)
+	if perr := <-done; perr != nil {
+		return nil, fmt.Errorf("dnsserver: load zone %s failed on a bug (its stack is logged): %w", name, perr)
+	}
 	for _, p := range z.psets {
 		p.sha.fit()
 		p.md5.fit()

@@ -121,7 +121,7 @@ func run(n, nq int, listen, zoneFile, queries string, cname bool) error {
 		}
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	s, err := dnsserver.New(dnsserver.Config{Listen: listen}, src, log, nil)
+	s, err := dnsserver.New(dnsserver.Config{Listen: listen, AllowTransfer: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}}, src, log, nil)
 	if err != nil {
 		return err
 	}
