@@ -194,6 +194,21 @@ func (s *Service) Changes(zoneName string, from uint32) (steps []zone.Change, ok
 	return steps, ok, nil
 }
 
+// ParticipantsHint returns how many participants the zone holds (the DNS server's SizeHinter: its index is
+// sized once); 0 when it cannot tell.
+func (s *Service) ParticipantsHint(zoneName string) int {
+	st, err := s.Stats()
+	if err != nil {
+		return 0
+	}
+	for _, z := range st {
+		if z.Zone == fqdn(zoneName) {
+			return int(z.Participants)
+		}
+	}
+	return 0
+}
+
 // ZoneStats is a zone's current serial and participant count.
 type ZoneStats struct {
 	Zone         string

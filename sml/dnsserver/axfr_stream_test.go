@@ -53,7 +53,7 @@ type plainSource struct{ Source }
 // streaming, and holds the index's records; a source that cannot stream gets the same records from the index.
 func TestAXFRStreams(t *testing.T) {
 	g := newGenZone(20000, 5)
-	base := sortedSource{g.source()}
+	base := sortedSource{g.source(), 0}
 	gate := make(chan struct{})
 	var want []string
 	for i, src := range []Source{gateSource{base, gate}, plainSource{base}} {

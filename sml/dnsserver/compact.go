@@ -561,6 +561,11 @@ func (z *zoneIdx) compactAdd(r *zone.Record, name []byte, scratch *[]byte) int {
 			return compactNo
 		}
 		p = &pset{suffix: rest}
+		if z.sizeHint > 0 {
+			p.sha.resize(z.sizeHint*10/7 + 16)
+			p.md5.resize(z.sizeHint*10/7 + 16)
+			z.sizeHint = 0
+		}
 		z.psets = append(z.psets, p)
 	}
 	p.put(kind, &key, ref)

@@ -248,7 +248,12 @@ func genCases(g *genZone, rng *rand.Rand, per int) []dnstest.Case {
 
 // sortedSource is a dnstest.Source whose Records come in one order (by key), so that two servers loaded from
 // it order the records of an RRset alike.
-type sortedSource struct{ *dnstest.Source }
+type sortedSource struct {
+	*dnstest.Source
+	hint int // ParticipantsHint, 0: none
+}
+
+func (s sortedSource) ParticipantsHint(string) int { return s.hint }
 
 func (s sortedSource) Records(zoneName string, fn func(zone.Record) error) (uint32, error) {
 	type keyed struct {
@@ -278,7 +283,7 @@ func loadedPair(t *testing.T, g *genZone) (s, ref *Server, commit func(del, add 
 	t.Helper()
 	src := g.source()
 	load := func(noCompact bool) *Server {
-		s, err := New(Config{Listen: "127.0.0.1:0"}, sortedSource{src}, nil, nil)
+		s, err := New(Config{Listen: "127.0.0.1:0"}, sortedSource{src, len(g.naptr)}, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -318,6 +323,9 @@ func TestCompactIndexEqualsReference(t *testing.T) {
 		t.Errorf("%d templates for %d SMPs", len(z.tmpls), genSMPs)
 	}
 	checkIndexContents(t, s, ref)
+	if z.sizeHint != 0 {
+		t.Errorf("size hint %d not used", z.sizeHint)
+	}
 	rng := rand.New(rand.NewPCG(2, 14))
 	fast, total := compareServers(t, "loaded", s, ref, genCases(g, rng, 300))
 	if fast < total/2 {
@@ -456,4 +464,17 @@ func TestPtable(t *testing.T) {
 		}
 	}
 	_ = netip.Addr{}
+}
+
+// TestSizeHint: the first suffix's tables are made from the source's participant count at once.
+func TestSizeHint(t *testing.T) {
+	z := &zoneIdx{name: testZone, nodes: map[string]*node{}, below: map[string]int{}, sizeHint: 1000}
+	r := rrToRecord(dnstest.RR(naptrName + ` 60 IN NAPTR 100 10 "U" "Meta:SMP" "!^.*$!http://smp1.example.org!" .`))
+	var scratch []byte
+	if got := z.compactAdd(&r, []byte(r.Name), &scratch); got != compactAdded {
+		t.Fatalf("compactAdd: %d", got)
+	}
+	if p := z.psets[0]; len(p.sha.slots) != 1000*10/7+16 || len(p.md5.slots) != 1000*10/7+16 || z.sizeHint != 0 {
+		t.Errorf("slots %d and %d, hint left %d", len(p.sha.slots), len(p.md5.slots), z.sizeHint)
+	}
 }

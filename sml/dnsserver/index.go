@@ -41,6 +41,9 @@ type zoneIdx struct {
 	freeTmpl []uint32
 	// noCompact (tests) keeps every name a node.
 	noCompact bool
+	// sizeHint is the source's participant count while loading: the first suffix's tables are made that big
+	// (pages never written are not resident, and fit gives back what is unused).
+	sizeHint int
 }
 
 // node is the data at one owner name: its RRsets by type, and the answers packed for it.
@@ -126,6 +129,9 @@ func (s *Server) loadZone(a zone.Apex) (z *zoneIdx, err error) {
 func (s *Server) buildZone(a zone.Apex) (*zoneIdx, error) {
 	name := strings.ToLower(dns.Fqdn(a.Zone))
 	z := &zoneIdx{name: name, apex: a, nodes: map[string]*node{}, below: map[string]int{}, gen: 1, noCompact: s.noCompact}
+	if h, ok := s.src.(SizeHinter); ok {
+		z.sizeHint = max(0, min(h.ParticipantsHint(a.Zone), 1<<31))
+	}
 	var bad error
 	in := interner{}
 	scratch := make([]byte, 0, 512)

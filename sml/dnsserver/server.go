@@ -62,6 +62,12 @@ type ZoneStreamer interface {
 	StreamRecords(zoneName string, head func(serial uint32) error, fn func(zone.Record) error) error
 }
 
+// SizeHinter is what a Source may also do: tell about how many participants a zone holds, so that the compact
+// index is sized once instead of growing (and rehashing) while it loads.
+type SizeHinter interface {
+	ParticipantsHint(zoneName string) int
+}
+
 // Config is the server's configuration.
 type Config struct {
 	Listen        string   // HOST:PORT, UDP and TCP

@@ -65,6 +65,9 @@ func (g *genSource) Apexes() ([]zone.Apex, error) { return []zone.Apex{g.apex}, 
 
 func (g *genSource) Changes(string, uint32) ([]zone.Change, bool, error) { return nil, false, nil }
 
+// ParticipantsHint sizes the index at once (dnsserver.SizeHinter).
+func (g *genSource) ParticipantsHint(string) int { return g.n }
+
 // StreamRecords streams the zone for an AXFR (dnsserver.ZoneStreamer).
 func (g *genSource) StreamRecords(name string, head func(uint32) error, fn func(zone.Record) error) error {
 	if err := head(g.apex.SOA.Serial); err != nil {
