@@ -531,25 +531,6 @@ func (z *zoneIdx) compactAdd(r *zone.Record, name []byte, scratch *[]byte) int {
 			break
 		}
 	}
-	if p != nil {
-		if ref := p.get(kind, &key); ref != 0 {
-			old := z.tmpls[ref-1]
-			if old.key == string(kb) {
-				return compactSame
-			}
-			if old.key[4:] != string(kb[4:]) {
-				return compactConflict
-			}
-			// Same record, another TTL: the name moves to the template with the new TTL.
-			ref2, ok := z.tmplRef(kb, r)
-			if !ok {
-				return compactConflict
-			}
-			p.put(kind, &key, ref2)
-			z.unref(ref)
-			return compactSame
-		}
-	}
 	ref, ok := z.tmplRef(kb, r)
 	if !ok {
 		return compactNo
@@ -568,9 +549,23 @@ func (z *zoneIdx) compactAdd(r *zone.Record, name []byte, scratch *[]byte) int {
 		}
 		z.psets = append(z.psets, p)
 	}
-	p.put(kind, &key, ref)
-	z.prebuildCompact(p, kind, ref, name)
-	return compactAdded
+	// One probe: put, then look at what was there.
+	old := p.put(kind, &key, ref)
+	switch {
+	case old == 0:
+		z.prebuildCompact(p, kind, ref, name)
+		return compactAdded
+	case old == ref: // the record was there
+		z.unref(ref)
+		return compactSame
+	case z.tmpls[old-1].key[4:] == string(kb[4:]): // the same record with another TTL: it takes the new one
+		z.unref(old)
+		return compactSame
+	default: // another record: the name becomes a node
+		p.put(kind, &key, old)
+		z.unref(ref)
+		return compactConflict
+	}
 }
 
 // prebuildCompact packs the answer for the own type (and ANY) of template ref in pset p and kind, when it is
