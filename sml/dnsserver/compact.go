@@ -435,8 +435,8 @@ func (z *zoneIdx) compactNode(name string) *node {
 	return &node{sets: []rrset{{t: t.t, rrs: []dns.RR{rr}}}}
 }
 
-// entBytes reports whether name (lower case, inside the zone, not the apex) has names below it and no node:
-// the general nodes' counts, and the suffixes of the psets that hold names.
+// ent reports whether name (lower case, inside the zone, not the apex) has names below it, counting
+// the general nodes and the suffixes of the psets that hold names.
 func (z *zoneIdx) ent(name string) bool {
 	if z.below[name] > 0 {
 		return true
@@ -444,6 +444,7 @@ func (z *zoneIdx) ent(name string) bool {
 	return z.psetBelow(name)
 }
 
+// psetBelow reports whether name is the suffix of a pset that holds names, or an ancestor of one.
 func (z *zoneIdx) psetBelow(name string) bool {
 	if name == z.name {
 		return false

@@ -478,3 +478,46 @@ func TestSizeHint(t *testing.T) {
 		t.Errorf("slots %d and %d, hint left %d", len(p.sha.slots), len(p.md5.slots), z.sizeHint)
 	}
 }
+
+// TestCompactAddOutcomes: a record added again is the same name; with another TTL the name moves to a template
+// with that TTL and the old one is freed; another record at the name is a conflict, which leaves it as it was.
+func TestCompactAddOutcomes(t *testing.T) {
+	z := &zoneIdx{name: testZone, nodes: map[string]*node{}, below: map[string]int{}}
+	rec := func(text string) zone.Record { return rrToRecord(dnstest.RR(text)) }
+	var scratch []byte
+	add := func(r zone.Record) int { return z.compactAdd(&r, []byte(r.Name), &scratch) }
+	r60 := rec(naptrName + ` 60 IN NAPTR 100 10 "U" "Meta:SMP" "!^.*$!http://smp1.example.org!" .`)
+	r120 := rec(naptrName + ` 120 IN NAPTR 100 10 "U" "Meta:SMP" "!^.*$!http://smp1.example.org!" .`)
+	other := rec(naptrName + ` 60 IN NAPTR 100 10 "U" "Meta:SMP" "!^.*$!http://smp2.example.org!" .`)
+	if got := add(r60); got != compactAdded {
+		t.Fatalf("first add: %d", got)
+	}
+	if got := add(r60); got != compactSame {
+		t.Errorf("same record: %d", got)
+	}
+	if got := add(r120); got != compactSame {
+		t.Errorf("another TTL: %d", got)
+	}
+	_, _, _, tm := z.compactOf(naptrName)
+	if tm == nil || tm.rr.Header().Ttl != 120 || tm.refs != 1 {
+		t.Fatalf("template after the TTL change: %v", tm)
+	}
+	if got := add(other); got != compactConflict {
+		t.Errorf("another record: %d", got)
+	}
+	if _, _, _, tm2 := z.compactOf(naptrName); tm2 != tm {
+		t.Error("a conflict changed the name's record")
+	}
+	live := 0
+	for _, x := range z.tmpls {
+		if x != nil {
+			live++
+		}
+	}
+	if live != 1 || len(z.tmplIdx) != 1 {
+		t.Errorf("%d templates live, %d interned; want 1", live, len(z.tmplIdx))
+	}
+	if rr := z.compactTake(naptrName); rr == nil || rr.Header().Name != naptrName || z.compactCount() != 0 {
+		t.Errorf("take: %v, %d names left", rr, z.compactCount())
+	}
+}
