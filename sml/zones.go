@@ -57,6 +57,17 @@ func (s *Service) Records(zoneName string, fn func(zone.Record) error) (serial u
 	return s.records(d, nil, fn)
 }
 
+// StreamRecords is Records with head called with the snapshot's serial before the first record (the DNS
+// server's ZoneStreamer: an AXFR streams from the store without a copy of the zone).
+func (s *Service) StreamRecords(zoneName string, head func(serial uint32) error, fn func(zone.Record) error) error {
+	d, ok := s.domains[fqdn(zoneName)]
+	if !ok {
+		return errorf(KindNotFound, "%s is not a zone of this SML", zoneName)
+	}
+	_, err := s.records(d, head, fn)
+	return err
+}
+
 // records is Records with head called with the snapshot's serial before the first record.
 func (s *Service) records(d *Domain, head func(serial uint32) error, fn func(zone.Record) error) (serial uint32, err error) {
 	var fnErr error
@@ -181,6 +192,21 @@ func (s *Service) Changes(zoneName string, from uint32) (steps []zone.Change, ok
 		steps = nil
 	}
 	return steps, ok, nil
+}
+
+// ParticipantsHint returns how many participants the zone holds (the DNS server's SizeHinter: its index is
+// sized once); 0 when it cannot tell.
+func (s *Service) ParticipantsHint(zoneName string) int {
+	st, err := s.Stats()
+	if err != nil {
+		return 0
+	}
+	for _, z := range st {
+		if z.Zone == fqdn(zoneName) {
+			return int(z.Participants)
+		}
+	}
+	return 0
 }
 
 // ZoneStats is a zone's current serial and participant count.

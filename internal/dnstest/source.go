@@ -96,6 +96,31 @@ func (s *Source) Apexes() ([]zone.Apex, error) {
 	return out, nil
 }
 
+// StreamRecords implements dnsserver.ZoneStreamer: Records with the serial told first.
+func (s *Source) StreamRecords(zoneName string, head func(serial uint32) error, fn func(zone.Record) error) error {
+	s.mu.Lock()
+	z, ok := s.zones[zoneName]
+	if !ok {
+		s.mu.Unlock()
+		return fmt.Errorf("no zone %s", zoneName)
+	}
+	recs := make([]zone.Record, 0, len(z.records))
+	for _, r := range z.records {
+		recs = append(recs, r)
+	}
+	serial := z.apex.SOA.Serial
+	s.mu.Unlock()
+	if err := head(serial); err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Records implements dnsserver.Source.
 func (s *Source) Records(zoneName string, fn func(zone.Record) error) (uint32, error) {
 	s.mu.Lock()

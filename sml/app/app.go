@@ -134,6 +134,7 @@ func New(cfg *conf.SML, log *slog.Logger, o *ops.Ops, opts ...Option) (*App, err
 		_, err := svc.Stats()
 		return err
 	})
+	o.AddCheck("sml-dns", func(context.Context) error { return d.Ready() }) // red until the DNS index is complete
 	a.servers = []lifecycle.Server{
 		lifecycle.Func{N: "sml serial floor", Up: func(ctx context.Context) error { a.raiseSerials(ctx); return nil }},
 		d,

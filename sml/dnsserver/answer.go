@@ -22,7 +22,7 @@ type answer struct {
 func (z *zoneIdx) resolve(qname string, qtype uint16) answer {
 	n, owner := z.find(qname)
 	if n == nil {
-		if z.below[qname] > 0 {
+		if z.ent(qname) {
 			return answer{rcode: dns.RcodeSuccess, ns: []dns.RR{z.negSOA()}} // empty non-terminal
 		}
 		return answer{rcode: dns.RcodeNameError, ns: []dns.RR{z.negSOA()}}
@@ -58,7 +58,7 @@ func (z *zoneIdx) resolve(qname string, qtype uint16) answer {
 		seen[target] = true
 		tn, towner := z.find(target)
 		if tn == nil {
-			if z.below[target] > 0 {
+			if z.ent(target) {
 				return answer{answer: out, ns: []dns.RR{z.negSOA()}}
 			}
 			return answer{rcode: dns.RcodeNameError, answer: out, ns: []dns.RR{z.negSOA()}}
@@ -82,13 +82,16 @@ func (z *zoneIdx) find(name string) (*node, string) {
 	if n := z.nodes[name]; n != nil {
 		return n, name
 	}
-	if z.below[name] > 0 {
+	if n := z.compactNode(name); n != nil {
+		return n, name
+	}
+	if z.ent(name) {
 		return nil, ""
 	}
 	// The closest encloser is the longest existing ancestor; its wildcard child covers name.
 	for off, end := dns.NextLabel(name, 0); !end; off, end = dns.NextLabel(name, off) {
 		p := name[off:]
-		if z.nodes[p] != nil || z.below[p] > 0 || p == z.name {
+		if p == z.name || z.exists(p) || z.ent(p) {
 			if w := z.nodes["*."+p]; w != nil {
 				return w, "*." + p
 			}
@@ -122,8 +125,16 @@ func (s *Server) canonical(qname string, qtype uint16) (msg []byte, rcode int, o
 		return nil, dns.RcodeRefused, false
 	}
 	n := z.nodes[qname]
+	var (
+		t         *tmpl
+		set, kind int
+	)
 	if n != nil {
 		if b := n.lookupCache(qtype, z.gen); b != nil {
+			return b, int(b[1] & 0xf), true
+		}
+	} else if set, kind, _, t = z.compactOf(qname); t != nil {
+		if b := t.lookup(uint16(set), kind, qtype, z.gen); b != nil {
 			return b, int(b[1] & 0xf), true
 		}
 	}
@@ -139,12 +150,15 @@ func (s *Server) canonical(qname string, qtype uint16) (msg []byte, rcode int, o
 		return nil, dns.RcodeServerFailure, true
 	}
 	b := compact(full)
-	if n != nil {
-		gen := z.gen
-		if a.static {
-			gen = 0
-		}
+	gen := z.gen
+	if a.static {
+		gen = 0
+	}
+	switch {
+	case n != nil:
 		n.store(cached{qtype: qtype, gen: gen, msg: b})
+	case t != nil && tmplCacheable(a, qname):
+		t.store(tcached{set: uint16(set), kind: uint8(kind), qtype: qtype, gen: gen, msg: b})
 	}
 	return b, a.rcode, true
 }

@@ -62,6 +62,10 @@ func (s *Server) serveDNS(w dns.ResponseWriter, r *dns.Msg) {
 		_ = w.WriteMsg(m)
 		return
 	}
+	if optMisplaced(r) {
+		s.formerr(w, r)
+		return
+	}
 	q := r.Question[0]
 	if s.panicHook != nil {
 		s.panicHook(EdgeQuery, strings.ToLower(q.Name))

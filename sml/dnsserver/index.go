@@ -2,6 +2,7 @@ package dnsserver
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"net"
 	"runtime"
@@ -33,6 +34,16 @@ type zoneIdx struct {
 	// the current serial (the fast path relocates it for other names; see nxdomain).
 	wild int
 	nx   []byte
+	// The compact participant index (compact.go): names by suffix, and the records they share.
+	psets    []*pset
+	tmpls    []*tmpl // nil where freed
+	tmplIdx  map[string]uint32
+	freeTmpl []uint32
+	// noCompact (tests) keeps every name a node.
+	noCompact bool
+	// sizeHint is the source's participant count while loading: the first suffix's tables are made that big
+	// (pages never written are not resident, and fit gives back what is unused).
+	sizeHint int
 }
 
 // node is the data at one owner name: its RRsets by type, and the answers packed for it.
@@ -117,26 +128,98 @@ func (s *Server) loadZone(a zone.Apex) (z *zoneIdx, err error) {
 
 func (s *Server) buildZone(a zone.Apex) (*zoneIdx, error) {
 	name := strings.ToLower(dns.Fqdn(a.Zone))
-	z := &zoneIdx{name: name, apex: a, nodes: map[string]*node{}, below: map[string]int{}, gen: 1}
+	z := &zoneIdx{name: name, apex: a, nodes: map[string]*node{}, below: map[string]int{}, gen: 1, noCompact: s.noCompact}
+	if h, ok := s.src.(SizeHinter); ok {
+		z.sizeHint = max(0, min(h.ParticipantsHint(a.Zone), 1<<31))
+	}
 	var bad error
 	in := interner{}
-	serial, err := s.src.Records(a.Zone, func(r zone.Record) error {
-		rr, err := in.rr(r)
+	scratch := make([]byte, 0, 512)
+	lbuf := make([]byte, 0, 256)
+	add := func(r *zone.Record) {
+		if lname := lowerName(&lbuf, r.Name); z.nodes[string(lname)] == nil {
+			switch z.compactAdd(r, lname, &scratch) {
+			case compactAdded:
+				z.records++
+				return
+			case compactSame:
+				return
+			}
+		}
+		rr, err := in.rr(*r)
 		if err != nil {
 			if bad == nil {
 				bad = err
 			}
-			return nil
+			return
 		}
-		if !dns.IsSubDomain(name, rr.Header().Name) || rr.Header().Name == name {
+		owner := rr.Header().Name
+		if !dns.IsSubDomain(name, owner) || owner == name {
 			if bad == nil {
-				bad = fmt.Errorf("record %s is not below the zone %s", rr.Header().Name, name)
+				bad = fmt.Errorf("record %s is not below the zone %s", owner, name)
 			}
-			return nil
+			return
+		}
+		if z.nodes[owner] == nil {
+			if old := z.compactTake(owner); old != nil {
+				z.records--
+				z.addLoad(old)
+			}
 		}
 		z.addLoad(rr)
+	}
+	// The source (store reads, owner-name hashing) and the indexing run on two goroutines, handing records
+	// over in batches.
+	const batchSize = 1024
+	work, free := make(chan []zone.Record, 8), make(chan []zone.Record, 8)
+	done := make(chan error, 1)
+	var failed atomic.Bool
+	go func() {
+		perr := recovery.Call(s.log, EdgeLoad, func() {
+			for b := range work {
+				for i := range b {
+					add(&b[i])
+				}
+				clear(b)
+				select {
+				case free <- b[:0]:
+				default:
+				}
+			}
+		})
+		if perr != nil {
+			failed.Store(true)
+			// Drain the batches still coming, so that the source is not blocked.
+			for range work {
+			}
+		}
+		done <- perr
+	}()
+	cur := make([]zone.Record, 0, batchSize)
+	serial, err := s.src.Records(a.Zone, func(r zone.Record) error {
+		if failed.Load() {
+			return errors.New("indexing failed")
+		}
+		cur = append(cur, r)
+		if len(cur) == batchSize {
+			work <- cur
+			select {
+			case cur = <-free:
+			default:
+				cur = make([]zone.Record, 0, batchSize)
+			}
+		}
 		return nil
 	})
+	work <- cur
+	close(work)
+	if perr := <-done; perr != nil {
+		return nil, fmt.Errorf("dnsserver: load zone %s failed on a bug (its stack is logged): %w", name, perr)
+	}
+	for _, p := range z.psets {
+		p.sha.fit()
+		p.md5.fit()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("dnsserver: load zone %s: %w", name, err)
 	}
@@ -273,18 +356,30 @@ func (z *zoneIdx) apply(c zone.Change) {
 			for i := range n.sets {
 				n.sets[i].rrs = slices.Clone(n.sets[i].rrs)
 			}
+		} else if rr := z.compactTake(name); rr != nil {
+			// A compact name that gets another record, or loses its own, becomes a node.
+			n = &node{sets: addToSets(nil, rr)}
 		} else {
 			n = &node{}
 		}
 		changed[name] = n
 		return n
 	}
+	scratch := make([]byte, 0, 512)
 	for _, r := range c.Deleted {
 		rr, err := toRR(r)
 		if err != nil || rr.Header().Name == z.name {
 			continue
 		}
-		n := get(rr.Header().Name)
+		name := rr.Header().Name
+		if _, ok := changed[name]; !ok && z.nodes[name] == nil {
+			r.Name = name
+			if z.compactDel(&r, &scratch) {
+				z.records--
+				continue
+			}
+		}
+		n := get(name)
 		before := countRRs(n.sets)
 		n.sets = removeFromSets(n.sets, rr)
 		z.records -= before - countRRs(n.sets)
@@ -295,7 +390,17 @@ func (z *zoneIdx) apply(c zone.Change) {
 		if err != nil || rr.Header().Name == z.name || !dns.IsSubDomain(z.name, rr.Header().Name) {
 			continue
 		}
-		n := get(rr.Header().Name)
+		name := rr.Header().Name
+		if _, ok := changed[name]; !ok && z.nodes[name] == nil {
+			switch z.compactAdd(&r, []byte(name), &scratch) {
+			case compactAdded:
+				z.records++
+				continue
+			case compactSame:
+				continue
+			}
+		}
+		n := get(name)
 		before := countRRs(n.sets)
 		n.sets = addToSets(n.sets, rr)
 		z.records += countRRs(n.sets) - before

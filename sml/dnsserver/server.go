@@ -24,6 +24,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -52,6 +53,19 @@ type Source interface {
 	// Changes returns the committed steps after serial from, in order; ok is false when the journal no longer
 	// reaches back to from.
 	Changes(zoneName string, from uint32) (steps []zone.Change, ok bool, err error)
+}
+
+// ZoneStreamer is what a Source may also do: stream a zone from one snapshot, telling its serial (head) before
+// the first record. An AXFR then streams from it, message by message, without a copy of the zone in memory;
+// without it, an AXFR copies the zone's records out of the index.
+type ZoneStreamer interface {
+	StreamRecords(zoneName string, head func(serial uint32) error, fn func(zone.Record) error) error
+}
+
+// SizeHinter is what a Source may also do: tell about how many participants a zone holds, so that the compact
+// index is sized once instead of growing (and rehashing) while it loads.
+type SizeHinter interface {
+	ParticipantsHint(zoneName string) int
 }
 
 // Config is the server's configuration.
@@ -96,7 +110,10 @@ type Server struct {
 	cancel   context.CancelFunc
 	notifier *notifier
 	started  bool
-	noBatch  bool // tests: the plain UDP loop instead of recvmmsg/sendmmsg
+	ready    atomic.Bool // every zone loaded and the listeners up
+	noBatch  bool        // tests: the plain UDP loop instead of recvmmsg/sendmmsg
+	// noCompact (tests) keeps every name a node: the reference the compact index is compared with.
+	noCompact bool
 
 	// panicHook, when set (tests only, before Start), is called at each edge with the edge and the name being
 	// handled (query name, zone or owner name), so that a test can make it panic.
@@ -167,6 +184,15 @@ func New(cfg Config, src Source, log *slog.Logger, reg prometheus.Registerer) (*
 	return s, nil
 }
 
+// Ready is the readiness check: nil once every zone is in the index and the server answers; until then an
+// error that says so.
+func (s *Server) Ready() error {
+	if !s.ready.Load() {
+		return errors.New("dns: the zones are still loading into the index")
+	}
+	return nil
+}
+
 // Name says what the server is, for logs.
 func (s *Server) Name() string { return "sml dns" }
 
@@ -208,6 +234,7 @@ func (s *Server) Start(ctx context.Context) error {
 		Net:               "tcp",
 		Handler:           dns.HandlerFunc(s.ServeDNS),
 		MsgAcceptFunc:     acceptFunc,
+		DecorateReader:    func(r dns.Reader) dns.Reader { return strictReader{r} },
 		TsigProvider:      s.keys,
 		IdleTimeout:       func() time.Duration { return s.cfg.TCPIdleTimeout },
 		ReadTimeout:       s.cfg.TCPIdleTimeout,
@@ -230,6 +257,7 @@ func (s *Server) Start(ctx context.Context) error {
 	s.mu.Lock()
 	s.started = true
 	s.mu.Unlock()
+	s.ready.Store(true)
 	udp, tcp := s.Addr()
 	s.log.Info("dns serving", "udp", udp.String(), "tcp", tcp.String(), "zones", len(apexes))
 	return nil

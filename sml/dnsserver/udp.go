@@ -141,6 +141,10 @@ func (s *Server) serveRaw(pkt []byte, w *udpWriter) {
 		_ = w.WriteMsg(m)
 		return
 	}
+	if len(req.Question) == 1 && malformed(pkt) {
+		s.formerr(w, req)
+		return
+	}
 	if t := req.IsTsig(); t != nil {
 		w.tsigStatus = dns.TsigVerifyWithProvider(pkt, s.keys, "", false)
 		w.tsigMAC = t.MAC
@@ -297,11 +301,12 @@ func (s *Server) fastLocked(q []byte, out []byte, locked bool) ([]byte, bool) {
 	if z == nil {
 		return nil, false
 	}
-	n := z.nodes[string(name[:nl])]
 	var c []byte
-	if n != nil {
+	if set, kind, t := z.compactBytes(name[:nl]); t != nil {
+		c = t.lookup(uint16(set), kind, qtype, z.gen)
+	} else if n := z.nodes[string(name[:nl])]; n != nil {
 		c = n.lookupCache(qtype, z.gen)
-	} else if z.wild == 0 && z.below[string(name[:nl])] == 0 {
+	} else if z.wild == 0 && z.below[string(name[:nl])] == 0 && !z.psetBelowBytes(name[:nl]) {
 		c = z.nxdomain(name[:nl], qnEnd-12, nxb[:0])
 	}
 	need := len(c) + 2 + qnEnd + 4 - 12

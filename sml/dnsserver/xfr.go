@@ -1,6 +1,7 @@
 package dnsserver
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"strings"
@@ -48,40 +49,99 @@ func (s *Server) transfer(w dns.ResponseWriter, r *dns.Msg) {
 		}
 	}
 	// AXFR, or IXFR answered AXFR-style.
-	s.mu.RLock()
-	if z = s.zones[name]; z == nil {
-		s.mu.RUnlock()
+	var (
+		serial uint32
+		n      int
+		err    error
+	)
+	if zs, ok := s.src.(ZoneStreamer); ok {
+		serial, n, err = s.axfrStream(w, r, zs, name)
+	} else {
+		serial, n, err = s.axfrIndex(w, r, name)
+	}
+	if errors.Is(err, errNoZone) {
+		s.m.transfer(kind, "refused")
 		s.reply(w, r, dns.RcodeNotAuth, true)
 		return
 	}
-	soa := z.soa
-	rrs := make([]dns.RR, 0, z.records)
-	for owner, n := range z.nodes {
-		if owner == z.name {
-			for _, set := range n.sets {
-				if set.t != dns.TypeSOA {
-					rrs = append(rrs, set.rrs...)
-				}
-			}
-			continue
-		}
-		for _, set := range n.sets {
-			rrs = append(rrs, set.rrs...)
-		}
-	}
-	s.mu.RUnlock()
-	all := make([]dns.RR, 0, len(rrs)+2)
-	all = append(all, soa)
-	all = append(all, rrs...)
-	all = append(all, soa)
-	if err := s.send(w, r, all); err != nil {
+	if err != nil {
 		s.m.transfer(kind, "failed")
 		s.log.Warn("dns transfer failed", "remote", w.RemoteAddr().String(), "zone", name, "err", err)
 		return
 	}
 	s.m.transfer(kind, "full")
 	s.log.Info("dns zone transferred in full", "remote", w.RemoteAddr().String(), "zone", name,
-		"type", kind, "serial", soa.Serial, "records", len(all))
+		"type", kind, "serial", serial, "records", n)
+}
+
+var errNoZone = errors.New("zone not in the index")
+
+// axfrStream sends the zone as the source streams it from one snapshot (the store's read transaction): the SOA
+// at that snapshot's serial, the apex NS records, every record, the SOA again, in messages sent as they fill.
+// Nothing but one message is held in memory, and the index stays unlocked.
+func (s *Server) axfrStream(w dns.ResponseWriter, r *dns.Msg, zs ZoneStreamer, name string) (serial uint32, n int, err error) {
+	s.mu.RLock()
+	z := s.zones[name]
+	var soa dns.SOA
+	var ns []dns.RR
+	if z != nil {
+		soa = *z.soa
+		ns = z.nodes[z.name].set(dns.TypeNS)
+	}
+	s.mu.RUnlock()
+	if z == nil {
+		return 0, 0, errNoZone
+	}
+	x := s.newXfrWriter(w, r)
+	err = zs.StreamRecords(name, func(sn uint32) error {
+		soa.Serial = sn
+		if err := x.add(&soa); err != nil {
+			return err
+		}
+		for _, rr := range ns {
+			if err := x.add(rr); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, func(rec zone.Record) error {
+		rr, err := toRR(rec)
+		if err != nil || rr.Header().Name == name || !dns.IsSubDomain(name, rr.Header().Name) {
+			return nil // left out of the index too (and reported when it loads)
+		}
+		return x.add(rr)
+	})
+	if err == nil {
+		if err = x.add(&soa); err == nil {
+			err = x.flush()
+		}
+	}
+	return soa.Serial, x.n, err
+}
+
+// axfrIndex sends the zone from the index at one serial (for sources that cannot stream): its records are
+// copied under the read lock, then sent.
+func (s *Server) axfrIndex(w dns.ResponseWriter, r *dns.Msg, name string) (uint32, int, error) {
+	s.mu.RLock()
+	z := s.zones[name]
+	if z == nil {
+		s.mu.RUnlock()
+		return 0, 0, errNoZone
+	}
+	soa := z.soa
+	rrs := make([]dns.RR, 0, z.records+2)
+	rrs = append(rrs, soa)
+	for owner, n := range z.nodes {
+		for _, set := range n.sets {
+			if owner != z.name || set.t != dns.TypeSOA {
+				rrs = append(rrs, set.rrs...)
+			}
+		}
+	}
+	z.eachCompact(func(rr dns.RR) { rrs = append(rrs, rr) })
+	s.mu.RUnlock()
+	rrs = append(rrs, soa)
+	return soa.Serial, len(rrs), s.send(w, r, rrs)
 }
 
 // ixfr answers an IXFR incrementally when it can and reports whether it did; false means answer AXFR-style.
@@ -159,32 +219,68 @@ func appendRecords(out []dns.RR, recs []zone.Record) []dns.RR {
 
 // send writes rrs as the answer to r in as many messages as needed, each signed when r was.
 func (s *Server) send(w dns.ResponseWriter, r *dns.Msg, rrs []dns.RR) error {
-	t := r.IsTsig()
-	first := true
-	for len(rrs) > 0 {
-		size, k := 0, 0
-		for k < len(rrs) && (k == 0 || size+dns.Len(rrs[k]) <= maxEnvelope) {
-			size += dns.Len(rrs[k])
-			k++
-		}
-		m := new(dns.Msg)
-		m.SetReply(r)
-		m.Authoritative = true
-		m.Compress = true
-		m.Answer = rrs[:k]
-		rrs = rrs[k:]
-		if opt := r.IsEdns0(); opt != nil && first {
-			m.SetEdns0(uint16(s.cfg.UDPSize), opt.Do())
-		}
-		if t != nil && w.TsigStatus() == nil {
-			m.SetTsig(t.Hdr.Name, t.Algorithm, t.Fudge, time.Now().Unix())
-		}
-		if err := w.WriteMsg(m); err != nil {
+	x := s.newXfrWriter(w, r)
+	for _, rr := range rrs {
+		if err := x.add(rr); err != nil {
 			return err
 		}
-		w.TsigTimersOnly(true)
-		first = false
 	}
+	return x.flush()
+}
+
+// xfrWriter sends records as the answer to r in messages of up to maxEnvelope bytes of records (at least one
+// record each), each signed when r was; the first carries our OPT when r had one.
+type xfrWriter struct {
+	s     *Server
+	w     dns.ResponseWriter
+	r     *dns.Msg
+	tsig  *dns.TSIG
+	first bool
+	buf   []dns.RR
+	size  int
+	n     int // records added
+}
+
+func (s *Server) newXfrWriter(w dns.ResponseWriter, r *dns.Msg) *xfrWriter {
+	return &xfrWriter{s: s, w: w, r: r, tsig: r.IsTsig(), first: true}
+}
+
+func (x *xfrWriter) add(rr dns.RR) error {
+	l := dns.Len(rr)
+	if len(x.buf) > 0 && x.size+l > maxEnvelope {
+		if err := x.flush(); err != nil {
+			return err
+		}
+	}
+	x.buf = append(x.buf, rr)
+	x.size += l
+	x.n++
+	return nil
+}
+
+// flush sends the records added since the last message, if any.
+func (x *xfrWriter) flush() error {
+	if len(x.buf) == 0 {
+		return nil
+	}
+	m := new(dns.Msg)
+	m.SetReply(x.r)
+	m.Authoritative = true
+	m.Compress = true
+	m.Answer = x.buf
+	if opt := x.r.IsEdns0(); opt != nil && x.first {
+		m.SetEdns0(uint16(x.s.cfg.UDPSize), opt.Do())
+	}
+	if t := x.tsig; t != nil && x.w.TsigStatus() == nil {
+		m.SetTsig(t.Hdr.Name, t.Algorithm, t.Fudge, time.Now().Unix())
+	}
+	if err := x.w.WriteMsg(m); err != nil {
+		return err
+	}
+	x.w.TsigTimersOnly(true)
+	x.first = false
+	clear(x.buf)
+	x.buf, x.size = x.buf[:0], 0
 	return nil
 }
 

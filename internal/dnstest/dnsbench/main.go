@@ -65,6 +65,18 @@ func (g *genSource) Apexes() ([]zone.Apex, error) { return []zone.Apex{g.apex}, 
 
 func (g *genSource) Changes(string, uint32) ([]zone.Change, bool, error) { return nil, false, nil }
 
+// ParticipantsHint sizes the index at once (dnsserver.SizeHinter).
+func (g *genSource) ParticipantsHint(string) int { return g.n }
+
+// StreamRecords streams the zone for an AXFR (dnsserver.ZoneStreamer).
+func (g *genSource) StreamRecords(name string, head func(uint32) error, fn func(zone.Record) error) error {
+	if err := head(g.apex.SOA.Serial); err != nil {
+		return err
+	}
+	_, err := g.Records(name, fn)
+	return err
+}
+
 func (g *genSource) Records(_ string, fn func(zone.Record) error) (uint32, error) {
 	if err := fn(zone.Record{Name: "ns1.sml.test.", Type: zone.TypeA, TTL: 3600, Addr: netip.MustParseAddr("127.0.0.1")}); err != nil {
 		return 0, err
@@ -112,7 +124,7 @@ func run(n, nq int, listen, zoneFile, queries string, cname bool) error {
 		}
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	s, err := dnsserver.New(dnsserver.Config{Listen: listen}, src, log, nil)
+	s, err := dnsserver.New(dnsserver.Config{Listen: listen, AllowTransfer: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}}, src, log, nil)
 	if err != nil {
 		return err
 	}
