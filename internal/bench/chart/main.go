@@ -8,7 +8,8 @@
 //	sml-writes.png   SOAP registrations per second against zone size (CreateList, single Creates)
 //	smp-rps.png      SMP reads per second over HTTP and HTTPS: nginx, Signpost, sign-per-GET
 //
-// A chart whose data the file lacks is skipped with a note on stderr.
+// A chart whose data the file lacks is skipped with a note on stderr. The figures also go, as the Markdown tables
+// docs/BENCHMARKS.md records, into -out/tables.md.
 //
 // Usage: go run ./internal/bench/chart -in docs/bench/results.tsv -out docs/bench
 package main
@@ -299,6 +300,11 @@ func run(in, out string, warn io.Writer) error {
 			})
 		}},
 		{"smp-rps.png", func(file string) error { return smpChart(file, rs) }},
+	}
+	var tables strings.Builder
+	writeTables(&tables, rs)
+	if err := os.WriteFile(filepath.Join(out, "tables.md"), []byte(tables.String()), 0o644); err != nil {
+		return err
 	}
 	for _, c := range charts {
 		file := filepath.Join(out, c.file)

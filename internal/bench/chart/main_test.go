@@ -53,6 +53,19 @@ func TestRunDrawsCharts(t *testing.T) {
 			t.Fatalf("%s: %dx%d", name, cfg.Width, cfg.Height)
 		}
 	}
+	tables, err := os.ReadFile(filepath.Join(out, "tables.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"| 1,000 | 120,000 / 100,000 (**1.20**) | 6,000 / 3,000 | 0.30 / 0.10 (**3.00**) |",
+		"| 100,000 | 110,000 / 100,000 (**1.10**) | 840 / 400 | - / - (-) |",
+		"| https | 60,000 (-) | 40,000 (-) | 400 (-) | **0.67** | **100** |",
+	} {
+		if !strings.Contains(string(tables), want) {
+			t.Fatalf("tables.md lacks %q:\n%s", want, tables)
+		}
+	}
 	if _, err := os.Stat(filepath.Join(out, "sml-writes.png")); !os.IsNotExist(err) {
 		t.Fatalf("sml-writes.png drawn without data: %v", err)
 	}
