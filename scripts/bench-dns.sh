@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The SML against Knot (the reference) serving the same zone, at each zone size of SIZES, in one run on one machine:
 #   - DNS queries per second with dnsperf, 90% existing participants' NAPTR names and 10% unknown names;
-#   - RssAnon of each server after the queries (bytes per participant);
+#   - RssAnon of each server when ready and after the transfers and queries (bytes per participant);
 #   - time to ready from start (Signpost: /readyz green and a participant answered; Knot: the zone loaded and a
 #     participant answered);
 #   - AXFR of the whole zone with kdig;
@@ -16,8 +16,9 @@
 # Everything listens on 127.0.0.1 only; every load is bounded in count and time.
 #
 # Env: SIZES (default "1000 100000 1000000"), SCALE (a bigger size to add, e.g. SCALE=10000000), ROUNDS (2),
-# SECS (dnsperf seconds per run, 10), CLIENTS (dnsperf -c, 1), WRITE_SECS (seconds per registration load, 10),
-# CACHE (.benchcache), RESULTS (a file to append "dns|sml METRIC SUBJECT SIZE VALUE" lines to), KEEP=1 keeps the
+# SECS (dnsperf seconds per run, 10), CLIENTS (dnsperf -c, 1), WRITE_SECS (seconds per registration load, 5),
+# KNOT_MAX (a size above which Knot is left out, for a machine without memory for it: Knot takes about 1 KB per
+# participant, 10 GB at 10M), CACHE (.benchcache), RESULTS (a file to append "dns|sml METRIC SUBJECT SIZE VALUE" lines to), KEEP=1 keeps the
 # work directory, SIGNPOST_BIN (bin/signpost, built by `make bench`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +27,7 @@ SIZES="${SIZES:-1000 100000 1000000}"
 ROUNDS="${ROUNDS:-2}"
 SECS="${SECS:-10}"
 CLIENTS="${CLIENTS:-1}"
-WRITE_SECS="${WRITE_SECS:-10}"
+WRITE_SECS="${WRITE_SECS:-5}"
 CACHE="${CACHE:-.benchcache}"
 bin="${SIGNPOST_BIN:-bin/signpost}"
 for n in $SIZES; do
@@ -63,6 +64,20 @@ since() { python3 -c "import sys; print('%.3f' % ($(now) - $1))"; }
 result() { echo "$*" >>"${RESULTS:-$dir/results}"; }
 median() { python3 -c 'import statistics,sys; print("%.6g" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
 ratio() { python3 -c 'import sys; print("%.2f" % (float(sys.argv[1]) / float(sys.argv[2])))' "$1" "$2"; }
+# report LABEL METRIC UNIT "SIGNPOST VALUES" "KNOT VALUES": prints the medians (and the ratio when Knot ran) and
+# records them (uses $n).
+report() {
+  local s k
+  s=$(median $4)
+  result dns "$2" signpost "$n" "$s"
+  if [ -n "$5" ]; then
+    k=$(median $5)
+    result dns "$2" knot "$n" "$k"
+    echo "$1: signpost $s $3, knot $k $3 (medians of$4 and$5); ratio signpost/knot $(ratio "$s" "$k")"
+  else
+    echo "$1: signpost $s $3 (median of$4)"
+  fi
+}
 rss() { awk '/^RssAnon:/ {print $2 * 1024}' "/proc/$1/status"; }
 serial() { dig +short +norec +time=1 +tries=1 @127.0.0.1 -p "$1" sml.test SOA 2>/dev/null | awk '{print $3}'; }
 # answers PORT NAME: the name's NAPTR answers (AA) on PORT
@@ -115,6 +130,8 @@ CONF
 
 # knot_config DIR PORT [PRIMARYPORT]: a Knot primary serving DIR/sml.test.zone, or a secondary of PRIMARYPORT.
 knot_config() {
+  local lvl=warning # a secondary logs its transfers (info)
+  [ -n "${3:-}" ] && lvl=info
   mkdir -p "$1/db"
   {
     cat <<CONF
@@ -129,7 +146,7 @@ database:
     storage: "$1/db"
 log:
   - target: stderr
-    any: warning
+    any: $lvl
 CONF
     if [ -n "${3:-}" ]; then
       cat <<CONF
@@ -220,21 +237,30 @@ for n in $SIZES; do
   sml_config "$w/sml.yaml" "$w/sml.db" "$sml_port" "$soap_port" "$ops_port" "$sec_port"
   knot_config "$w/knot" "$knot_port"
 
+  sides="knot signpost"
+  if [ -n "${KNOT_MAX:-}" ] && [ "$n" -gt "$KNOT_MAX" ]; then
+    sides="signpost"
+    echo "(Knot left out at $n participants: KNOT_MAX=$KNOT_MAX)"
+  fi
+  has_knot() { [ "$sides" != signpost ]; }
   # Time to ready from start, A B A B: Knot loading the zone file, Signpost its store; the last start of each stays
   # up for the rest.
   declare -A ready=()
+  knot_pid=""
   for r in $(seq 1 "$ROUNDS"); do
-    t=$(now)
-    knotd -c "$w/knot/knot.conf" 2>"$w/knot.err" &
-    knot_pid=$!
-    pids+=("$knot_pid")
-    for _ in $(seq 1 12000); do
-      answers "$knot_port" "$probe" && break
-      kill -0 "$knot_pid" 2>/dev/null || { cat "$w/knot.err" >&2; exit 1; }
-      sleep 0.05
-    done
-    answers "$knot_port" "$probe" || { echo "bench-dns: knot did not get ready" >&2; exit 1; }
-    ready[knot]="${ready[knot]:-} $(since "$t")"
+    if has_knot; then
+      t=$(now)
+      knotd -c "$w/knot/knot.conf" 2>"$w/knot.err" &
+      knot_pid=$!
+      pids+=("$knot_pid")
+      for _ in $(seq 1 12000); do
+        answers "$knot_port" "$probe" && break
+        kill -0 "$knot_pid" 2>/dev/null || { cat "$w/knot.err" >&2; exit 1; }
+        sleep 0.05
+      done
+      answers "$knot_port" "$probe" || { echo "bench-dns: knot did not get ready" >&2; exit 1; }
+      ready[knot]="${ready[knot]:-} $(since "$t")"
+    fi
     t=$(now)
     "$bin" sml serve --config "$w/sml.yaml" >"$w/sml.out" 2>"$w/sml.err" &
     sml_pid=$!
@@ -246,17 +272,27 @@ for n in $SIZES; do
     done
     answers "$sml_port" "$probe" || { echo "bench-dns: signpost did not get ready" >&2; exit 1; }
     ready[signpost]="${ready[signpost]:-} $(since "$t")"
-    if [ "$r" -lt "$ROUNDS" ]; then stop "$knot_pid"; stop "$sml_pid"; fi
+    if [ "$r" -lt "$ROUNDS" ]; then
+      [ -n "$knot_pid" ] && stop "$knot_pid"
+      stop "$sml_pid"
+    fi
   done
-  sml_ready=$(median ${ready[signpost]}); knot_ready=$(median ${ready[knot]})
-  echo "ready: signpost $sml_ready s, knot $knot_ready s (medians of${ready[signpost]} and${ready[knot]}); ratio of times $(ratio "$sml_ready" "$knot_ready")"
-  result dns ready_s signpost "$n" "$sml_ready"
-  result dns ready_s knot "$n" "$knot_ready"
+  report ready ready_s s "${ready[signpost]}" "${ready[knot]:-}"
+  r_s=$(rss "$sml_pid")
+  result dns rss_ready_bytes signpost "$n" "$r_s"
+  if has_knot; then
+    r_k=$(rss "$knot_pid")
+    result dns rss_ready_bytes knot "$n" "$r_k"
+    echo "RssAnon when ready: signpost $((r_s / 1024)) kB ($((r_s / n)) B/participant), knot $((r_k / 1024)) kB ($((r_k / n)) B/participant)"
+  else
+    echo "RssAnon when ready: signpost $((r_s / 1024)) kB ($((r_s / n)) B/participant)"
+  fi
 
-  # AXFR, A B A B.
+  # AXFR, A B A B (before the queries: a server that builds the whole transfer in memory shows it in the RssAnon
+  # after the queries).
   declare -A ax=()
   for _ in $(seq 1 "$ROUNDS"); do
-    for who in knot signpost; do
+    for who in $sides; do
       port=$knot_port; [ $who = signpost ] && port=$sml_port
       t=$(now)
       got=$(kdig +noall +answer +time=120 @127.0.0.1 -p "$port" sml.test AXFR 2>/dev/null | wc -l || true)
@@ -265,15 +301,12 @@ for n in $SIZES; do
       ax[$who]="${ax[$who]:-} $s"
     done
   done
-  a_s=$(median ${ax[signpost]}); a_k=$(median ${ax[knot]})
-  echo "AXFR: signpost $a_s s, knot $a_k s (medians of${ax[signpost]} and${ax[knot]}); ratio of times $(ratio "$a_s" "$a_k")"
-  result dns axfr_s signpost "$n" "$a_s"
-  result dns axfr_s knot "$n" "$a_k"
+  report AXFR axfr_s s "${ax[signpost]}" "${ax[knot]:-}"
 
   # dnsperf, A B A B.
   declare -A qps=()
   for _ in $(seq 1 "$ROUNDS"); do
-    for who in knot signpost; do
+    for who in $sides; do
       port=$knot_port; [ $who = signpost ] && port=$sml_port
       out=$(dnsperf -s 127.0.0.1 -p "$port" -d "$f/queries.txt" -l "$SECS" -c "$CLIENTS" 2>&1)
       q=$(awk '/Queries per second:/ {print $4}' <<<"$out")
@@ -282,23 +315,24 @@ for n in $SIZES; do
       qps[$who]="${qps[$who]:-} $q"
     done
   done
-  q_s=$(median ${qps[signpost]}); q_k=$(median ${qps[knot]})
-  echo "qps: signpost $q_s, knot $q_k, ratio $(ratio "$q_s" "$q_k")"
-  result dns qps signpost "$n" "$q_s"
-  result dns qps knot "$n" "$q_k"
-  r_s=$(rss "$sml_pid"); r_k=$(rss "$knot_pid")
-  echo "RssAnon after the queries: signpost $((r_s / 1024)) kB ($((r_s / n)) B/participant), knot $((r_k / 1024)) kB ($((r_k / n)) B/participant)"
+  report qps qps qps "${qps[signpost]}" "${qps[knot]:-}"
+  r_s=$(rss "$sml_pid")
+  echo "RssAnon after the queries: signpost $((r_s / 1024)) kB ($((r_s / n)) B/participant)"
   result dns rss_bytes signpost "$n" "$r_s"
-  result dns rss_bytes knot "$n" "$r_k"
+  if has_knot; then
+    r_k=$(rss "$knot_pid")
+    echo "RssAnon after the queries: knot $((r_k / 1024)) kB ($((r_k / n)) B/participant)"
+    result dns rss_bytes knot "$n" "$r_k"
+  fi
 
   # A Knot secondary's bootstrap, from Signpost and from the Knot primary in turn (A B A B); the last one from
   # Signpost stays up for the IXFR.
   want=$(serial "$sml_port")
-  [ "$(serial "$knot_port")" = "$want" ] || echo "bench-dns: note: Knot's serial $(serial "$knot_port") differs from Signpost's $want"
+  ! has_knot || [ "$(serial "$knot_port")" = "$want" ] || echo "bench-dns: note: Knot's serial $(serial "$knot_port") differs from Signpost's $want"
   declare -A boot=()
   sec_pid=""
   for r in $(seq 1 "$ROUNDS"); do
-    for who in knot signpost; do
+    for who in $sides; do
       [ -n "$sec_pid" ] && stop "$sec_pid"
       rm -rf "$w/sec"
       primary=$knot_port; port=$(freeport)
@@ -317,10 +351,7 @@ for n in $SIZES; do
       boot[$who]="${boot[$who]:-} $(since "$t")"
     done
   done
-  b_s=$(median ${boot[signpost]}); b_k=$(median ${boot[knot]})
-  echo "secondary bootstrap: from signpost $b_s s, from knot $b_k s; ratio of times $(ratio "$b_s" "$b_k")"
-  result dns bootstrap_s signpost "$n" "$b_s"
-  result dns bootstrap_s knot "$n" "$b_k"
+  report "secondary bootstrap" bootstrap_s s "${boot[signpost]}" "${boot[knot]:-}"
 
   # 1,000 changes over SOAP, then the secondary's IXFR after the NOTIFY: from the last acknowledgement until it
   # serves the new serial.
@@ -334,7 +365,9 @@ for n in $SIZES; do
   done
   [ "$(serial "$sec_port")" = "$want" ] || { echo "bench-dns: the secondary did not reach serial $want after the changes" >&2; exit 1; }
   ixfr=$(since "$t")
-  echo "IXFR after 1,000 changes ($(cat "$w/ixfr.out" | sed 's/smlload: //')): secondary at serial $want $ixfr s after the last acknowledgement"
+  # What the secondary did, from its log: "IXFR, incoming, ... finished" (or AXFR when it fell back).
+  kind=$(grep -oE '(IXFR|AXFR), incoming, remote [^,]*, finished[^"]*' "$w/sec.err" | tail -1 || true)
+  echo "IXFR after 1,000 changes ($(cat "$w/ixfr.out" | sed 's/smlload: //')): secondary at serial $want $ixfr s after the last acknowledgement; its log: ${kind:-no transfer logged}"
   result dns ixfr_s signpost "$n" "$ixfr"
   stop "$sec_pid"
 
@@ -346,8 +379,7 @@ for n in $SIZES; do
   echo "Create: ${out#smlload: }"
   result sml create_per_s signpost "$n" "$(sed 's/.*rate=//' <<<"$out")"
 
-  stop "$knot_pid"
+  [ -n "$knot_pid" ] && stop "$knot_pid"
   stop "$sml_pid"
   rm -rf "$w"
-  echo "RESULT dns zone=$n participants signpost=$q_s qps knot=$q_k qps ratio=$(ratio "$q_s" "$q_k") ready=$sml_ready/$knot_ready s axfr=$a_s/$a_k s rss=$((r_s / n))/$((r_k / n)) B/participant"
 done

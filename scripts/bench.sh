@@ -4,7 +4,7 @@
 #   1. the lookup client, cold and cached (go test -bench BenchmarkLookup ./lookup/);
 #   2. the SML against Knot at 1k, 100k and 1M participants (scripts/bench-dns.sh; SCALE=10000000 adds 10M);
 #   3. the SMP's reads against nginx over HTTP and HTTPS, with the sign-on-every-GET server (scripts/bench-smp.sh);
-#   4. the SMP's bulk import (scripts/bench-smp-import.sh, SMP_IMPORT_N service groups, default 10000);
+#   4. the SMP's bulk import (scripts/bench-smp-import.sh, SMP_IMPORT_N service groups, default 2000);
 #   5. the charts: internal/bench/chart draws $OUT/*.png from $OUT/results.tsv.
 # The default run stays within 15 minutes on the 2-core development machine once the zone fixtures are cached in
 # .benchcache/ (the first run builds them: about 2 more minutes). MICRO=1 also runs every Go micro-benchmark
@@ -50,7 +50,7 @@ echo "== SMP reads against nginx, and sign-on-every-GET ($(elapsed))"
 SIGNPERGET=1 bash scripts/bench-smp.sh
 
 echo "== SMP bulk import ($(elapsed))"
-N="${SMP_IMPORT_N:-10000}" bash scripts/bench-smp-import.sh
+N="${SMP_IMPORT_N:-2000}" bash scripts/bench-smp-import.sh
 
 mv "$RESULTS" "$OUT/results.tsv"
 echo "== charts ($(elapsed))"

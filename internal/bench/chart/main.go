@@ -3,7 +3,8 @@
 // It writes PNG files into -out:
 //
 //	dns-qps.png      DNS queries per second against zone size, Signpost and Knot
-//	dns-memory.png   RssAnon bytes per participant against zone size, Signpost and Knot
+//	dns-memory.png   RssAnon bytes per participant against zone size, Signpost and Knot (when ready, and after
+//	                 the transfers and queries)
 //	dns-times.png    time to ready, AXFR and a secondary's bootstrap against zone size
 //	sml-writes.png   SOAP registrations per second against zone size (CreateList, single Creates)
 //	smp-rps.png      SMP reads per second over HTTP and HTTPS: nginx, Signpost, sign-per-GET
@@ -278,8 +279,10 @@ func run(in, out string, warn io.Writer) error {
 		}},
 		{"dns-memory.png", func(file string) error {
 			return sizeChart(file, "SML DNS: RssAnon per participant (NAPTR and CNAME)", "bytes per participant", true, true, false, []line{
-				{"Signpost", sp},
-				{"Knot", series(rs, "dns", "rss_bytes", "knot", true)},
+				{"Signpost, after AXFRs and queries", sp},
+				{"Knot, after AXFRs and queries", series(rs, "dns", "rss_bytes", "knot", true)},
+				{"Signpost, when ready", series(rs, "dns", "rss_ready_bytes", "signpost", true)},
+				{"Knot, when ready", series(rs, "dns", "rss_ready_bytes", "knot", true)},
 				{"goal at 10M: 150 B", goal(150, sp)},
 			})
 		}},

@@ -18,6 +18,7 @@ dns rss_bytes signpost 1000 6000000
 dns rss_bytes knot 1000 3000000
 dns rss_bytes signpost 100000 84000000
 dns rss_bytes knot 100000 40000000
+dns rss_ready_bytes signpost 1000 5000000
 dns ready_s signpost 1000 0.3
 dns ready_s knot 1000 0.1
 smp rps nginx https 60000
@@ -58,8 +59,8 @@ func TestRunDrawsCharts(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"| 1,000 | 120,000 / 100,000 (**1.20**) | 6,000 / 3,000 | 0.30 / 0.10 (**3.00**) |",
-		"| 100,000 | 110,000 / 100,000 (**1.10**) | 840 / 400 | - / - (-) |",
+		"| 1,000 | 120,000 / 100,000 (**1.20**) | 5,000 / - | 6,000 / 3,000 | 0.30 / 0.10 (**3.00**) |",
+		"| 100,000 | 110,000 / 100,000 (**1.10**) | - / - | 840 / 400 | - / - (-) |",
 		"| https | 60,000 (-) | 40,000 (-) | 400 (-) | **0.67** | **100** |",
 	} {
 		if !strings.Contains(string(tables), want) {
