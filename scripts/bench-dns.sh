@@ -5,8 +5,9 @@
 #   - time to ready from start (Signpost: /readyz green and a participant answered; Knot: the zone loaded and a
 #     participant answered);
 #   - AXFR of the whole zone with kdig;
-#   - a Knot secondary's bootstrap (first AXFR) from Signpost and from the Knot primary, and its IXFR from Signpost
-#     after 1,000 changes made over SOAP (NOTIFY, then IXFR);
+#   - a Knot secondary's bootstrap (first AXFR) from Signpost and from the Knot primary, and its IXFR after 1,000
+#     changes (NOTIFY, then IXFR): participants registered over SOAP on Signpost, the same records added to the
+#     Knot primary by dynamic update;
 #   - registrations per second over SOAP (mutual TLS): CreateList with 4 clients and 100 participants per call,
 #     and single Creates with 64 concurrent clients, into the store of that size.
 # Each comparison alternates A B A B (ROUNDS rounds) and reports the median of each side and their ratio.
@@ -128,7 +129,9 @@ domains:
 CONF
 }
 
-# knot_config DIR PORT [PRIMARYPORT]: a Knot primary serving DIR/sml.test.zone, or a secondary of PRIMARYPORT.
+# knot_config DIR PORT [PRIMARYPORT] [NOTIFYPORT]: a Knot primary serving DIR/sml.test.zone (taking dynamic updates
+# from loopback, keeping their changes in its journal for IXFR, and notifying a secondary on NOTIFYPORT), or a
+# secondary of PRIMARYPORT.
 knot_config() {
   local lvl=warning # a secondary logs its transfers (info)
   [ -n "${3:-}" ] && lvl=info
@@ -168,20 +171,27 @@ zone:
 CONF
     else
       cat <<CONF
+remote:
+  - id: secondary
+    address: 127.0.0.1@$4
 acl:
   - id: transfer_to_loopback
     address: 127.0.0.1
     action: transfer
+  - id: update_from_loopback
+    address: 127.0.0.1
+    action: update
 template:
   - id: default
     storage: "$1"
     zonefile-sync: -1
     zonefile-load: whole
-    journal-content: none
+    journal-content: changes
 zone:
   - domain: sml.test
     file: "sml.test.zone"
-    acl: transfer_to_loopback
+    acl: [transfer_to_loopback, update_from_loopback]
+    notify: secondary
 CONF
     fi
   } >"$1/knot.conf"
@@ -230,12 +240,13 @@ for n in $SIZES; do
   records=$(grep -vc '^[;$]' "$f/sml.test.zone" || true)
   echo "== zone of $n participants ($records records); load average $(cut -d' ' -f1-3 /proc/loadavg)"
   w="$dir/n$n"
-  mkdir -p "$w/knot" "$w/sec"
+  mkdir -p "$w/knot"
   cp --reflink=auto "$f/sml.db" "$w/sml.db"
   cp "$f/sml.test.zone" "$w/knot/sml.test.zone"
   sml_port=$(freeport); soap_port=$(freeport); ops_port=$(freeport); sec_port=$(freeport); knot_port=$(freeport)
+  sec_knot_port=$(freeport)
   sml_config "$w/sml.yaml" "$w/sml.db" "$sml_port" "$soap_port" "$ops_port" "$sec_port"
-  knot_config "$w/knot" "$knot_port"
+  knot_config "$w/knot" "$knot_port" "" "$sec_knot_port"
 
   sides="knot signpost"
   if [ -n "${KNOT_MAX:-}" ] && [ "$n" -gt "$KNOT_MAX" ]; then
@@ -325,26 +336,26 @@ for n in $SIZES; do
     result dns rss_bytes knot "$n" "$r_k"
   fi
 
-  # A Knot secondary's bootstrap, from Signpost and from the Knot primary in turn (A B A B); the last one from
-  # Signpost stays up for the IXFR.
+  # A Knot secondary's bootstrap, from Signpost and from the Knot primary in turn (A B A B); the last secondary of
+  # each stays up for the IXFR.
   want=$(serial "$sml_port")
   ! has_knot || [ "$(serial "$knot_port")" = "$want" ] || echo "bench-dns: note: Knot's serial $(serial "$knot_port") differs from Signpost's $want"
   declare -A boot=()
-  sec_pid=""
+  declare -A sec=()
   for r in $(seq 1 "$ROUNDS"); do
     for who in $sides; do
-      [ -n "$sec_pid" ] && stop "$sec_pid"
-      rm -rf "$w/sec"
-      primary=$knot_port; port=$(freeport)
+      [ -n "${sec[$who]:-}" ] && stop "${sec[$who]}"
+      rm -rf "$w/sec-$who"
+      primary=$knot_port; port=$sec_knot_port
       if [ $who = signpost ]; then primary=$sml_port; port=$sec_port; fi
-      knot_config "$w/sec" "$port" "$primary"
+      knot_config "$w/sec-$who" "$port" "$primary"
       t=$(now)
-      knotd -c "$w/sec/knot.conf" 2>"$w/sec.err" &
-      sec_pid=$!
-      pids+=("$sec_pid")
+      knotd -c "$w/sec-$who/knot.conf" 2>"$w/sec-$who.err" &
+      sec[$who]=$!
+      pids+=("${sec[$who]}")
       for _ in $(seq 1 12000); do
         [ "$(serial "$port")" = "$want" ] && answers "$port" "$probe" && break
-        kill -0 "$sec_pid" 2>/dev/null || { cat "$w/sec.err" >&2; exit 1; }
+        kill -0 "${sec[$who]}" 2>/dev/null || { cat "$w/sec-$who.err" >&2; exit 1; }
         sleep 0.05
       done
       [ "$(serial "$port")" = "$want" ] || { echo "bench-dns: the secondary of $who did not get serial $want" >&2; exit 1; }
@@ -353,8 +364,9 @@ for n in $SIZES; do
   done
   report "secondary bootstrap" bootstrap_s s "${boot[signpost]}" "${boot[knot]:-}"
 
-  # 1,000 changes over SOAP, then the secondary's IXFR after the NOTIFY: from the last acknowledgement until it
-  # serves the new serial.
+  # 1,000 changes, then the secondary's IXFR after the NOTIFY, from the last acknowledgement until it serves the new
+  # serial: Signpost's over SOAP (10 CreateLists of 100), Knot's by dynamic update (10 UPDATE messages of 100
+  # NAPTR records, with knsupdate).
   soap="-url https://127.0.0.1:$soap_port -cert $dir/cert.pem -key $dir/key.pem -ca $dir/cert.pem -smp SMP-BENCH"
   "$dir/smlload" $soap -create-smp -prefix "ixfr$n" -clients 1 -per-call 100 -count 1000 -duration 120s >"$w/ixfr.out"
   t=$(now)
@@ -366,10 +378,35 @@ for n in $SIZES; do
   [ "$(serial "$sec_port")" = "$want" ] || { echo "bench-dns: the secondary did not reach serial $want after the changes" >&2; exit 1; }
   ixfr=$(since "$t")
   # What the secondary did, from its log: "IXFR, incoming, ... finished" (or AXFR when it fell back).
-  kind=$(grep -oE '(IXFR|AXFR), incoming, remote [^,]*, finished[^"]*' "$w/sec.err" | tail -1 || true)
+  kind=$(grep -oE '(IXFR|AXFR), incoming, remote [^,]*, finished[^"]*' "$w/sec-signpost.err" | tail -1 || true)
   echo "IXFR after 1,000 changes ($(cat "$w/ixfr.out" | sed 's/smlload: //')): secondary at serial $want $ixfr s after the last acknowledgement; its log: ${kind:-no transfer logged}"
   result dns ixfr_s signpost "$n" "$ixfr"
-  stop "$sec_pid"
+  stop "${sec[signpost]}"
+  if has_knot; then
+    # The same records as a participant's: a NAPTR and a B- CNAME each.
+    rdata=$(awk '$4 == "NAPTR" { $1 = $2 = $3 = $4 = ""; print; exit }' "$f/sml.test.zone")
+    target=$(awk '$4 == "CNAME" { print $5; exit }' "$f/sml.test.zone")
+    for b in $(seq 0 9); do
+      for i in $(seq 0 99); do
+        echo "update add ixfr-$n-$b-$i.iso6523-actorid-upis.sml.test. 60 IN NAPTR $rdata"
+        echo "update add b-ixfr-$n-$b-$i.iso6523-actorid-upis.sml.test. 60 IN CNAME $target"
+      done
+      echo send
+    done | sed "1i server 127.0.0.1 $knot_port\nzone sml.test." >"$w/updates.txt"
+    knsupdate "$w/updates.txt" >"$w/knsupdate.out" 2>&1 || { echo "bench-dns: knsupdate failed:" >&2; cat "$w/knsupdate.out" >&2; exit 1; }
+    t=$(now)
+    want=$(serial "$knot_port")
+    for _ in $(seq 1 6000); do
+      [ "$(serial "$sec_knot_port")" = "$want" ] && break
+      sleep 0.02
+    done
+    [ "$(serial "$sec_knot_port")" = "$want" ] || { echo "bench-dns: Knot's secondary did not reach serial $want after the updates" >&2; exit 1; }
+    ixfr_k=$(since "$t")
+    kind=$(grep -oE '(IXFR|AXFR), incoming, remote [^,]*, finished[^"]*' "$w/sec-knot.err" | tail -1 || true)
+    echo "IXFR after 1,000 dynamic updates to Knot: secondary at serial $want $ixfr_k s after the last answer; its log: ${kind:-no transfer logged}; ratio signpost/knot $(ratio "$ixfr" "$ixfr_k")"
+    result dns ixfr_s knot "$n" "$ixfr_k"
+    stop "${sec[knot]}"
+  fi
 
   # Registrations over SOAP into this store: CreateList (4 clients, 100 per call), then single Creates (64 clients).
   out=$("$dir/smlload" $soap -prefix "list$n" -clients 4 -per-call 100 -count 1000000 -duration "${WRITE_SECS}s")

@@ -5,7 +5,7 @@
 //	dns-qps.png      DNS queries per second against zone size, Signpost and Knot
 //	dns-memory.png   RssAnon bytes per participant against zone size, Signpost and Knot (when ready, and after
 //	                 the transfers and queries)
-//	dns-times.png    time to ready, AXFR and a secondary's bootstrap against zone size
+//	dns-times.png    time to ready, AXFR, a secondary's bootstrap and IXFR against zone size
 //	sml-writes.png   SOAP registrations per second against zone size (CreateList, single Creates)
 //	smp-rps.png      SMP reads per second over HTTP and HTTPS: nginx, Signpost, sign-per-GET
 //
@@ -287,13 +287,15 @@ func run(in, out string, warn io.Writer) error {
 			})
 		}},
 		{"dns-times.png", func(file string) error {
-			return sizeChart(file, "SML DNS: time to ready, AXFR, secondary bootstrap", "seconds", true, true, true, []line{
+			return sizeChart(file, "SML DNS: time to ready, AXFR, a secondary's bootstrap and IXFR", "seconds", true, true, true, []line{
 				{"ready: Signpost", series(rs, "dns", "ready_s", "signpost", false)},
 				{"ready: Knot", series(rs, "dns", "ready_s", "knot", false)},
 				{"AXFR: Signpost", series(rs, "dns", "axfr_s", "signpost", false)},
 				{"AXFR: Knot", series(rs, "dns", "axfr_s", "knot", false)},
 				{"bootstrap from Signpost", series(rs, "dns", "bootstrap_s", "signpost", false)},
 				{"bootstrap from Knot", series(rs, "dns", "bootstrap_s", "knot", false)},
+				{"IXFR after 1,000 changes from Signpost", series(rs, "dns", "ixfr_s", "signpost", false)},
+				{"IXFR after 1,000 changes from Knot", series(rs, "dns", "ixfr_s", "knot", false)},
 			})
 		}},
 		{"sml-writes.png", func(file string) error {

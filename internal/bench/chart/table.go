@@ -74,11 +74,11 @@ func writeTables(w io.Writer, rs []result) {
 		return fmt.Sprintf("**%.2f**", a/b)
 	}
 	if ns := sizes(rs); len(ns) > 0 {
-		fmt.Fprintln(w, "| participants | qps Signpost / Knot (ratio) | RssAnon B/participant when ready, Signpost / Knot | RssAnon B/participant after AXFRs and queries, Signpost / Knot | ready s Signpost / Knot (ratio) | AXFR s Signpost / Knot (ratio) | secondary bootstrap s from Signpost / Knot (ratio) | IXFR s after 1,000 changes | CreateList participants/s | single Creates/s |")
+		fmt.Fprintln(w, "| participants | qps Signpost / Knot (ratio) | RssAnon B/participant when ready, Signpost / Knot | RssAnon B/participant after AXFRs and queries, Signpost / Knot | ready s Signpost / Knot (ratio) | AXFR s Signpost / Knot (ratio) | secondary bootstrap s from Signpost / Knot (ratio) | IXFR s after 1,000 changes, Signpost / Knot (ratio) | CreateList participants/s | single Creates/s |")
 		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|")
 		for _, n := range ns {
 			x, _ := strconv.ParseFloat(n, 64)
-			fmt.Fprintf(w, "| %s | %s / %s (%s) | %s / %s | %s / %s | %s / %s (%s) | %s / %s (%s) | %s / %s (%s) | %s | %s | %s |\n",
+			fmt.Fprintf(w, "| %s | %s / %s (%s) | %s / %s | %s / %s | %s / %s (%s) | %s / %s (%s) | %s / %s (%s) | %s / %s (%s) | %s | %s |\n",
 				group(x),
 				cell("dns", "qps", "signpost", n, "group", 1), cell("dns", "qps", "knot", n, "group", 1), ratio("dns", "qps", n),
 				cell("dns", "rss_ready_bytes", "signpost", n, "group", 1/x), cell("dns", "rss_ready_bytes", "knot", n, "group", 1/x),
@@ -86,7 +86,7 @@ func writeTables(w io.Writer, rs []result) {
 				cell("dns", "ready_s", "signpost", n, "%.2f", 1), cell("dns", "ready_s", "knot", n, "%.2f", 1), ratio("dns", "ready_s", n),
 				cell("dns", "axfr_s", "signpost", n, "%.2f", 1), cell("dns", "axfr_s", "knot", n, "%.2f", 1), ratio("dns", "axfr_s", n),
 				cell("dns", "bootstrap_s", "signpost", n, "%.2f", 1), cell("dns", "bootstrap_s", "knot", n, "%.2f", 1), ratio("dns", "bootstrap_s", n),
-				cell("dns", "ixfr_s", "signpost", n, "%.2f", 1),
+				cell("dns", "ixfr_s", "signpost", n, "%.2f", 1), cell("dns", "ixfr_s", "knot", n, "%.2f", 1), ratio("dns", "ixfr_s", n),
 				cell("sml", "createlist_per_s", "signpost", n, "group", 1), cell("sml", "create_per_s", "signpost", n, "group", 1))
 		}
 		fmt.Fprintln(w)
