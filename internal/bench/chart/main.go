@@ -145,9 +145,12 @@ func sizeChart(file, title, ylabel string, logY, top, left bool, lines []line) e
 		}
 		ln.Color = plotutil.Color(i)
 		ln.Width = vg.Points(1.5)
-		if strings.HasPrefix(l.name, "goal") {
+		switch {
+		case strings.HasPrefix(l.name, "goal"):
 			ln.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 			pts.GlyphStyle.Radius = 0
+		case strings.Contains(l.name, "Knot"): // the reference: dashed, so that it reads apart from Signpost
+			ln.Dashes = []vg.Length{vg.Points(6), vg.Points(2)}
 		}
 		pts.Color = plotutil.Color(i)
 		pts.Shape = plotutil.Shape(i)
