@@ -31,6 +31,9 @@ fuzz-smoke:
 fuzz:
 	@scripts/fuzz.sh $(if $(filter 3s,$(FUZZTIME)),2m,$(FUZZTIME))
 
+# The benchmark suite (docs/BENCHMARKS.md): SML against Knot at 1k, 100k, 1M participants, SMP against nginx and
+# sign-on-every-GET, lookup; results and charts in docs/bench/. Within 15 minutes once the zones are cached in
+# .benchcache/. make bench SCALE=10000000 adds a 10M zone (opt-in: a long first build, several GB).
 bench: test-deps build
 	@scripts/bench.sh
 

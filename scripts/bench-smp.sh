@@ -4,6 +4,9 @@
 # alternating A B A B on the same machine. Prints req/s of both, the ratio and p99 latency for each protocol.
 # Also prints the CPU time each server used per request (user + system, from /proc): on a shared machine the req/s
 # of both move with what else runs, the CPU per request much less.
+# With SIGNPERGET=1 (what `make bench` sets) a third server takes part: internal/bench/signperget, the same SMP
+# server with a benchmark-only wrapper that re-signs the document on every GET (what SMPs that sign at read time
+# do), to show what signing at write time saves. RESULTS=FILE appends "smp METRIC SERVER PROTO VALUE" lines.
 # Needs: go, wrk, nginx, openssl, curl, python3 (and perf for PROFILE=1).
 # Env: DURATION (default 10s), ROUNDS (default 2), PROTOCOLS (default "http https"), CONNS (default 32),
 # KEEP=1 keeps the work directory (configs, logs, stores), PROFILE=1 then records the SMP with perf under the same
@@ -31,6 +34,7 @@ freeport() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0))
 waitport() { for _ in $(seq 1 200); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 did not open" >&2; return 1; }
 
 go build -o "$work/signpost" ./cmd/signpost
+[ -n "${SIGNPERGET:-}" ] && go build -o "$work/signperget" ./internal/bench/signperget
 # One RSA-2048 key and certificate: the SMP signs with it, and both servers present it over TLS.
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" -days 2 \
   -subj "/CN=127.0.0.1/O=Signpost" -addext "subjectAltName=IP:127.0.0.1" 2>/dev/null
@@ -48,20 +52,20 @@ path="/iso6523-actorid-upis%3A%3A9915%3Asignpost-demo/services/$(python3 -c 'imp
 # plain one with the same public URL, so that both serve the same signed bytes. Each has its own ops port and admin
 # listener (empty, they mean the default ports, which the other SMP or a running one holds) and admin token file.
 smp_config() {
-  local proto=$1 port=$2 tls=""
+  local proto=$1 port=$2 name=${3:-smp-$1} tls=""
   [ "$proto" = https ] && tls=", tls: {cert: $work/cert.pem, key: $work/key.pem}"
-  cat >"$work/smp-$proto.yaml" <<EOF
-store: {path: $work/smp-$proto.db}
+  cat >"$work/$name.yaml" <<EOF
+store: {path: $work/$name.db}
 log: {level: warn}
 ops: {addr: "127.0.0.1:$(freeport)"}
-admin: {listen: "127.0.0.1:$(freeport)", token_file: $work/smp-$proto-admin.token}
+admin: {listen: "127.0.0.1:$(freeport)", token_file: $work/$name-admin.token}
 http: {listen: "127.0.0.1:$port"$tls}
 smp_id: SMP-BENCH
 public_url: http://smp.bench.test
 signing: {cert: $work/cert.pem, key: $work/key.pem}
 EOF
 }
-declare -A smp_url ng_url smp_pid
+declare -A smp_url ng_url smp_pid spg_url spg_pid
 http_port=$(freeport)
 smp_config http "$http_port"
 "$work/signpost" smp import --config "$work/smp-http.yaml" "$work/in.jsonl" >/dev/null
@@ -77,6 +81,16 @@ for proto in $PROTOCOLS; do
   smp_pid[$proto]=$!
   waitport "$port" || { echo "bench-smp: signpost smp serve over $proto did not start; its log:" >&2; cat "$work/smp-$proto.log" >&2; exit 1; }
   smp_url[$proto]="$proto://127.0.0.1:$port$path"
+  if [ -n "${SIGNPERGET:-}" ]; then
+    port=$(freeport)
+    smp_config "$proto" "$port" "spg-$proto"
+    cp "$work/smp-http.db" "$work/spg-$proto.db"
+    "$work/signperget" --config "$work/spg-$proto.yaml" 2>"$work/spg-$proto.log" &
+    pids+=($!)
+    spg_pid[$proto]=$!
+    waitport "$port" || { echo "bench-smp: signperget over $proto did not start; its log:" >&2; cat "$work/spg-$proto.log" >&2; exit 1; }
+    spg_url[$proto]="$proto://127.0.0.1:$port$path"
+  fi
 done
 
 mkdir -p "$work/www"
@@ -87,6 +101,12 @@ bytes=$(wc -c <"$work/www/doc.xml")
 for proto in $PROTOCOLS; do
   curl -fsSk "${smp_url[$proto]}" -o "$work/smp-$proto.xml"
   cmp -s "$work/www/doc.xml" "$work/smp-$proto.xml" || { echo "bench-smp: the SMP serves different bytes over $proto" >&2; exit 1; }
+  if [ -n "${SIGNPERGET:-}" ]; then
+    # Signing the same document again with the same key gives the same bytes (RSA PKCS#1 v1.5 is deterministic):
+    # the re-signing server answers exactly what the SMP stored, so both do the same work but the signing.
+    curl -fsSk "${spg_url[$proto]}" -o "$work/spg-$proto.xml"
+    cmp -s "$work/www/doc.xml" "$work/spg-$proto.xml" || { echo "bench-smp: signperget serves different bytes over $proto" >&2; exit 1; }
+  fi
 done
 
 ng_http=$(freeport)
@@ -241,13 +261,34 @@ for proto in $PROTOCOLS; do
     echo "$proto:"
   fi
   rows=()
+  spg=()
   for r in $(seq 1 "$ROUNDS"); do
     res=$(run "${ng_url[$proto]}" $ng_pids); read -r a ap99 acpu <<<"$res"
     res=$(run "${smp_url[$proto]}" "${smp_pid[$proto]}"); read -r b bp99 bcpu <<<"$res"
     printf '  round %d: nginx %8.0f req/s (p99 %s, %s µs CPU/req)   signpost %8.0f req/s (p99 %s, %s µs CPU/req)   load %s\n' \
       "$r" "$a" "$ap99" "$acpu" "$b" "$bp99" "$bcpu" "$(cut -d' ' -f1 /proc/loadavg)"
     rows+=("$a $ap99 $acpu $b $bp99 $bcpu")
+    if [ -n "${SIGNPERGET:-}" ]; then
+      res=$(run "${spg_url[$proto]}" "${spg_pid[$proto]}"); read -r c cp99 ccpu <<<"$res"
+      printf '           sign-per-GET %8.0f req/s (p99 %s, %s µs CPU/req)\n' "$c" "$cp99" "$ccpu"
+      spg+=("$c $cp99 $ccpu")
+    fi
   done
+  if [ -n "${RESULTS:-}" ]; then
+    python3 - "$proto" "${rows[@]}" "--" "${spg[@]}" >>"$RESULTS" <<'EOF'
+import statistics, sys
+proto, args = sys.argv[1], sys.argv[2:]
+cut = args.index("--")
+rows, spg = [r.split() for r in args[:cut]], [r.split() for r in args[cut + 1:]]
+def out(server, rs, i):
+    if rs:
+        print(f"smp rps {server} {proto} {statistics.median(float(r[i]) for r in rs):.0f}")
+        print(f"smp cpu_us {server} {proto} {statistics.median(float(r[i + 2]) for r in rs):.1f}")
+out("nginx", rows, 0)
+out("signpost", rows, 3)
+out("signperget", spg, 0)
+EOF
+  fi
   summary+=("$(python3 - "$proto" "${rows[@]}" <<'EOF'
 import sys
 proto, rows = sys.argv[1], [r.split() for r in sys.argv[2:]]

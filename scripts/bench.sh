@@ -1,11 +1,58 @@
 #!/usr/bin/env bash
-# Benchmarks. Go micro-benchmarks first; the comparisons against reference servers (Knot, nginx) live in
-# scripts/bench-*.sh and are run when present. Results go to stdout; docs/BENCHMARKS.md records them.
+# The benchmark suite behind `make bench` (docs/BENCHMARKS.md): each comparison runs the reference (Knot, nginx) and
+# Signpost in the same run on the same machine, alternating, and reports medians and ratios.
+#   1. the lookup client, cold and cached (go test -bench BenchmarkLookup ./lookup/);
+#   2. the SML against Knot at 1k, 100k and 1M participants (scripts/bench-dns.sh; SCALE=10000000 adds 10M);
+#   3. the SMP's reads against nginx over HTTP and HTTPS, with the sign-on-every-GET server (scripts/bench-smp.sh);
+#   4. the SMP's bulk import (scripts/bench-smp-import.sh, SMP_IMPORT_N service groups, default 2000);
+#   5. the charts: internal/bench/chart draws $OUT/*.png from $OUT/results.tsv.
+# The default run stays within 15 minutes on the 2-core development machine once the zone fixtures are cached in
+# .benchcache/ (the first run builds them: about 2 more minutes). MICRO=1 also runs every Go micro-benchmark
+# (go test -bench=. ./...), which takes longer.
+# Env: OUT (default docs/bench), SCALE, and what scripts/bench-dns.sh and scripts/bench-smp.sh read.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-go test -run='^$' -bench=. -benchmem -count=1 ./...
-for s in scripts/bench-*.sh; do
-  [ -e "$s" ] || continue
-  echo "== $s"
-  bash "$s"
-done
+OUT="${OUT:-docs/bench}"
+mkdir -p "$OUT"
+export RESULTS="$OUT/results.tsv.partial"
+: >"$RESULTS"
+start=$(date +%s)
+elapsed() { echo "$(($(date +%s) - start)) s"; }
+{
+  echo "meta commit $(git describe --always --dirty 2>/dev/null || echo unknown) - -"
+  echo "meta date $(date -u +%Y-%m-%dT%H:%M:%SZ) - -"
+  echo "meta cpus $(nproc) - -"
+  echo "meta loadavg_at_start $(cut -d' ' -f1 /proc/loadavg) - -"
+  echo "meta scale ${SCALE:-none} - -"
+} >>"$RESULTS"
+
+if [ -n "${MICRO:-}" ]; then
+  echo "== Go micro-benchmarks"
+  go test -run='^$' -bench=. -benchmem -count=1 ./...
+fi
+
+echo "== lookup: cold and cached ($(elapsed))"
+go test -run '^$' -bench 'BenchmarkLookup$' -benchtime 2s -count 1 ./lookup/ | tee "$OUT/lookup.txt.partial"
+awk '/^BenchmarkLookup\// {
+       split($1, p, "/"); mode = p[2]; run = p[3]; sub(/-[0-9]+$/, "", run)
+       for (i = 3; i < NF; i++) {
+         if ($(i + 1) == "lookups/s") print "lookup rate " mode " " run " " $i
+         if ($(i + 1) == "p50-µs") print "lookup p50_us " mode " " run " " $i
+         if ($(i + 1) == "p99-µs") print "lookup p99_us " mode " " run " " $i
+       }
+     }' "$OUT/lookup.txt.partial" >>"$RESULTS"
+rm -f "$OUT/lookup.txt.partial"
+
+echo "== SML against Knot ($(elapsed))"
+bash scripts/bench-dns.sh
+
+echo "== SMP reads against nginx, and sign-on-every-GET ($(elapsed))"
+SIGNPERGET=1 bash scripts/bench-smp.sh
+
+echo "== SMP bulk import ($(elapsed))"
+N="${SMP_IMPORT_N:-2000}" bash scripts/bench-smp-import.sh
+
+mv "$RESULTS" "$OUT/results.tsv"
+echo "== charts ($(elapsed))"
+go run ./internal/bench/chart -in "$OUT/results.tsv" -out "$OUT"
+echo "bench: done in $(elapsed); results in $OUT/results.tsv, charts in $OUT/*.png"
