@@ -4,8 +4,10 @@
 #   1. the lookup client, cold and cached (go test -bench BenchmarkLookup ./lookup/);
 #   2. the SML against Knot at 1k, 100k and 1M participants (scripts/bench-dns.sh; SCALE=10000000 adds 10M);
 #   3. the SMP's reads against nginx over HTTP and HTTPS, with the sign-on-every-GET server (scripts/bench-smp.sh);
-#   4. the SMP's bulk import (scripts/bench-smp-import.sh, SMP_IMPORT_N service groups, default 2000);
-#   5. the charts: internal/bench/chart draws $OUT/*.png from $OUT/results.tsv.
+#   4. the SMP's outbox: 10,000 imported service groups until all are in the SML's DNS, against CreateLists
+#      straight to the SML (go test -bench BenchmarkImportToDNS ./smp/registrar/);
+#   5. the SMP's bulk import (scripts/bench-smp-import.sh, SMP_IMPORT_N service groups, default 2000);
+#   6. the charts: internal/bench/chart draws $OUT/*.png from $OUT/results.tsv.
 # The default run stays within 15 minutes on the 2-core development machine once the zone fixtures are cached in
 # .benchcache/ (the first run builds them: about 2 more minutes). MICRO=1 also runs every Go micro-benchmark
 # (go test -bench=. ./...), which takes longer.
@@ -48,6 +50,17 @@ bash scripts/bench-dns.sh
 
 echo "== SMP reads against nginx, and sign-on-every-GET ($(elapsed))"
 SIGNPERGET=1 bash scripts/bench-smp.sh
+
+echo "== SMP to SML: 10,000 imported service groups until all are in DNS ($(elapsed))"
+go test -run '^$' -bench 'BenchmarkImportToDNS$' -benchtime 1x -count 1 ./smp/registrar/ | tee "$OUT/outbox.txt.partial"
+awk '/^BenchmarkImportToDNS/ {
+       for (i = 3; i < NF; i++) {
+         if ($(i + 1) == "s-to-dns") print "outbox to_dns_s signpost 10000 " $i
+         if ($(i + 1) == "s-outbox") print "outbox after_import_s signpost 10000 " $i
+         if ($(i + 1) == "s-direct") print "outbox direct_s sml 10000 " $i
+       }
+     }' "$OUT/outbox.txt.partial" >>"$RESULTS"
+rm -f "$OUT/outbox.txt.partial"
 
 echo "== SMP bulk import ($(elapsed))"
 N="${SMP_IMPORT_N:-2000}" bash scripts/bench-smp-import.sh

@@ -26,6 +26,9 @@ smp rps signpost https 40000
 smp rps signperget https 400
 smp rps nginx http 70000
 smp rps signpost http 50000
+outbox to_dns_s signpost 10000 6.5
+outbox after_import_s signpost 10000 0.04
+outbox direct_s sml 10000 0.5
 `
 
 // Every chart with data is written as a PNG of the size asked for; a chart without data is skipped and said so.
@@ -62,6 +65,7 @@ func TestRunDrawsCharts(t *testing.T) {
 		"| 1,000 | 120,000 / 100,000 (**1.20**) | 5,000 / - | 6,000 / 3,000 | 0.30 / 0.10 (**3.00**) |",
 		"| 100,000 | 110,000 / 100,000 (**1.10**) | - / - | 840 / 400 | - / - (-) |",
 		"| https | 60,000 (-) | 40,000 (-) | 400 (-) | **0.67** | **100** |",
+		"| outbox | 6.50 | 0.04 | 0.50 | **13.0** |",
 	} {
 		if !strings.Contains(string(tables), want) {
 			t.Fatalf("tables.md lacks %q:\n%s", want, tables)

@@ -113,6 +113,17 @@ func writeTables(w io.Writer, rs []result) {
 		}
 		fmt.Fprintln(w)
 	}
+	if v, ok := value(rs, "outbox", "to_dns_s", "signpost", "10000"); ok {
+		d, okd := value(rs, "outbox", "direct_s", "sml", "10000")
+		r := "-"
+		if okd && d > 0 {
+			r = fmt.Sprintf("**%.1f**", v/d)
+		}
+		fmt.Fprintln(w, "| SMP to SML, 10,000 imported groups | until all are in DNS, s | of which after the import ended, s | reference: CreateLists straight to the SML, s | ratio |")
+		fmt.Fprintln(w, "|---|---|---|---|---|")
+		fmt.Fprintf(w, "| outbox | %.2f | %s | %s | %s |\n\n", v, cell("outbox", "after_import_s", "signpost", "10000", "%.2f", 1),
+			cell("outbox", "direct_s", "sml", "10000", "%.2f", 1), r)
+	}
 	if _, ok := value(rs, "lookup", "rate", "cold", "serial"); ok {
 		fmt.Fprintln(w, "| lookup | lookups/s serial | lookups/s parallel | p50 µs | p99 µs |")
 		fmt.Fprintln(w, "|---|---|---|---|---|")
