@@ -105,7 +105,6 @@ func (c *Console) expiring(r *http.Request, s console.Session) ([]smp.ExpiringCe
 	return out, nil
 }
 
-
 type groupList struct {
 	Query  string
 	Groups []smp.GroupSummary
