@@ -73,7 +73,9 @@ func BenchmarkGroupsPage100k(b *testing.B) {
 			continue
 		}
 		slices.Sort(ts)
-		ms := func(q float64) float64 { return float64(ts[min(len(ts)-1, int(q*float64(len(ts))))].Microseconds()) / 1000 }
+		ms := func(q float64) float64 {
+			return float64(ts[min(len(ts)-1, int(q*float64(len(ts))))].Microseconds()) / 1000
+		}
 		b.ReportMetric(ms(0.99), kinds[k].name+"-p99-ms")
 		b.ReportMetric(ms(0.50), kinds[k].name+"-p50-ms")
 	}
