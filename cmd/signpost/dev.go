@@ -193,6 +193,9 @@ func runDev(ctx context.Context, out io.Writer, o *devOptions) error {
 	if err == nil {
 		err = devSMPConsoleUser(ctx, smpApp.Credentials(), pw)
 	}
+	if err == nil {
+		err = devSMLConsoleUser(ctx, smlApp.ConsoleStore(), pw)
+	}
 	if err != nil {
 		_ = g.Shutdown()
 		return err
@@ -313,8 +316,8 @@ Signpost dev is ready.
 
 // printDevConsoles prints the web consoles' addresses and where their password is, then how to stop.
 func printDevConsoles(out io.Writer, o *devOptions, pwFile string) {
-	fmt.Fprintf(out, "\nWeb consoles (user %s, password in %s):\n  SMP console    http://%s/\n",
-		devConsoleUser, shellPath(pwFile), o.smpAdminAddr)
+	fmt.Fprintf(out, "\nWeb consoles (user %s, password in %s):\n  SMP console    http://%s/\n  SML console    http://%s/\n",
+		devConsoleUser, shellPath(pwFile), o.smpAdminAddr, o.smlAdminAddr)
 	fmt.Fprintln(out, "\nPress Ctrl-C to stop.")
 }
 

@@ -10,7 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"github.com/signpost-project/signpost/internal/console"
+	"github.com/signpost-project/signpost/sml"
 	"github.com/signpost-project/signpost/smp/auth"
 )
 
@@ -45,6 +48,21 @@ func devConsolePassword(dir string) (path, password string, err error) {
 func devSMPConsoleUser(ctx context.Context, creds *auth.Service, password string) error {
 	if err := creds.SetUser(ctx, devConsoleUser, auth.UserChange{Admin: true, Password: &password}); err != nil {
 		return fmt.Errorf("dev: SMP console user: %w", err)
+	}
+	return nil
+}
+
+// devSMLConsoleUser gives the SML's console user admin the password (the SML has its own console users).
+func devSMLConsoleUser(ctx context.Context, st sml.ConsoleStore, password string) error {
+	if u, ok, err := st.ConsoleUser(ctx, devConsoleUser); err == nil && ok && console.VerifyPassword(password, u.Password) {
+		return nil // set at an earlier start: no new hash
+	}
+	hash, err := console.HashPassword(password)
+	if err != nil {
+		return fmt.Errorf("dev: SML console user: %w", err)
+	}
+	if _, err := st.SetConsoleUser(ctx, devConsoleUser, hash, time.Now()); err != nil {
+		return fmt.Errorf("dev: SML console user: %w", err)
 	}
 	return nil
 }
