@@ -90,7 +90,8 @@ func value[T any](t *testing.T, ctx context.Context, what string, a chromedp.Act
 // TestConsoleBrowser drives the SMP's web console of `signpost dev` in headless chromium: log in and see the
 // demo participant; a malformed certificate is refused next to its field; a participant created with an
 // endpoint through the form becomes registered and answers in the SML's DNS (dig); a token created in the
-// console works on the admin API until it is revoked there; after logout the pages go to the login page.
+// console works on the admin API until it is revoked there; after logout the pages go to the login page. In the
+// authority's console, the participant is found with its NAPTR as served.
 func TestConsoleBrowser(t *testing.T) {
 	chrome := chromium(t)
 	if _, err := exec.LookPath("dig"); err != nil {
@@ -176,6 +177,29 @@ func TestConsoleBrowser(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "Meta:SMP") || !strings.Contains(string(out), o.smpAddr) {
 		t.Fatalf("dig NAPTR: %v\n%s", err, out)
 	}
+
+	// The authority's console: the participant found, with its NAPTR as the DNS server serves it (what dig got).
+	sml := "http://" + o.smlAdminAddr
+	browse(t, ctx, "SML console login", chromedp.Navigate(sml+"/participants"), chromedp.WaitVisible(chromedp.ID("user")),
+		chromedp.SendKeys(chromedp.ID("user"), devConsoleUser),
+		chromedp.SendKeys(chromedp.ID("password"), strings.TrimSpace(string(pw))),
+		submit, chromedp.WaitVisible(chromedp.ID("q")))
+	browse(t, ctx, "find the participant", chromedp.SendKeys(chromedp.ID("q"), participant),
+		chromedp.Click(chromedp.CSS("main form button[type=submit]")), chromedp.WaitVisible(chromedp.CSS("pre.records")))
+	records := value(t, ctx, "records", chromedp.Text(chromedp.CSS("pre.records")))
+	naptr := strings.Fields(strings.TrimSpace(string(out)))
+	if len(naptr) < 6 || !strings.Contains(records, identifier.NAPTRName(id, devZone, identifier.SchemeLabel)+" ") ||
+		!strings.Contains(records, "IN NAPTR "+strings.Join(naptr[:6], " ")) {
+		t.Fatalf("SML console records:\n%s\ndig: %s", records, out)
+	}
+	if body := value(t, ctx, "participant page", chromedp.Text(chromedp.CSS("main"))); !strings.Contains(body, "SMP-DEV") {
+		t.Fatalf("owning SMP not shown: %s", body)
+	}
+	sh.take(ctx, "sml-participant")
+	browse(t, ctx, "SML pages", chromedp.Navigate(sml+"/"), chromedp.WaitVisible(chromedp.CSS("h1")))
+	sh.take(ctx, "sml-domains")
+	browse(t, ctx, "SML SMPs", chromedp.Navigate(sml+"/smps"), chromedp.WaitVisible(chromedp.CSS("table")))
+	sh.take(ctx, "sml-smps")
 
 	// A token created in the console works until it is revoked in the console.
 	browse(t, ctx, "create a token",
