@@ -45,7 +45,7 @@ type Options struct {
 	// MaxBodyBytes bounds a form or an upload (the API's write.max_body_bytes); default 4 MiB. An import file
 	// may be larger: ImportMaxBytes.
 	MaxBodyBytes int64
-	// ImportMaxBytes bounds an import file uploaded through the console; default 64 MiB.
+	// ImportMaxBytes bounds an import file uploaded through the console; default MaxBodyBytes (the API's limit).
 	ImportMaxBytes int64
 	Log            *slog.Logger
 	// Now is the clock; default the service's.
@@ -85,7 +85,7 @@ func New(o Options) (*Console, error) {
 		o.MaxBodyBytes = 4 << 20
 	}
 	if o.ImportMaxBytes <= 0 {
-		o.ImportMaxBytes = 64 << 20
+		o.ImportMaxBytes = o.MaxBodyBytes
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -133,7 +133,7 @@ func (c *Console) checkPassword(ctx context.Context, user, password string) (adm
 
 func (c *Console) routes() {
 	m := c.mux
-	req := c.auth.Require
+	req := c.require
 	m.Handle("GET /static/", console.Assets())
 	m.HandleFunc("GET /login", c.auth.Login)
 	m.HandleFunc("POST /login", c.auth.Login)
@@ -161,6 +161,27 @@ func (c *Console) routes() {
 }
 
 type msg struct{ Text string }
+
+// require wraps a page: a session whose user still exists, with the user's admin flag as it is now (a deleted
+// user's session ends; a changed flag applies at the next request).
+func (c *Console) require(h func(http.ResponseWriter, *http.Request, console.Session)) http.Handler {
+	return c.auth.Require(func(w http.ResponseWriter, r *http.Request, s console.Session) {
+		us, err := c.o.Creds.Users(r.Context())
+		if err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
+		for _, u := range us {
+			if u.Name == s.User {
+				s.Admin = u.Admin
+				h(w, r, s)
+				return
+			}
+		}
+		_ = c.auth.Sessions.End(w, r)
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+	})
+}
 
 func (c *Console) nav(s console.Session) []console.Link {
 	l := []console.Link{{Href: "/", Label: "Dashboard"}, {Href: "/groups", Label: "Service groups"},

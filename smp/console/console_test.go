@@ -16,6 +16,7 @@ import (
 
 	"github.com/signpost-project/signpost/identifier"
 	"github.com/signpost-project/signpost/internal/pki"
+	"github.com/signpost-project/signpost/internal/ratelimit"
 	"github.com/signpost-project/signpost/smp"
 	"github.com/signpost-project/signpost/smp/auth"
 	"github.com/signpost-project/signpost/smp/boltrepo"
@@ -39,7 +40,7 @@ type fixture struct {
 
 const password = "correct horse battery"
 
-func newFixture(t testing.TB, users bool) *fixture {
+func newFixture(t testing.TB, users bool, opts ...func(*console.Options)) *fixture {
 	t.Helper()
 	now := time.Now()
 	ca, err := pki.NewRoot("Console Test CA", now.Add(-time.Hour), now.Add(48*time.Hour))
@@ -69,7 +70,11 @@ func newFixture(t testing.TB, users bool) *fixture {
 			}
 		}
 	}
-	c, err := console.New(console.Options{SMP: f.svc, Creds: f.creds, Sessions: boltrepo.Sessions{DB: f.db}})
+	co := console.Options{SMP: f.svc, Creds: f.creds, Sessions: boltrepo.Sessions{DB: f.db}}
+	for _, o := range opts {
+		o(&co)
+	}
+	c, err := console.New(co)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,18 +221,21 @@ func TestLoginCookieAndLogout(t *testing.T) {
 	}
 }
 
-// TestLoginRateLimit: after 10 failed logins from one address, even the right password is refused with 429.
+// TestLoginRateLimit: after 3 failed logins from one address (a limit of 3 an hour, so that the time the slow KDF
+// takes gives none back), even the right password is refused with 429.
 func TestLoginRateLimit(t *testing.T) {
-	f := newFixture(t, true)
+	f := newFixture(t, true, func(o *console.Options) {
+		o.Limiter = ratelimit.New(ratelimit.Config{Failures: 3, Window: time.Hour})
+	})
 	b := f.browser()
-	for i := range 10 {
+	for i := range 3 {
 		if p := b.post("/login", url.Values{"user": {"alice"}, "password": {fmt.Sprint("wrong", i)}}); p.code != http.StatusUnauthorized {
 			t.Fatalf("failure %d: %d", i, p.code)
 		}
 	}
 	p := b.post("/login", url.Values{"user": {"alice"}, "password": {password}})
 	if p.code != http.StatusTooManyRequests || p.hdr.Get("Retry-After") == "" {
-		t.Fatalf("11th login: %d Retry-After %q", p.code, p.hdr.Get("Retry-After"))
+		t.Fatalf("4th login: %d Retry-After %q", p.code, p.hdr.Get("Retry-After"))
 	}
 }
 
@@ -479,5 +487,28 @@ func TestTokensCreateShowOnceRevoke(t *testing.T) {
 	}
 	if _, err := f.creds.Authenticate(context.Background(), "Bearer "+tok); err == nil {
 		t.Fatal("the revoked token still authenticates")
+	}
+}
+
+// TestDeletedUserSessionEnds: a session whose user is deleted opens nothing more; a user made administrator
+// sees the administrators' pages from the next request.
+func TestDeletedUserSessionEnds(t *testing.T) {
+	f := newFixture(t, true)
+	b := f.browser()
+	b.login("alice")
+	if p := b.get("/users"); p.code != http.StatusForbidden {
+		t.Fatalf("alice on /users: %d", p.code)
+	}
+	if err := f.creds.SetUser(context.Background(), "alice", auth.UserChange{Admin: true}); err != nil {
+		t.Fatal(err)
+	}
+	if p := b.get("/users"); p.code != http.StatusOK {
+		t.Fatalf("alice, now an administrator, on /users: %d", p.code)
+	}
+	if err := f.creds.DeleteUser(context.Background(), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if p := b.get("/"); p.code != http.StatusSeeOther {
+		t.Fatalf("deleted user's session: %d", p.code)
 	}
 }
