@@ -85,16 +85,20 @@ func NewPages(pages fs.FS, funcs template.FuncMap, log *slog.Logger) (*Pages, er
 	return p, nil
 }
 
+// Execute renders the page name.
+func (p *Pages) Execute(name string, pg Page) ([]byte, error) {
+	t, ok := p.t[name]
+	if !ok {
+		return nil, fmt.Errorf("no page %q", name)
+	}
+	var buf bytes.Buffer
+	err := t.ExecuteTemplate(&buf, "layout", pg)
+	return buf.Bytes(), err
+}
+
 // Render writes the page name with status code; a template failure is logged and answered 500.
 func (p *Pages) Render(w http.ResponseWriter, code int, name string, pg Page) {
-	t, ok := p.t[name]
-	var buf bytes.Buffer
-	var err error
-	if !ok {
-		err = fmt.Errorf("no page %q", name)
-	} else {
-		err = t.ExecuteTemplate(&buf, "layout", pg)
-	}
+	b, err := p.Execute(name, pg)
 	if err != nil {
 		if p.log != nil {
 			p.log.Error("console page failed", "page", name, "err", err)
@@ -104,5 +108,5 @@ func (p *Pages) Render(w http.ResponseWriter, code int, name string, pg Page) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(code)
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(b)
 }

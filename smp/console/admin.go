@@ -138,10 +138,11 @@ func (c *Console) key(w http.ResponseWriter, r *http.Request, s console.Session)
 }
 
 type importPage struct {
-	Max    int64
-	Result *smp.ImportStats
-	Error  string
-	Took   time.Duration
+	Max     int64
+	Running bool // the progress list is open: the import runs while the page streams
+	Result  *smp.ImportStats
+	Error   string
+	Took    time.Duration
 }
 
 func (c *Console) importForm(w http.ResponseWriter, r *http.Request, s console.Session) {
@@ -151,49 +152,88 @@ func (c *Console) importForm(w http.ResponseWriter, r *http.Request, s console.S
 	c.render(w, r, http.StatusOK, "import", s, "Import", "/import", importPage{Max: c.o.ImportMaxBytes})
 }
 
+// progressMark splits the import page: what comes before it is sent when the import starts, progress lines follow
+// as batches commit (the browser shows them as they come, with no script), then the rest of the page with the result.
+const progressMark = `<li class="progress-mark" hidden></li>`
+
 // importFile runs an import of the uploaded export file (docs/smp-import.md) through smp.Service.Import, streamed
-// from the request body (never held whole), and shows what it did. The batches committed before a refused
-// record stay, as with `signpost smp import`.
+// from the request body (never held whole) under the API's body limit, and streams the page: a line per committed
+// batch, then what it did. The batches committed before a refused record stay, as with `signpost smp import`.
 func (c *Console) importFile(w http.ResponseWriter, r *http.Request, s console.Session) {
 	if !c.adminOnly(w, r, s) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, c.o.ImportMaxBytes)
 	d := importPage{Max: c.o.ImportMaxBytes}
-	code := http.StatusOK
-	mr, err := r.MultipartReader()
 	var part io.Reader
-	for err == nil {
-		p, perr := mr.NextPart()
-		if perr != nil {
-			err = fmt.Errorf("no file in the form: choose an export file")
-			break
-		}
-		if p.FormName() == "file" {
-			part = p
-			break
-		}
-	}
+	mr, err := r.MultipartReader()
 	if err == nil {
-		start := time.Now()
-		var st smp.ImportStats
-		st, err = c.o.SMP.Import(r.Context(), "upload", part, nil)
-		d.Result, d.Took = &st, time.Since(start).Round(time.Millisecond)
-		c.o.Log.Info("smp console: import", "audit", true, "by", s.User, "created", st.Created, "replaced", st.Replaced, "unchanged", st.Unchanged, "err", err)
+		for {
+			p, perr := mr.NextPart()
+			if perr != nil {
+				err = errors.New("no file in the form: choose an export file")
+				break
+			}
+			if p.FormName() == "file" {
+				part = p
+				break
+			}
+		}
 	}
 	if err != nil {
-		code = http.StatusBadRequest
-		var mb *http.MaxBytesError
-		var e *smp.Error
-		switch {
-		case errors.As(err, &mb):
-			d.Error = fmt.Sprintf("the file is larger than %d bytes: use signpost smp import on the server", c.o.ImportMaxBytes)
-		case errors.As(err, &e) && e.Kind == smp.KindInternal:
-			c.o.Log.Error("smp console: import failed", "err", err)
-			code, d.Error = http.StatusInternalServerError, "the import failed (logged)"
-		default:
-			d.Error = err.Error()
-		}
+		d.Error = c.importError(err)
+		c.render(w, r, http.StatusBadRequest, "import", s, "Import", "/import", d)
+		return
 	}
-	c.render(w, r, code, "import", s, "Import", "/import", d)
+	pg := console.Page{Product: product, Title: "Import", User: s.User, Admin: s.Admin, Nav: c.nav(s), Active: "/import"}
+	d.Running = true
+	pg.Data = d
+	head, err := c.pages.Execute("import", pg)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	before, _, _ := strings.Cut(string(head), progressMark)
+	// The upload is read while the page is written (HTTP/1.1 needs full duplex for that).
+	rc := http.NewResponseController(w)
+	if err := rc.EnableFullDuplex(); err != nil {
+		c.o.Log.Debug("smp console: import without full duplex", "err", err)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, before)
+	_ = rc.Flush()
+	start := time.Now()
+	st, err := c.o.SMP.Import(r.Context(), "upload", part, func(p smp.ImportStats) {
+		fmt.Fprintf(w, "<li>%d records: %d created, %d replaced, %d unchanged</li>\n", p.Groups+p.Metadata+p.Owners, p.Created, p.Replaced, p.Unchanged)
+		_ = rc.Flush()
+	})
+	d.Result, d.Took = &st, time.Since(start).Round(time.Millisecond)
+	c.o.Log.Info("smp console: import", "audit", true, "by", s.User, "created", st.Created, "replaced", st.Replaced, "unchanged", st.Unchanged, "err", err)
+	if err != nil {
+		d.Error = c.importError(err)
+	}
+	pg.Data = d
+	all, terr := c.pages.Execute("import", pg)
+	if terr != nil {
+		c.o.Log.Error("console page failed", "page", "import", "err", terr)
+		_, _ = io.WriteString(w, "</ol><p>The page could not be shown (logged).</p>")
+		return
+	}
+	_, after, _ := strings.Cut(string(all), progressMark)
+	_, _ = io.WriteString(w, after)
+}
+
+func (c *Console) importError(err error) string {
+	var mb *http.MaxBytesError
+	var e *smp.Error
+	switch {
+	case errors.As(err, &mb):
+		return fmt.Sprintf("the file is larger than %d bytes (write.max_body_bytes): use signpost smp import on the server", c.o.ImportMaxBytes)
+	case errors.As(err, &e) && e.Kind == smp.KindInternal:
+		c.o.Log.Error("smp console: import failed", "err", err)
+		return "the import failed (logged)"
+	default:
+		return err.Error()
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -112,6 +113,13 @@ func (b *browser) do(method, path string, form url.Values, hdr ...string) page {
 	var body io.Reader
 	if form != nil {
 		body = strings.NewReader(form.Encode())
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i] == "X-Body" { // a raw body (multipart), not a header
+			body = strings.NewReader(hdr[i+1])
+			hdr = append(hdr[:i:i], hdr[i+2:]...)
+			break
+		}
 	}
 	req, err := http.NewRequest(method, b.f.base+path, body)
 	if err != nil {
@@ -510,5 +518,48 @@ func TestDeletedUserSessionEnds(t *testing.T) {
 	}
 	if p := b.get("/"); p.code != http.StatusSeeOther {
 		t.Fatalf("deleted user's session: %d", p.code)
+	}
+}
+
+// TestImportUpload: an export of one SMP uploaded to another's console is imported, the page showing a progress
+// line per committed batch and the result; an upload over the body limit is refused with the limit named.
+func TestImportUpload(t *testing.T) {
+	src := newFixture(t, false)
+	var groups []smp.ServiceGroup
+	for i := range 1200 {
+		id, _ := identifier.PEPPOL.Parse(identifier.Participant, fmt.Sprintf("iso6523-actorid-upis::0088:%04d", i))
+		groups = append(groups, smp.ServiceGroup{Participant: id, InSML: true})
+	}
+	if _, err := src.svc.PutBatch(context.Background(), groups, nil); err != nil {
+		t.Fatal(err)
+	}
+	var export strings.Builder
+	if _, err := src.svc.WriteExport(context.Background(), &export); err != nil {
+		t.Fatal(err)
+	}
+	dst := newFixture(t, true, func(o *console.Options) { o.MaxBodyBytes = int64(export.Len()) + 4096 })
+	b := dst.browser()
+	b.login("root")
+	upload := func(content string) page {
+		var body strings.Builder
+		mw := multipart.NewWriter(&body)
+		fw, _ := mw.CreateFormFile("file", "export.jsonl")
+		_, _ = io.WriteString(fw, content)
+		_ = mw.Close()
+		return b.do(http.MethodPost, "/import", nil, "Content-Type", mw.FormDataContentType(), "X-Body", body.String())
+	}
+	p := upload(export.String())
+	if p.code != http.StatusOK || !strings.Contains(p.body, `id="import-result"`) || strings.Contains(p.body, `id="import-error"`) {
+		t.Fatalf("import: %d %s", p.code, p.body)
+	}
+	if n := strings.Count(p.body, "<li>"); n < 2 {
+		t.Fatalf("%d progress lines for 1,200 records in batches of 500: %s", n, p.body)
+	}
+	if g, _, err := dst.svc.Counts(context.Background()); err != nil || g != 1200 {
+		t.Fatalf("imported %d groups, %v", g, err)
+	}
+	p = upload(export.String() + strings.Repeat(" ", 8192))
+	if !strings.Contains(p.body, "write.max_body_bytes") {
+		t.Fatalf("over the limit: %d %s", p.code, p.body)
 	}
 }
