@@ -144,6 +144,7 @@ func (c *Console) routes() {
 	m.Handle("POST /groups/new", req(c.newGroup))
 	m.Handle("GET /group", req(c.group))
 	m.Handle("POST /group/delete", req(c.deleteGroup))
+	m.Handle("POST /group/edit", req(c.editGroup))
 	m.Handle("POST /group/retry", req(c.retry))
 	m.Handle("GET /group/service", req(c.serviceForm))
 	m.Handle("POST /group/service", req(c.saveService))

@@ -293,6 +293,12 @@ func TestOwnersSeeOnlyTheirGroups(t *testing.T) {
 	if p := bob.post("/group/delete", url.Values{"p": {a.String()}}); p.code != http.StatusNotFound || !f.exists(a) {
 		t.Fatalf("bob's delete: %d, exists %v", p.code, f.exists(a))
 	}
+	if p := bob.post("/group/edit", url.Values{"p": {a.String()}}); p.code != http.StatusNotFound {
+		t.Fatalf("bob's group form on alice's group: %d", p.code)
+	}
+	if sg, err := f.svc.GetServiceGroup(context.Background(), a); err != nil || !sg.InSML {
+		t.Fatalf("alice's group after bob's form: %+v %v", sg, err)
+	}
 	forged := url.Values{"p": {a.String()}, "doctype": {"busdox-docid-qns::doc"}, "process": {"cenbii-procid-ubl::proc"},
 		"transport": {"peppol-transport-as4-v2_0"}, "address": {"https://evil.example/as4"}}
 	if p := bob.post("/group/service", forged); p.code != http.StatusNotFound {
@@ -561,5 +567,24 @@ func TestImportUpload(t *testing.T) {
 	p = upload(export.String() + strings.Repeat(" ", 8192))
 	if !strings.Contains(p.body, "write.max_body_bytes") {
 		t.Fatalf("over the limit: %d %s", p.code, p.body)
+	}
+}
+
+// TestEditAndDeleteGroup: the group form turns "register in the SML" off and the stored group says so (its owner
+// kept); the delete form removes it.
+func TestEditAndDeleteGroup(t *testing.T) {
+	f := newFixture(t, true)
+	id := f.addGroup("alice", "iso6523-actorid-upis::0088:4001")
+	b := f.browser()
+	b.login("alice")
+	if p := b.post("/group/edit", url.Values{"p": {id.String()}}); p.code != http.StatusSeeOther {
+		t.Fatalf("edit: %d %s", p.code, p.body)
+	}
+	sg, err := f.svc.GetServiceGroup(context.Background(), id)
+	if err != nil || sg.InSML || sg.Owner != "alice" {
+		t.Fatalf("after edit: %+v %v", sg, err)
+	}
+	if p := b.post("/group/delete", url.Values{"p": {id.String()}}); p.code != http.StatusSeeOther || f.exists(id) {
+		t.Fatalf("delete: %d, exists %v", p.code, f.exists(id))
 	}
 }

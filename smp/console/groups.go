@@ -29,6 +29,7 @@ var funcs = template.FuncMap{
 // done messages: a successful form redirects with ?done=KEY; only these texts are shown.
 var doneText = map[string]string{
 	"created": "The service group was created.", "deleted": "The service group was deleted.",
+	"changed": "The service group was saved; the SML hears of the change through the outbox.",
 	"saved": "The document type was saved and signed.", "svcdeleted": "The document type was deleted.",
 	"retried": "The registration will be tried again now.", "user": "The user was saved.",
 	"revoked": "The token was revoked: the API refuses it from now on.",
@@ -249,6 +250,23 @@ func (c *Console) deleteGroup(w http.ResponseWriter, r *http.Request, s console.
 	}
 	c.o.Log.Info("smp console: service group deleted", "audit", true, "user", s.User, "participant", sg.Participant.String())
 	redirect(w, r, "/groups?done=deleted")
+}
+
+// editGroup changes whether the participant is meant to be in the SML (the group's one setting a form changes;
+// its extensions and owner stay).
+func (c *Console) editGroup(w http.ResponseWriter, r *http.Request, s console.Session) {
+	sg, ok := c.loadGroup(w, r, s, r.PostFormValue("p"))
+	if !ok {
+		return
+	}
+	inSML := r.PostFormValue("in_sml") != ""
+	sg.InSML = inSML
+	if _, err := c.o.SMP.PutServiceGroup(r.Context(), principal(s), sg, smp.GroupWrite{InSML: &inSML}); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	c.o.Log.Info("smp console: service group changed", "audit", true, "user", s.User, "participant", sg.Participant.String(), "in_sml", inSML)
+	redirect(w, r, groupURL(sg.Participant, "changed"))
 }
 
 func (c *Console) retry(w http.ResponseWriter, r *http.Request, s console.Session) {
