@@ -30,7 +30,7 @@ var funcs = template.FuncMap{
 var doneText = map[string]string{
 	"created": "The service group was created.", "deleted": "The service group was deleted.",
 	"changed": "The service group was saved; the SML hears of the change through the outbox.",
-	"saved": "The document type was saved and signed.", "svcdeleted": "The document type was deleted.",
+	"saved":   "The document type was saved and signed.", "svcdeleted": "The document type was deleted.",
 	"retried": "The registration will be tried again now.", "user": "The user was saved.",
 	"revoked": "The token was revoked: the API refuses it from now on.",
 }
