@@ -7,10 +7,15 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/signpost-project/signpost/conf"
+	"github.com/signpost-project/signpost/internal/testnet"
+	"github.com/signpost-project/signpost/sml/admin"
 	smlconsole "github.com/signpost-project/signpost/sml/console"
 	smpconsole "github.com/signpost-project/signpost/smp/console"
 )
@@ -146,5 +151,56 @@ func TestSMLUserCommands(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("login of the new user: %d", resp.StatusCode)
+	}
+}
+
+// TestSMLConsoleSecondaries: the domains page asks each configured secondary (dns.notify) for the zone's serial:
+// the SML's own DNS server, listed as a secondary, answers the zone's serial (up to date); an address where
+// nothing answers is shown with its error.
+func TestSMLConsoleSecondaries(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	dnsAddr, silent := testnet.FreeAddr(t), testnet.FreeAddr(t)
+	path := filepath.Join(dir, "sml.yaml")
+	text := "store:\n  path: " + filepath.Join(dir, "sml.db") + "\nlog:\n  level: error\nops:\n  addr: " + testnet.FreeAddr(t) +
+		"\ndns:\n  listen: " + dnsAddr + "\n  notify: [" + dnsAddr + ", " + silent + "]\nadmin:\n  listen: " + testnet.FreeAddr(t) +
+		"\ndomains:\n  - zone: sml.test\n    records: [naptr]\n    glue:\n      ns1.sml.test: [127.0.0.1]\n"
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := conf.LoadSML(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pwFile := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pwFile, []byte("authority-password-1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := runSML(t, ctx, "sml", "user", "set", "--config", path, "op", "--password-file", pwFile); code != 0 {
+		t.Fatalf("user set: %s", errOut)
+	}
+	startSMLServe(t, c)
+	jar, _ := cookiejar.New(nil)
+	cl := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	resp, err := cl.PostForm("http://"+c.Admin.Listen+"/login", url.Values{"user": {"op"}, "password": {"authority-password-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	tok, err := admin.ReadTokenFile(c.Admin.TokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := (&admin.Client{Addr: c.Admin.Listen, Token: tok}).Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial := strconv.FormatUint(uint64(st.Zones[0].Serial), 10)
+	body := string(page)
+	own := regexp.MustCompile(`<td data-label="Secondary">` + regexp.QuoteMeta(dnsAddr) + `</td>\s*<td data-label="Serial it answers">` + serial + `</td><td data-label="Behind">up to date</td>`)
+	bad := regexp.MustCompile(`<td data-label="Secondary">` + regexp.QuoteMeta(silent) + `</td>\s*<td data-label="Serial it answers" colspan="2" class="error">[^<]+</td>`)
+	if resp.StatusCode != http.StatusOK || !own.MatchString(body) || !bad.MatchString(body) {
+		t.Fatalf("domains page (serial %s): %d\n%s", serial, resp.StatusCode, body)
 	}
 }
