@@ -168,6 +168,14 @@ func TestConsoleBrowser(t *testing.T) {
 		t.Fatalf("group page: %s", body)
 	}
 	sh.take(ctx, "group")
+	// On a phone-sized screen the page fits its width (tables become labelled blocks): nothing to scroll sideways.
+	browse(t, ctx, "phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("reg-state")))
+	// (The visual viewport zooms out to show a too-wide page: compare the content with the layout width.)
+	if w := value(t, ctx, "width", chromedp.Evaluate[[]int]("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")); len(w) != 2 || w[0] > w[1] || w[1] > 400 {
+		t.Fatalf("the group page is %v px wide (content, screen) on a phone", w)
+	}
+	sh.take(ctx, "group-phone")
+	browse(t, ctx, "laptop", chromedp.EmulateReset())
 	id, err := identifier.PEPPOL.Parse(identifier.Participant, participant)
 	if err != nil {
 		t.Fatal(err)
