@@ -175,7 +175,7 @@ func TestConsoleBrowser(t *testing.T) {
 		t.Fatalf("the group page is %v px wide (content, screen) on a phone", w)
 	}
 	sh.take(ctx, "group-phone")
-	browse(t, ctx, "laptop", chromedp.EmulateReset())
+	browse(t, ctx, "laptop", chromedp.EmulateViewport(1280, 900))
 	id, err := identifier.PEPPOL.Parse(identifier.Participant, participant)
 	if err != nil {
 		t.Fatal(err)
