@@ -111,3 +111,27 @@ func (c ConsoleStore) GetSession(_ context.Context, key string) (s console.Sessi
 func (c ConsoleStore) DeleteSession(_ context.Context, key string) error {
 	return c.DB.Update(func(t *store.Tx) error { return t.Delete(store.ConsoleSessions, []byte(key)) })
 }
+
+// DeleteSessionsSeenBefore deletes the sessions idle since before t (internal/console.Store); an unreadable one goes too.
+func (c ConsoleStore) DeleteSessionsSeenBefore(_ context.Context, t time.Time) (n int, err error) {
+	err = c.DB.Update(func(tx *store.Tx) error {
+		var stale [][]byte
+		err := tx.Scan(store.ConsoleSessions, nil, nil, func(k, v []byte) error {
+			if s, err := console.UnmarshalSession(v); err != nil || s.Seen.Before(t) {
+				stale = append(stale, append([]byte(nil), k...))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range stale {
+			if err := tx.Delete(store.ConsoleSessions, k); err != nil {
+				return err
+			}
+		}
+		n = len(stale)
+		return nil
+	})
+	return n, err
+}

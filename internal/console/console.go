@@ -56,6 +56,8 @@ type Store interface {
 	// GetSession returns ok false for an unknown key.
 	GetSession(ctx context.Context, key string) (s Session, ok bool, err error)
 	DeleteSession(ctx context.Context, key string) error
+	// DeleteSessionsSeenBefore deletes every session whose last request (Seen) is before t; it returns how many.
+	DeleteSessionsSeenBefore(ctx context.Context, t time.Time) (int, error)
 }
 
 // Sessions issues and checks session cookies.
@@ -85,8 +87,13 @@ func key(v string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// Start creates a session for user and sets its cookie.
+// Start creates a session for user and sets its cookie. It first deletes the sessions idle longer than Idle
+// that nobody presented again (a session is otherwise deleted only at logout or when its cookie comes back
+// too late), so the store holds no more than the sessions of the last Idle.
 func (m *Sessions) Start(w http.ResponseWriter, r *http.Request, user string, admin bool) error {
+	if _, err := m.Store.DeleteSessionsSeenBefore(r.Context(), m.now().Add(-m.Idle)); err != nil {
+		return err
+	}
 	var b [32]byte
 	_, _ = rand.Read(b[:])
 	v := base64.RawURLEncoding.EncodeToString(b[:])

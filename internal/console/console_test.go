@@ -30,6 +30,19 @@ func (s *memStore) GetSession(_ context.Context, k string) (Session, bool, error
 	return v, ok, nil
 }
 
+func (s *memStore) DeleteSessionsSeenBefore(_ context.Context, t time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for k, v := range s.m {
+		if v.Seen.Before(t) {
+			delete(s.m, k)
+			n++
+		}
+	}
+	return n, nil
+}
+
 func (s *memStore) DeleteSession(_ context.Context, k string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -586,5 +587,41 @@ func TestEditAndDeleteGroup(t *testing.T) {
 	}
 	if p := b.post("/group/delete", url.Values{"p": {id.String()}}); p.code != http.StatusSeeOther || f.exists(id) {
 		t.Fatalf("delete: %d, exists %v", p.code, f.exists(id))
+	}
+}
+
+// TestIdleSessionsSwept: a session idle longer than Idle is refused, and the next login deletes from the store the
+// idle sessions that nobody presented again.
+func TestIdleSessionsSwept(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
+	f := newFixture(t, true, func(o *console.Options) { o.Now = clock; o.Idle = 30 * time.Minute })
+	sessions := func() int {
+		n := 0
+		_ = f.db.View(func(tx *store.Tx) error { n = tx.Count(store.ConsoleSessions, nil); return nil })
+		return n
+	}
+	alice, bob, carol := f.browser(), f.browser(), f.browser()
+	alice.login("alice")
+	bob.login("bob")
+	if n := sessions(); n != 2 {
+		t.Fatalf("%d sessions stored, want 2", n)
+	}
+	advance(20 * time.Minute)
+	if p := bob.get("/"); p.code != http.StatusOK { // bob stays active
+		t.Fatalf("bob after 20 minutes: %d", p.code)
+	}
+	advance(20 * time.Minute)
+	carol.login("root") // alice idle 40 minutes: swept; bob idle 20: kept
+	if n := sessions(); n != 2 {
+		t.Fatalf("%d sessions stored after the sweep, want 2 (bob, root)", n)
+	}
+	if p := alice.get("/"); p.code != http.StatusSeeOther {
+		t.Fatalf("alice after 40 idle minutes: %d", p.code)
+	}
+	if p := bob.get("/"); p.code != http.StatusOK {
+		t.Fatalf("bob: %d", p.code)
 	}
 }
