@@ -5,7 +5,7 @@ LDFLAGS  := -s -w -X github.com/signpost-project/signpost/internal/version.Versi
 PKGS     := ./...
 FUZZTIME ?= 3s
 
-.PHONY: all build run test test-deps unit fuzz-smoke fuzz bench lint fmt clean
+.PHONY: all build run test test-deps unit fuzz-smoke fuzz bench lint fmt clean screenshots
 
 all: build
 
@@ -36,6 +36,11 @@ fuzz:
 # .benchcache/. make bench SCALE=10000000 adds a 10M zone (opt-in: a long first build, several GB).
 bench: test-deps build
 	@scripts/bench.sh
+
+# PNGs of the web consoles' main pages (docs/console/), taken by the browser test in headless chromium.
+screenshots: test-deps
+	mkdir -p docs/console
+	SIGNPOST_SCREENSHOTS=$(CURDIR)/docs/console $(GO) test -count=1 -run '^TestConsoleBrowser$$' ./cmd/signpost/
 
 lint:
 	$(GO) vet $(PKGS)

@@ -555,14 +555,14 @@ func TestUpgradeSchema2AddsMigrations(t *testing.T) {
 		t.Error(err)
 	}
 	db.Close()
-	if !slices.Equal(steps, []uint64{2, 3, 4}) { // 3 -> 4 adds sml.certchanges, 4 -> 5 smp.registrations
-		t.Errorf("steps run: %v, want [2 3 4]", steps)
+	if !slices.Equal(steps, []uint64{2, 3, 4, 5}) { // 3 -> 4 adds sml.certchanges, 4 -> 5 smp.registrations, 5 -> 6 console.sessions and sml.users
+		t.Errorf("steps run: %v, want [2 3 4 5]", steps)
 	}
 	after, v := dump(t, path)
 	if v != store.SchemaVersion {
 		t.Errorf("schema version %d after the upgrade, want %d", v, store.SchemaVersion)
 	}
-	for _, b := range []string{"sml.migrations", "sml.certchanges", "smp.registrations"} {
+	for _, b := range []string{"sml.migrations", "sml.certchanges", "smp.registrations", "console.sessions", "sml.users"} {
 		if m, ok := after[b]; !ok || len(m) != 0 {
 			t.Errorf("%s = %v (present %t), want an empty bucket", b, m, ok)
 		}

@@ -12,7 +12,7 @@ import (
 //
 // Changing the layout (a new bucket, a new key or value format) means: raise SchemaVersion, declare the change
 // below, and append one step to migrations that turns a store of the previous version into the new one.
-const SchemaVersion uint64 = 5
+const SchemaVersion uint64 = 6
 
 // Bucket names one top-level bucket. Every bucket is declared here, once; Open creates all of them.
 type Bucket struct{ name []byte }
@@ -69,6 +69,12 @@ var (
 	SMPRegistrations = bucket("smp.registrations")
 	// SMPState: key -> SMP instance state such as the signing key generation (package smp).
 	SMPState = bucket("smp.state")
+
+	// ConsoleSessions: SHA-256 of a web console session cookie (hex) -> the session (internal/console JSON),
+	// kept by the SMP's (smp/boltrepo) or the SML's repository, whichever server owns the store. Since schema 6.
+	ConsoleSessions = bucket("console.sessions")
+	// SMLUsers: name -> the SML's console user (package sml). Since schema 6.
+	SMLUsers = bucket("sml.users")
 )
 
 // Buckets lists every bucket the schema has.
@@ -76,7 +82,7 @@ var Buckets = []Bucket{
 	Meta,
 	SMLDomains, SMLSMPs, SMLParticipants, SMLBySMP, SMLNames, SMLJournal, SMLZones, SMLMigrations, SMLCertChanges,
 	SMPGroups, SMPVersions, SMPMetadata, SMPDocuments, SMPUsers, SMPTokens, SMPOutbox, SMPRegistrations,
-	SMPState,
+	SMPState, ConsoleSessions, SMLUsers,
 }
 
 var keySchemaVersion = []byte("schema-version")
@@ -132,6 +138,19 @@ var migrations = []migration{
 		description: "add smp.registrations (SML registration of each participant; intents in smp.outbox)",
 		apply: func(tx *bolt.Tx) error {
 			_, err := tx.CreateBucketIfNotExists(SMPRegistrations.name)
+			return err
+		},
+	},
+	// Step 5 -> 6 (issue 16, the web consoles): add the empty buckets console.sessions and sml.users.
+	// Self-contained: it only creates its buckets.
+	{
+		from:        5,
+		description: "add console.sessions and sml.users (web console sessions, the SML's console users)",
+		apply: func(tx *bolt.Tx) error {
+			if _, err := tx.CreateBucketIfNotExists(ConsoleSessions.name); err != nil {
+				return err
+			}
+			_, err := tx.CreateBucketIfNotExists(SMLUsers.name)
 			return err
 		},
 	},

@@ -189,12 +189,24 @@ func runDev(ctx context.Context, out io.Writer, o *devOptions) error {
 		_ = g.Shutdown()
 		return fmt.Errorf("dev: admin token: %w", err)
 	}
+	pwFile, pw, err := devConsolePassword(o.dir)
+	if err == nil {
+		err = devSMPConsoleUser(ctx, smpApp.Credentials(), pw)
+	}
+	if err == nil {
+		err = devSMLConsoleUser(ctx, smlApp.ConsoleStore(), pw)
+	}
+	if err != nil {
+		_ = g.Shutdown()
+		return err
+	}
 	if err := devRegister(ctx, o, files, smpApp); err != nil {
 		_ = g.Shutdown()
 		return err
 	}
 	ready.Store(true)
 	printDevSummary(out, o, files, tokenFile)
+	printDevConsoles(out, o, pwFile)
 	return g.Wait(ctx)
 }
 
@@ -302,6 +314,12 @@ Signpost dev is ready.
 		fmt.Fprintf(out, "\nLook up the demo participant (paste in another terminal, from the repository root):\n  %s\n",
 			devLookupCommand(o, files))
 	}
+}
+
+// printDevConsoles prints the web consoles' addresses and where their password is, then how to stop.
+func printDevConsoles(out io.Writer, o *devOptions, pwFile string) {
+	fmt.Fprintf(out, "\nWeb consoles (user %s, password in %s):\n  SMP console    http://%s/\n  SML console    http://%s/\n",
+		devConsoleUser, shellPath(pwFile), o.smpAdminAddr, o.smlAdminAddr)
 	fmt.Fprintln(out, "\nPress Ctrl-C to stop.")
 }
 

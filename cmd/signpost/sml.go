@@ -39,7 +39,8 @@ the server is stopped. For a server whose configuration you do not have (signpos
 --token-file instead of --config.`,
 	}
 	cmd.AddCommand(newSMLServeCmd(), newSMLStatusCmd(), newSMLSMPsCmd(), newSMLExportZoneCmd(), newSMLImportCmd(),
-		newSMLParticipantCmd(), newSMLBackupCmd(), newSMLRestoreCmd(), newSMLMigrationsCmd(), newSMLCertificateChangesCmd(), newSMLExpiringCmd())
+		newSMLParticipantCmd(), newSMLBackupCmd(), newSMLRestoreCmd(), newSMLMigrationsCmd(), newSMLCertificateChangesCmd(), newSMLExpiringCmd(),
+		newSMLUserCmd())
 	return cmd
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/signpost-project/signpost/internal/ops"
 	"github.com/signpost-project/signpost/sml"
 	"github.com/signpost-project/signpost/sml/admin"
+	"github.com/signpost-project/signpost/sml/console"
 	"github.com/signpost-project/signpost/sml/dnsserver"
 	"github.com/signpost-project/signpost/sml/soap"
 	"github.com/signpost-project/signpost/sml/zone"
@@ -119,8 +120,12 @@ func New(cfg *conf.SML, log *slog.Logger, o *ops.Ops, opts ...Option) (*App, err
 	if created {
 		log.Info("SML admin token written", "file", cfg.Admin.TokenFile)
 	}
-	a.admin = &lifecycle.HTTP{N: "sml admin", OnFail: a.fail, Server: admin.NewServer(cfg.Admin.Listen,
-		admin.NewHandler(svc, admin.Config{Token: admin.NewToken(tok), Log: log, OnPanic: m.adminPanics.Inc, Backup: db.Backup}), log)}
+	adminH, err := adminHandler(admin.NewHandler(svc, admin.Config{Token: admin.NewToken(tok), Log: log, OnPanic: m.adminPanics.Inc, Backup: db.Backup}),
+		console.Options{SML: svc, Store: sml.ConsoleStore{DB: db}, Secondaries: cfg.DNS.Notify, Log: log, Now: op.now})
+	if err != nil {
+		return nil, err
+	}
+	a.admin = &lifecycle.HTTP{N: "sml admin", OnFail: a.fail, Server: admin.NewServer(cfg.Admin.Listen, adminH, log)}
 	if cfg.Management.TLS.Set() || len(cfg.Management.Proxy.Addresses) > 0 {
 		h, err := soap.NewServer(svc, soap.Config{Management: cfg.Management, Log: log, OnFail: a.fail, Registry: o.Registry, Now: op.now})
 		if err != nil {

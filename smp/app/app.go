@@ -30,6 +30,7 @@ import (
 	"github.com/signpost-project/signpost/smp"
 	"github.com/signpost-project/signpost/smp/auth"
 	"github.com/signpost-project/signpost/smp/boltrepo"
+	"github.com/signpost-project/signpost/smp/console"
 	"github.com/signpost-project/signpost/smp/httpapi"
 	"github.com/signpost-project/signpost/smp/registrar"
 	"github.com/signpost-project/signpost/smp/smlclient"
@@ -196,9 +197,17 @@ func New(ctx context.Context, cfg *conf.SMP, log *slog.Logger, o *ops.Ops, opts 
 		return nil, err
 	}
 	ho.ClientAddr = func(r *http.Request) string { return clientip.RateKey(proxies.Addr(r)) }
-	ho.Limiter = ratelimit.New(ratelimit.Config{Failures: cfg.Write.AuthFailuresPerMinute, Window: time.Minute})
+	// One limiter for the API's authentication and the console's logins: failures of either count together.
+	lim := ratelimit.New(ratelimit.Config{Failures: cfg.Write.AuthFailuresPerMinute, Window: time.Minute})
+	ho.Limiter = lim
 	a.public = httpapi.Public(ho)
-	a.admin = httpapi.Admin(ho)
+	if a.admin, err = adminHandler(httpapi.Admin(ho), console.Options{
+		SMP: svc, Creds: a.creds, Sessions: boltrepo.Sessions{DB: db}, Limiter: lim, ClientAddr: ho.ClientAddr,
+		ExpiredCertificates: ho.ExpiredCertificates, MaxBodyBytes: cfg.Write.MaxBodyBytes, Log: log,
+	}); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	if o != nil {
 		o.AddCheck("smp-store", func(context.Context) error {
 			return db.View(func(*store.Tx) error { return nil })

@@ -8,6 +8,7 @@
 //	smp.users      name -> user (JSON)
 //	smp.tokens     SHA-256 of the token -> token (JSON)
 //	smp.state      setting name -> value
+//	console.sessions  the web console's sessions (sessions.go)
 //
 // Identifiers are stored in their canonical form ("scheme::value").
 package boltrepo

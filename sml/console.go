@@ -1,0 +1,137 @@
+package sml
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/signpost-project/signpost/internal/console"
+	"github.com/signpost-project/signpost/store"
+)
+
+// ConsoleUser is a user of the SML's web console (the domain authority's operators).
+type ConsoleUser struct {
+	Name string `json:"name"`
+	// Password is the PBKDF2 hash (internal/console.HashPassword).
+	Password string    `json:"password"`
+	Created  time.Time `json:"created"`
+}
+
+// ConsoleStore keeps the SML console's users and sessions in the store:
+//
+//	sml.users         name -> ConsoleUser (JSON)
+//	console.sessions  hex SHA-256 of the session cookie -> session (internal/console JSON)
+//
+// It implements internal/console.Store.
+type ConsoleStore struct{ DB *store.DB }
+
+// ConsoleUser returns a user; ok is false for an unknown one.
+func (c ConsoleStore) ConsoleUser(_ context.Context, name string) (u ConsoleUser, ok bool, err error) {
+	err = c.DB.View(func(t *store.Tx) error {
+		b := t.Get(store.SMLUsers, []byte(name))
+		if b == nil {
+			return nil
+		}
+		ok = true
+		return json.Unmarshal(b, &u)
+	})
+	return u, ok, err
+}
+
+// SetConsoleUser creates a user or replaces its password hash (keeping its creation time).
+func (c ConsoleStore) SetConsoleUser(_ context.Context, name, hash string, now time.Time) (created bool, err error) {
+	err = c.DB.Update(func(t *store.Tx) error {
+		u := ConsoleUser{Name: name, Password: hash, Created: now}
+		if b := t.Get(store.SMLUsers, []byte(name)); b != nil {
+			var old ConsoleUser
+			if err := json.Unmarshal(b, &old); err == nil {
+				u.Created = old.Created
+			}
+		} else {
+			created = true
+		}
+		b, err := json.Marshal(u)
+		if err != nil {
+			return err
+		}
+		return t.Put(store.SMLUsers, []byte(name), b)
+	})
+	return created, err
+}
+
+// DeleteConsoleUser removes a user; its sessions end at their next request (the console checks the user).
+func (c ConsoleStore) DeleteConsoleUser(_ context.Context, name string) (found bool, err error) {
+	err = c.DB.Update(func(t *store.Tx) error {
+		found = t.Has(store.SMLUsers, []byte(name))
+		return t.Delete(store.SMLUsers, []byte(name))
+	})
+	return found, err
+}
+
+// ConsoleUsers lists the users by name (hashes included: for the command's listing, which prints names only).
+func (c ConsoleStore) ConsoleUsers(_ context.Context) ([]ConsoleUser, error) {
+	var out []ConsoleUser
+	err := c.DB.View(func(t *store.Tx) error {
+		return t.Scan(store.SMLUsers, nil, nil, func(_, v []byte) error {
+			var u ConsoleUser
+			if err := json.Unmarshal(v, &u); err != nil {
+				return err
+			}
+			out = append(out, u)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// PutSession implements console.Store.
+func (c ConsoleStore) PutSession(_ context.Context, key string, s console.Session) error {
+	b, err := console.MarshalSession(s)
+	if err != nil {
+		return err
+	}
+	return c.DB.Update(func(t *store.Tx) error { return t.Put(store.ConsoleSessions, []byte(key), b) })
+}
+
+// GetSession implements console.Store.
+func (c ConsoleStore) GetSession(_ context.Context, key string) (s console.Session, ok bool, err error) {
+	err = c.DB.View(func(t *store.Tx) error {
+		b := t.Get(store.ConsoleSessions, []byte(key))
+		if b == nil {
+			return nil
+		}
+		ok = true
+		s, err = console.UnmarshalSession(b)
+		return err
+	})
+	return s, ok, err
+}
+
+// DeleteSession implements console.Store.
+func (c ConsoleStore) DeleteSession(_ context.Context, key string) error {
+	return c.DB.Update(func(t *store.Tx) error { return t.Delete(store.ConsoleSessions, []byte(key)) })
+}
+
+// DeleteSessionsSeenBefore deletes the sessions idle since before t (internal/console.Store); an unreadable one goes too.
+func (c ConsoleStore) DeleteSessionsSeenBefore(_ context.Context, t time.Time) (n int, err error) {
+	err = c.DB.Update(func(tx *store.Tx) error {
+		var stale [][]byte
+		err := tx.Scan(store.ConsoleSessions, nil, nil, func(k, v []byte) error {
+			if s, err := console.UnmarshalSession(v); err != nil || s.Seen.Before(t) {
+				stale = append(stale, append([]byte(nil), k...))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range stale {
+			if err := tx.Delete(store.ConsoleSessions, k); err != nil {
+				return err
+			}
+		}
+		n = len(stale)
+		return nil
+	})
+	return n, err
+}
