@@ -29,9 +29,10 @@ const DefaultLockTimeout = 2 * time.Second
 
 // DB is an open store.
 type DB struct {
-	bolt *bolt.DB
-	path string
-	log  *slog.Logger
+	bolt  *bolt.DB
+	path  string
+	log   *slog.Logger
+	group group // Batch's group commit (group.go)
 }
 
 // Open opens or creates the store file at path. It creates the parent directory, waits at most
@@ -158,12 +159,6 @@ func (db *DB) Close() error { return db.bolt.Close() }
 // when fn returns an error or panics. Only one Update runs at a time.
 func (db *DB) Update(fn func(*Tx) error) error {
 	return db.bolt.Update(func(btx *bolt.Tx) error { return fn(&Tx{btx: btx}) })
-}
-
-// Batch is Update for many concurrent small writers: calls from several goroutines may share one commit (and one
-// fsync). fn may run more than once and must only change the store. It returns after the shared commit is on disk.
-func (db *DB) Batch(fn func(*Tx) error) error {
-	return db.bolt.Batch(func(btx *bolt.Tx) error { return fn(&Tx{btx: btx}) })
 }
 
 // View runs fn in a read-only transaction that sees one consistent snapshot.
