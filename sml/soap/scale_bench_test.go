@@ -45,7 +45,9 @@ func scaleBase(b *testing.B) int {
 func scaleFixture(b *testing.B, n int) string {
 	b.Helper()
 	_, file, _, _ := runtime.Caller(0)
-	dir := filepath.Join(filepath.Dir(file), "..", "..", ".benchcache", fmt.Sprintf("sml-base-%d", n))
+	// Named by the store's schema version: a fixture of an older layout is not reused (it would be upgraded on
+	// every copy).
+	dir := filepath.Join(filepath.Dir(file), "..", "..", ".benchcache", fmt.Sprintf("sml-base-%d-schema-%d", n, store.SchemaVersion))
 	cached := filepath.Join(dir, "sml.db")
 	if _, err := os.Stat(cached); err != nil {
 		buildScaleFixture(b, dir, cached, n)
