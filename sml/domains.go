@@ -72,12 +72,7 @@ func (s *Service) rebuildNames(t txn, d *Domain) error {
 	}); err != nil {
 		return err
 	}
-	for _, n := range names {
-		if err := t.putName(d.Zone, n, nameParticipant); err != nil {
-			return err
-		}
-	}
-	return nil
+	return t.putNames(d.Zone, names, nameParticipant)
 }
 
 // Domains returns the configured domains, in configuration order.

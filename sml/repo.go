@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -62,6 +63,8 @@ type txn interface {
 	// name index of each zone: owner name -> what lives there ("p" for a participant, or "s" + SMP ID).
 	name(zone, owner string) (string, bool)
 	putName(zone, owner, what string) error
+	// putNames puts many names of the zone at once, in key order (a whole zone's index in one transaction).
+	putNames(zone string, owners []string, what string) error
 	deleteName(zone, owner string) error
 	deleteNames(zone string) error
 
@@ -326,6 +329,22 @@ func (t storeTx) putName(zone, owner, what string) error {
 	return t.tx.Put(store.SMLNames, nameKey(zone, owner), []byte(what))
 }
 
+func (t storeTx) putNames(zone string, owners []string, what string) error {
+	// bbolt splits pages only at commit: keys put in random order into one node cost a memmove each, which is
+	// quadratic for a million names; in key order each is an append.
+	keys := make([][]byte, len(owners))
+	for i, o := range owners {
+		keys[i] = nameKey(zone, o)
+	}
+	slices.SortFunc(keys, bytes.Compare)
+	for _, k := range keys {
+		if err := t.tx.Put(store.SMLNames, k, []byte(what)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (t storeTx) deleteName(zone, owner string) error {
 	return t.tx.Delete(store.SMLNames, nameKey(zone, owner))
 }
@@ -402,6 +421,7 @@ func (dryTxn) deleteSMP(string) error                       { return nil }
 func (dryTxn) putParticipant(Participant) error             { return nil }
 func (dryTxn) deleteParticipant(Participant) error          { return nil }
 func (dryTxn) putName(string, string, string) error         { return nil }
+func (dryTxn) putNames(string, []string, string) error      { return nil }
 func (dryTxn) deleteName(string, string) error              { return nil }
 func (dryTxn) deleteNames(string) error                     { return nil }
 func (dryTxn) putZone(string, zoneState) error              { return nil }
