@@ -61,7 +61,7 @@ func (s *Service) rebuildNames(t txn, d *Domain) error {
 		if smp.Domain != d.Zone || !d.CNAME {
 			return nil
 		}
-		return t.putName(PublisherName(smp.ID, d.Zone), "s"+smp.ID)
+		return t.putName(d.Zone, PublisherName(smp.ID, d.Zone), "s"+smp.ID)
 	}); err != nil {
 		return err
 	}
@@ -72,12 +72,7 @@ func (s *Service) rebuildNames(t txn, d *Domain) error {
 	}); err != nil {
 		return err
 	}
-	for _, n := range names {
-		if err := t.putName(n, nameParticipant); err != nil {
-			return err
-		}
-	}
-	return nil
+	return t.putNames(d.Zone, names, nameParticipant)
 }
 
 // Domains returns the configured domains, in configuration order.

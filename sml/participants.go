@@ -14,7 +14,7 @@ func (s *Service) removeParticipant(t txn, d *Domain, p Participant, smp SMP, ch
 	if err := t.deleteParticipant(p); err != nil {
 		return err
 	}
-	if err := t.deleteName(d.indexName(p.ID)); err != nil {
+	if err := t.deleteName(d.Zone, d.indexName(p.ID)); err != nil {
 		return err
 	}
 	if err := t.deleteMigration(p.Domain, p.ID); err != nil { // a key prepared for it must not move a successor
@@ -117,10 +117,10 @@ func (s *Service) addParticipant(t txn, d *Domain, p Participant, smp SMP, ch *c
 	// Callers add only participants that are not registered (or were just removed): any entry at the name is
 	// another participant (a case variant of a case-sensitive scheme) or an SMP's publisher name.
 	n := d.indexName(p.ID)
-	if _, taken := t.name(n); taken {
+	if _, taken := t.name(d.Zone, n); taken {
 		return errorf(KindBadRequest, "the DNS name %s of participant '%s' is taken by another entry (a participant differing only in case?)", n, p.ID)
 	}
-	if err := t.putName(n, nameParticipant); err != nil {
+	if err := t.putName(d.Zone, n, nameParticipant); err != nil {
 		return err
 	}
 	if err := t.putParticipant(p); err != nil {

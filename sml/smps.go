@@ -61,10 +61,10 @@ func (s *Service) putPublisher(t txn, d *Domain, smp SMP) error {
 		return nil
 	}
 	name := PublisherName(smp.ID, d.Zone)
-	if what, ok := t.name(name); ok && what != "s"+smp.ID {
+	if what, ok := t.name(d.Zone, name); ok && what != "s"+smp.ID {
 		return smpError(KindBadRequest, smp.ID, "the DNS name %s is taken; choose another SMP ID", name)
 	}
-	return t.putName(name, "s"+smp.ID)
+	return t.putName(d.Zone, name, "s"+smp.ID)
 }
 
 // ReadSMP returns the caller's SMP.
@@ -198,7 +198,7 @@ func (s *Service) DeleteSMP(ctx context.Context, c Caller, id string) (removed [
 			removed = append(removed, p.ID)
 		}
 		if d.CNAME {
-			if err := t.deleteName(PublisherName(smp.ID, d.Zone)); err != nil {
+			if err := t.deleteName(d.Zone, PublisherName(smp.ID, d.Zone)); err != nil {
 				return err
 			}
 		}

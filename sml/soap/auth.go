@@ -1,12 +1,15 @@
 package soap
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/signpost-project/signpost/internal/pki"
@@ -42,6 +45,70 @@ type CertAuthenticator struct {
 	Domains []DomainTrust
 	// Now is the clock for validity checks. Default time.Now.
 	Now func() time.Time
+
+	chains chainCache // chains already verified (their signatures), per certificate and intermediates sent
+}
+
+// chainCache remembers, for a client certificate and the intermediates sent with it, the domain whose issuers it
+// chains to and the chains found. Signatures do not change, so a cached chain only needs its validity times (and
+// the CRLs) checked again: an SMP that calls thousands of times costs one signature check, not thousands. The trust
+// anchors are fixed when the authenticator is made. Bounded: when full it starts again empty.
+type chainCache struct {
+	mu sync.Mutex
+	m  map[[sha256.Size]byte]verifiedChains
+}
+
+type verifiedChains struct {
+	domain int
+	chains [][]*x509.Certificate
+}
+
+const chainCacheMax = 4096
+
+func chainKey(leaf *x509.Certificate, intermediates []*x509.Certificate) [sha256.Size]byte {
+	h := sha256.New()
+	for _, c := range append([]*x509.Certificate{leaf}, intermediates...) {
+		var n [4]byte
+		binary.BigEndian.PutUint32(n[:], uint32(len(c.Raw)))
+		h.Write(n[:])
+		h.Write(c.Raw)
+	}
+	var k [sha256.Size]byte
+	h.Sum(k[:0])
+	return k
+}
+
+func (c *chainCache) get(k [sha256.Size]byte) (verifiedChains, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[k]
+	return v, ok
+}
+
+func (c *chainCache) put(k [sha256.Size]byte, v verifiedChains) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= chainCacheMax {
+		c.m = map[[sha256.Size]byte]verifiedChains{}
+	}
+	c.m[k] = v
+}
+
+// valid reports whether every certificate of some chain is within its validity at now.
+func (v verifiedChains) valid(now time.Time) bool {
+	for _, chain := range v.chains {
+		ok := true
+		for _, c := range chain {
+			if now.Before(c.NotBefore) || now.After(c.NotAfter) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
 }
 
 // NewCertAuthenticator loads each domain's trusted issuers (PEM bundle paths, all of a domain's files in one pool)
@@ -119,12 +186,22 @@ func (a *CertAuthenticator) verify(leaf *x509.Certificate, intermediates []*x509
 		return sml.Caller{}, fmt.Errorf("the client certificate %s expired at %s; renew it (and move your SMPs to the new certificate)",
 			pki.Identity(leaf), leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
+	key := chainKey(leaf, intermediates)
+	if v, ok := a.chains.get(key); ok && v.domain < len(a.Domains) && v.valid(now) {
+		d := a.Domains[v.domain]
+		if d.CRL != nil {
+			if err := d.CRL.Check(v.chains, clock); err != nil {
+				return sml.Caller{}, err
+			}
+		}
+		return sml.Caller{Identity: pki.Identity(leaf), Domain: d.Zone, NotAfter: leaf.NotAfter}, nil
+	}
 	inter := x509.NewCertPool()
 	for _, c := range intermediates {
 		inter.AddCert(c)
 	}
 	var lastErr error
-	for _, d := range a.Domains {
+	for i, d := range a.Domains {
 		chains, err := leaf.Verify(x509.VerifyOptions{
 			Roots:         d.Issuers,
 			Intermediates: inter,
@@ -132,6 +209,7 @@ func (a *CertAuthenticator) verify(leaf *x509.Certificate, intermediates []*x509
 			KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 		})
 		if err == nil {
+			a.chains.put(key, verifiedChains{domain: i, chains: chains})
 			if d.CRL != nil {
 				if err := d.CRL.Check(chains, clock); err != nil {
 					return sml.Caller{}, err

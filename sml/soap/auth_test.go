@@ -68,3 +68,34 @@ func TestCertAuthenticatorDomains(t *testing.T) {
 		t.Errorf("not yet valid: %v", err)
 	}
 }
+
+// A verified chain is remembered (one signature check per certificate, not per request), but its validity is
+// judged again at every call: at a moment when the intermediate is not valid (and the leaf is), calls fail.
+func TestCertAuthenticatorRemembersChainsNotValidity(t *testing.T) {
+	now := time.Now()
+	root, _ := pki.NewRoot("Root", now.Add(-5*time.Hour), now.Add(48*time.Hour))
+	inter, err := root.NewIntermediate("SMP CA", now.Add(-time.Hour), now.Add(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, err := inter.Issue(pki.LeafSpec{Profile: pki.SMPCert, CommonName: "smp", NotBefore: now.Add(-3 * time.Hour), NotAfter: now.Add(24 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := now
+	a := &soap.CertAuthenticator{Now: func() time.Time { return clock }, Domains: []soap.DomainTrust{{Zone: "one.test.", Issuers: root.Pool()}}}
+	for i := range 3 {
+		if c, err := a.Verify(kp.Cert, []*x509.Certificate{inter.Cert}); err != nil || c.Domain != "one.test." {
+			t.Fatalf("call %d: %+v %v", i, c, err)
+		}
+	}
+	clock = now.Add(-2 * time.Hour) // the leaf is valid then, its issuer not yet
+	if _, err := a.Verify(kp.Cert, []*x509.Certificate{inter.Cert}); err == nil || !strings.Contains(err.Error(), "expired or not yet valid") {
+		t.Errorf("while the intermediate is not valid: %v, want refused", err)
+	}
+	// Without the intermediate the leaf does not chain, remembered or not.
+	clock = now
+	if _, err := a.Verify(kp.Cert, nil); err == nil {
+		t.Error("leaf without its intermediate was accepted")
+	}
+}

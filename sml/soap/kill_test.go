@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/signpost-project/signpost/internal/pki"
 	"github.com/signpost-project/signpost/sml/soap/soaptest"
 	"github.com/signpost-project/signpost/sml/soapmsg"
@@ -90,7 +92,9 @@ func startServer(t *testing.T, bin, dir string) (cmd *exec.Cmd, soapAddr, dnsAdd
 }
 
 // Every participant whose Create was acknowledged is still there after the server is killed with SIGKILL in the
-// middle of a stream of creates and started again on the same store: the real binary, `signpost sml serve`.
+// middle of single Creates from 64 concurrent clients (so commits are shared) and started again on the same store:
+// the real binary, `signpost sml serve`. Each one answers in DNS after the restart, and the zone's serial is at
+// least the highest one DNS answered with before the kill (it never goes back).
 func TestKilledServerKeepsAcknowledged(t *testing.T) {
 	bin := buildSignpost(t)
 	p := newPKI(t)
@@ -125,9 +129,11 @@ domains:
 	}
 	roots := x509.NewCertPool()
 	roots.AddCert(p.ca.Cert)
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
-		RootCAs: roots, Certificates: []tls.Certificate{p.clients["smp-a"].TLSCertificate()}, MinVersion: tls.VersionTLS12}}}
-	post := func(addr, path string, body []byte, into any) (*soapmsg.Response, error) {
+	newClient := func() *http.Client { // one connection per client, kept alive, as an SMP's
+		return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+			RootCAs: roots, Certificates: []tls.Certificate{p.clients["smp-a"].TLSCertificate()}, MinVersion: tls.VersionTLS12}}}
+	}
+	post := func(client *http.Client, addr, path string, body []byte, into any) (*soapmsg.Response, error) {
 		resp, err := client.Post("https://"+addr+path, soapmsg.ContentType, bytes.NewReader(body))
 		if err != nil {
 			return nil, err
@@ -140,26 +146,49 @@ domains:
 		return r, err
 	}
 
-	cmd, addr, _ := startServer(t, bin, dir)
-	if _, err := post(addr, "/manageservicemetadata", soaptest.Request(t, "smp-create.xml"), nil); err != nil {
+	cmd, addr, dnsAddr := startServer(t, bin, dir)
+	admin := newClient()
+	if _, err := post(admin, addr, "/manageservicemetadata", soaptest.Request(t, "smp-create.xml"), nil); err != nil {
 		t.Fatal(err)
 	}
 	template := soaptest.Request(t, "participant-create.xml")
 	var (
-		mu    sync.Mutex
-		acked []string
-		wg    sync.WaitGroup
+		mu        sync.Mutex
+		acked     []string
+		maxSerial uint32 // the highest serial DNS answered with before the kill
+		wg        sync.WaitGroup
 	)
-	const killAfter = 150
+	const writers, killAfter = 64, 400
 	killed := make(chan struct{})
 	var once sync.Once
-	for w := 0; w < 4; w++ {
+	wg.Add(1)
+	go func() { // reads the serial while the writes go on
+		defer wg.Done()
+		for {
+			select {
+			case <-killed:
+				return
+			default:
+			}
+			if s, err := soaSerial(dnsAddr); err == nil {
+				mu.Lock()
+				if serialAfter(s, maxSerial) {
+					maxSerial = s
+				}
+				mu.Unlock()
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	for w := 0; w < writers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			client := newClient()
+			defer client.CloseIdleConnections()
 			for i := 0; ; i++ {
-				v := fmt.Sprintf("9915:kill-%d-%05d", w, i)
-				_, err := post(addr, "/manageparticipantidentifier", bytes.Replace(template, []byte("9915:test-a1"), []byte(v), 1), nil)
+				v := fmt.Sprintf("9915:kill-%02d-%05d", w, i)
+				_, err := post(client, addr, "/manageparticipantidentifier", bytes.Replace(template, []byte("9915:test-a1"), []byte(v), 1), nil)
 				if err != nil {
 					select {
 					case <-killed:
@@ -183,15 +212,15 @@ domains:
 		}()
 	}
 	wg.Wait()
-	client.CloseIdleConnections()
 	mu.Lock()
 	want := append([]string(nil), acked...)
+	before := maxSerial
 	mu.Unlock()
 	if len(want) < killAfter {
 		t.Fatalf("only %d creates acknowledged", len(want))
 	}
 
-	_, addr, dnsAddr := startServer(t, bin, dir)
+	_, addr, dnsAddr = startServer(t, bin, dir)
 	got := map[string]bool{}
 	next := ""
 	for pages := 0; ; pages++ {
@@ -200,7 +229,7 @@ domains:
 			body = bytes.Replace(soaptest.Request(t, "participant-list-next.xml"), []byte("NEXT_PAGE_TOKEN"), []byte(next), 1)
 		}
 		var page soapmsg.ParticipantPage
-		if _, err := post(addr, "/manageparticipantidentifier", body, &page); err != nil {
+		if _, err := post(admin, addr, "/manageparticipantidentifier", body, &page); err != nil {
 			t.Fatal(err)
 		}
 		for _, p := range page.Participants {
@@ -210,19 +239,68 @@ domains:
 			break
 		}
 	}
-	lost := 0
-	e := &env{dnsAddr: dnsAddr}
-	for i, v := range want {
+	after, err := soaSerial(dnsAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before == 0 || serialAfter(before, after) {
+		t.Errorf("serial %d after the restart, %d answered before the kill: it went back (or none was read)", after, before)
+	}
+	lost, notInDNS := 0, 0
+	for _, v := range want {
 		if !got[v] {
 			lost++
 			t.Errorf("acknowledged participant %s is gone after the kill", v)
 		}
-		// The restarted DNS server answers for them too: the last ones acknowledged before the kill, and a sample.
-		if i >= len(want)-12 || i%25 == 0 {
-			e.wantNAPTR(t, v, "Meta:SMP", "http://smp-a.example.org")
+		// The restarted DNS server answers for every one of them.
+		if err := naptrAnswered(dnsAddr, naptrName(v)); err != nil {
+			notInDNS++
+			t.Errorf("acknowledged participant %s: %v", v, err)
 		}
 	}
-	t.Logf("%d creates acknowledged before SIGKILL, %d participants after restart, %d lost", len(want), len(got), lost)
+	t.Logf("%d creates acknowledged before SIGKILL by %d clients, %d participants after restart, %d lost, %d not in DNS; serial %d before, %d after",
+		len(want), writers, len(got), lost, notInDNS, before, after)
+}
+
+// serialAfter reports a > b in RFC 1982 serial arithmetic.
+func serialAfter(a, b uint32) bool { return a != b && int32(a-b) > 0 }
+
+func dnsQuery(addr, name string, qtype uint16) (*dns.Msg, error) {
+	q := new(dns.Msg)
+	q.SetQuestion(name, qtype)
+	c := &dns.Client{Timeout: 2 * time.Second}
+	r, _, err := c.Exchange(q, addr)
+	if err == nil && r.Truncated {
+		c.Net = "tcp"
+		r, _, err = c.Exchange(q, addr)
+	}
+	return r, err
+}
+
+func soaSerial(addr string) (uint32, error) {
+	r, err := dnsQuery(addr, zoneName, dns.TypeSOA)
+	if err != nil {
+		return 0, err
+	}
+	if len(r.Answer) != 1 {
+		return 0, fmt.Errorf("SOA: %s with %d answers", dns.RcodeToString[r.Rcode], len(r.Answer))
+	}
+	soa, ok := r.Answer[0].(*dns.SOA)
+	if !ok {
+		return 0, fmt.Errorf("SOA query answered with %s", r.Answer[0])
+	}
+	return soa.Serial, nil
+}
+
+func naptrAnswered(addr, name string) error {
+	r, err := dnsQuery(addr, name, dns.TypeNAPTR)
+	if err != nil {
+		return err
+	}
+	if r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
+		return fmt.Errorf("NAPTR %s: %s with %d answers, want its record", name, dns.RcodeToString[r.Rcode], len(r.Answer))
+	}
+	return nil
 }
 
 func TestMain(m *testing.M) {
