@@ -49,7 +49,8 @@ EOF
 path="/iso6523-actorid-upis%3A%3A9915%3Asignpost-demo/services/$(python3 -c 'import sys,urllib.parse;print(urllib.parse.quote(sys.argv[1],safe=""))' "$d")"
 
 # smp_config PROTO PORT: one store per server (a store is locked by one process); the HTTPS one is a copy of the
-# plain one with the same public URL, so that both serve the same signed bytes. Each has its own ops port and admin
+# plain one with the same public URL (https, as an SMP serving HTTPS must announce), so that both serve the same
+# signed bytes. Each has its own ops port and admin
 # listener (empty, they mean the default ports, which the other SMP or a running one holds) and admin token file.
 smp_config() {
   local proto=$1 port=$2 name=${3:-smp-$1} tls=""
@@ -61,7 +62,7 @@ ops: {addr: "127.0.0.1:$(freeport)"}
 admin: {listen: "127.0.0.1:$(freeport)", token_file: $work/$name-admin.token}
 http: {listen: "127.0.0.1:$port"$tls}
 smp_id: SMP-BENCH
-public_url: http://smp.bench.test
+public_url: https://smp.bench.test
 signing: {cert: $work/cert.pem, key: $work/key.pem}
 EOF
 }
