@@ -25,6 +25,29 @@ type ConsoleUser struct {
 // It implements internal/console.Store.
 type ConsoleStore struct{ DB *store.DB }
 
+// sessions returns the console's sessions, kept as the SMP's are (internal/console.StoreSessions).
+func (c ConsoleStore) sessions() console.StoreSessions { return console.StoreSessions{DB: c.DB} }
+
+// PutSession implements console.Store.
+func (c ConsoleStore) PutSession(ctx context.Context, key string, s console.Session) error {
+	return c.sessions().PutSession(ctx, key, s)
+}
+
+// GetSession implements console.Store.
+func (c ConsoleStore) GetSession(ctx context.Context, key string) (console.Session, bool, error) {
+	return c.sessions().GetSession(ctx, key)
+}
+
+// DeleteSession implements console.Store.
+func (c ConsoleStore) DeleteSession(ctx context.Context, key string) error {
+	return c.sessions().DeleteSession(ctx, key)
+}
+
+// DeleteSessionsSeenBefore implements console.Store.
+func (c ConsoleStore) DeleteSessionsSeenBefore(ctx context.Context, t time.Time) (int, error) {
+	return c.sessions().DeleteSessionsSeenBefore(ctx, t)
+}
+
 // ConsoleUser returns a user; ok is false for an unknown one.
 func (c ConsoleStore) ConsoleUser(_ context.Context, name string) (u ConsoleUser, ok bool, err error) {
 	err = c.DB.View(func(t *store.Tx) error {
@@ -82,56 +105,4 @@ func (c ConsoleStore) ConsoleUsers(_ context.Context) ([]ConsoleUser, error) {
 		})
 	})
 	return out, err
-}
-
-// PutSession implements console.Store.
-func (c ConsoleStore) PutSession(_ context.Context, key string, s console.Session) error {
-	b, err := console.MarshalSession(s)
-	if err != nil {
-		return err
-	}
-	return c.DB.Update(func(t *store.Tx) error { return t.Put(store.ConsoleSessions, []byte(key), b) })
-}
-
-// GetSession implements console.Store.
-func (c ConsoleStore) GetSession(_ context.Context, key string) (s console.Session, ok bool, err error) {
-	err = c.DB.View(func(t *store.Tx) error {
-		b := t.Get(store.ConsoleSessions, []byte(key))
-		if b == nil {
-			return nil
-		}
-		ok = true
-		s, err = console.UnmarshalSession(b)
-		return err
-	})
-	return s, ok, err
-}
-
-// DeleteSession implements console.Store.
-func (c ConsoleStore) DeleteSession(_ context.Context, key string) error {
-	return c.DB.Update(func(t *store.Tx) error { return t.Delete(store.ConsoleSessions, []byte(key)) })
-}
-
-// DeleteSessionsSeenBefore deletes the sessions idle since before t (internal/console.Store); an unreadable one goes too.
-func (c ConsoleStore) DeleteSessionsSeenBefore(_ context.Context, t time.Time) (n int, err error) {
-	err = c.DB.Update(func(tx *store.Tx) error {
-		var stale [][]byte
-		err := tx.Scan(store.ConsoleSessions, nil, nil, func(k, v []byte) error {
-			if s, err := console.UnmarshalSession(v); err != nil || s.Seen.Before(t) {
-				stale = append(stale, append([]byte(nil), k...))
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for _, k := range stale {
-			if err := tx.Delete(store.ConsoleSessions, k); err != nil {
-				return err
-			}
-		}
-		n = len(stale)
-		return nil
-	})
-	return n, err
 }
