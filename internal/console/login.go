@@ -34,6 +34,15 @@ func safeNext(s string) string {
 	return s
 }
 
+// Mount serves on m what every console has before its own pages: the embedded assets under /static/, the login
+// form and its POST, and the logout POST.
+func (a *Auth) Mount(m *http.ServeMux) {
+	m.Handle("GET /static/", Assets())
+	m.HandleFunc("GET /login", a.Login)
+	m.HandleFunc("POST /login", a.Login)
+	m.HandleFunc("POST /logout", a.Logout)
+}
+
 // Login serves GET and POST /login.
 func (a *Auth) Login(w http.ResponseWriter, r *http.Request) {
 	pg := Page{Product: a.Product, Title: "Log in"}

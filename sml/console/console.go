@@ -102,10 +102,7 @@ func New(o Options) (*Console, error) {
 	}
 	m := c.mux
 	req := c.require
-	m.Handle("GET /static/", console.Assets())
-	m.HandleFunc("GET /login", c.auth.Login)
-	m.HandleFunc("POST /login", c.auth.Login)
-	m.HandleFunc("POST /logout", c.auth.Logout)
+	c.auth.Mount(m)
 	m.Handle("GET /{$}", req(c.domains))
 	m.Handle("GET /smps", req(c.smps))
 	m.Handle("GET /participants", req(c.participants))

@@ -134,10 +134,7 @@ func (c *Console) checkPassword(ctx context.Context, user, password string) (adm
 func (c *Console) routes() {
 	m := c.mux
 	req := c.require
-	m.Handle("GET /static/", console.Assets())
-	m.HandleFunc("GET /login", c.auth.Login)
-	m.HandleFunc("POST /login", c.auth.Login)
-	m.HandleFunc("POST /logout", c.auth.Logout)
+	c.auth.Mount(m)
 	m.Handle("GET /{$}", req(c.dashboard))
 	m.Handle("GET /groups", req(c.groups))
 	m.Handle("GET /groups/new", req(c.newGroupForm))
