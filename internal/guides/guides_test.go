@@ -10,9 +10,9 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/signpost-project/signpost/internal/testproc"
 )
 
 // The guides, relative to this package's directory.
@@ -297,47 +297,8 @@ func TestGoSnippet(t *testing.T) {
 	}
 }
 
-// startProcess starts a long-running program with its output collected, and stops it (SIGTERM, then SIGKILL) at
-// the end of the test.
-func startProcess(t *testing.T, name string, args ...string) *syncBuffer {
+// startProcess starts a long-running program with its output collected, and stops it at the end of the test.
+func startProcess(t *testing.T, name string, args ...string) *testproc.Daemon {
 	t.Helper()
-	cmd := exec.Command(name, args...)
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("%s output:\n%s", filepath.Base(name), out.String())
-		}
-	})
-	return &out
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.Buffer.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.Buffer.String()
+	return testproc.StartDaemon(t, name, args...)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/signpost-project/signpost/identifier"
 	"github.com/signpost-project/signpost/internal/pki"
 	"github.com/signpost-project/signpost/internal/testnet"
+	"github.com/signpost-project/signpost/internal/testproc"
 )
 
 // The identifiers the proxy test publishes: the document type holds "/", "+" and "#", which travel as %2F, %2B
@@ -225,7 +226,7 @@ http {
 }
 
 // waitListening waits until something accepts TCP connections at addr (bounded: 30 s).
-func waitListening(t *testing.T, what, addr string, out *syncBuffer) {
+func waitListening(t *testing.T, what, addr string, out *testproc.Daemon) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -235,7 +236,7 @@ func waitListening(t *testing.T, what, addr string, out *syncBuffer) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s does not listen at %s: %v\n%s", what, addr, err, out.String())
+			t.Fatalf("%s does not listen at %s: %v\n%s", what, addr, err, out.Output())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

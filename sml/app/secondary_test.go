@@ -25,6 +25,7 @@ import (
 	"github.com/signpost-project/signpost/identifier"
 	"github.com/signpost-project/signpost/internal/ops"
 	"github.com/signpost-project/signpost/internal/testnet"
+	"github.com/signpost-project/signpost/internal/testproc"
 	"github.com/signpost-project/signpost/sml"
 )
 
@@ -36,19 +37,10 @@ import (
 
 // secondaryDaemon is a BIND or Knot process started by the test and stopped by its PID.
 type secondaryDaemon struct {
+	*testproc.Daemon
 	name string
 	addr string
-	cmd  *exec.Cmd
-	out  *syncBuf
 }
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func startSecondary(t *testing.T, name string, args ...string) *secondaryDaemon {
 	t.Helper()
@@ -56,30 +48,7 @@ func startSecondary(t *testing.T, name string, args ...string) *secondaryDaemon 
 	if err != nil {
 		t.Fatalf("%s is not installed (scripts/install-test-deps.sh installs it)", name)
 	}
-	cmd := exec.Command(path, args...)
-	out := &syncBuf{}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	d := &secondaryDaemon{name: name, cmd: cmd, out: out}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGCONT)
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("%s output:\n%s", name, out.String())
-		}
-	})
-	return d
+	return &secondaryDaemon{Daemon: testproc.StartDaemon(t, path, args...), name: name}
 }
 
 func bindSecondary(t *testing.T, port, primaryPort int) *secondaryDaemon {
@@ -334,11 +303,11 @@ domains:
 	// A secondary that misses more changes than the journal keeps gets the whole zone for its IXFR.
 	for _, s := range []*secondaryDaemon{knot, bind} {
 		before := transfers(t, o)
-		if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		if err := s.Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 			t.Fatal(err)
 		}
 		changes(208)
-		if err := s.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		if err := s.Cmd.Process.Signal(syscall.SIGCONT); err != nil {
 			t.Fatal(err)
 		}
 		converged(t, primary, s, 90*time.Second)

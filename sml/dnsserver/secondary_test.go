@@ -1,14 +1,12 @@
 package dnsserver
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,40 +15,12 @@ import (
 
 	"github.com/signpost-project/signpost/internal/dnstest"
 	"github.com/signpost-project/signpost/internal/testnet"
+	"github.com/signpost-project/signpost/internal/testproc"
 )
 
-// daemon is an external server started by a test and stopped by PID.
-type daemon struct {
-	name string
-	cmd  *exec.Cmd
-	out  *bytes.Buffer
-}
-
-func startDaemon(t *testing.T, name string, args ...string) *daemon {
+func startDaemon(t *testing.T, name string, args ...string) *testproc.Daemon {
 	t.Helper()
-	cmd := exec.Command(needTool(t, name), args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	d := &daemon{name: name, cmd: cmd, out: &out}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("%s output:\n%s", name, out.String())
-		}
-	})
-	return d
+	return testproc.StartDaemon(t, needTool(t, name), args...)
 }
 
 func startBIND(t *testing.T, p, primaryPort int, keyName, secret string) string {
