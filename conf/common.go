@@ -6,9 +6,17 @@ import (
 	"time"
 )
 
-// Store says where the embedded store lives.
+// Store says where the registry's data lives: the embedded bbolt file (the default), or a PostgreSQL database
+// shared by several nodes.
 type Store struct {
-	// Path of the bbolt file. Default: ./data/<sml|smp>.db
+	// Backend is "bolt" (default) or "postgres".
+	Backend string `yaml:"backend"`
+	// DSN is the PostgreSQL connection string (URL or key=value form) of backend postgres. The password may
+	// instead come from PGPASSWORD or ~/.pgpass, as with psql. The SML and the SMP may share a database: each
+	// keeps to its own schema (sml, smp).
+	DSN string `yaml:"dsn"`
+	// Path of the bbolt file. Default: ./data/<sml|smp>.db. With backend postgres only its directory is used, as
+	// the default home of the node's local files (admin token, ACME cache).
 	Path string `yaml:"path"`
 	// LockTimeout is how long to wait for another process to release the file. Default 2s.
 	LockTimeout time.Duration `yaml:"lock_timeout"`
@@ -60,7 +68,19 @@ func (l *Log) validate(p *problems) {
 	}
 }
 
+// The store backends.
+const (
+	BackendBolt     = "bolt"
+	BackendPostgres = "postgres"
+)
+
+// Postgres reports whether the store is a PostgreSQL database.
+func (s *Store) Postgres() bool { return s.Backend == BackendPostgres }
+
 func (s *Store) defaults(name string) {
+	if s.Backend == "" {
+		s.Backend = BackendBolt
+	}
 	if s.Path == "" {
 		s.Path = "./data/" + name + ".db"
 	}
@@ -72,6 +92,18 @@ func (s *Store) defaults(name string) {
 func (s *Store) validate(p *problems) {
 	if s.LockTimeout < 0 {
 		p.add("store.lock_timeout", "must not be negative")
+	}
+	switch s.Backend {
+	case BackendBolt:
+		if s.DSN != "" {
+			p.add("store.dsn", "is only read with backend postgres; set store.backend: postgres, or remove it")
+		}
+	case BackendPostgres:
+		if s.DSN == "" {
+			p.add("store.dsn", "backend postgres needs a connection string, e.g. postgres://signpost@db.example:5432/registry")
+		}
+	default:
+		p.add("store.backend", "%q is not a store backend; use bolt or postgres", s.Backend)
 	}
 }
 

@@ -1,0 +1,162 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/signpost-project/signpost/internal/pgtest"
+)
+
+func TestMigrateRefuseNewerAndUnavailable(t *testing.T) {
+	c := pgtest.Start(t)
+	dsn := c.NewDatabase(t)
+	ctx := context.Background()
+	db, err := Open(ctx, dsn, "demo", os.DirFS("testdata/m2"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if db.Version != 2 {
+		t.Fatalf("version %d, want 2", db.Version)
+	}
+	if err := db.Update(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, "INSERT INTO things (name, n) VALUES ('a', 1)")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	// Opening again is a no-op; an older binary (one migration) is refused with the versions in the message.
+	db, err = Open(ctx, dsn, "demo", os.DirFS("testdata/m2"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(ctx, dsn, "demo", os.DirFS("testdata/m1"), Options{}); !errors.Is(err, ErrNewerSchema) {
+		t.Fatalf("older binary: %v, want ErrNewerSchema", err)
+	}
+	// The table lives in its schema: another schema on the same database does not see it.
+	other, err := Open(ctx, dsn, "other", os.DirFS("testdata/m1"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := other.View(ctx, func(tx pgx.Tx) error { return tx.QueryRow(ctx, "SELECT count(*) FROM things").Scan(&n) }); err != nil || n != 0 {
+		t.Fatalf("other schema sees %d things (%v)", n, err)
+	}
+	other.Close()
+
+	c.Stop()
+	err = db.Update(ctx, func(tx pgx.Tx) error { _, err := tx.Exec(ctx, "SELECT 1"); return err })
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("stopped database: %v, want ErrUnavailable", err)
+	}
+	if err := db.Ping(ctx); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("ping: %v", err)
+	}
+	c.Restart()
+	if err := db.View(ctx, func(tx pgx.Tx) error { return tx.QueryRow(ctx, "SELECT n FROM things").Scan(&n) }); err != nil || n != 1 {
+		t.Fatalf("after restart: %d, %v", n, err)
+	}
+	db.Close()
+}
+
+func TestListenAndLeader(t *testing.T) {
+	c := pgtest.Start(t)
+	dsn := c.NewDatabase(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a, err := Open(ctx, dsn, "demo", os.DirFS("testdata/m1"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open(ctx, dsn, "demo", os.DirFS("testdata/m1"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+
+	got := make(chan string, 10)
+	connected := make(chan struct{}, 10)
+	go b.Listen(ctx, "demo_changes", func(p string) { got <- p }, func() { connected <- struct{}{} })
+	wait(t, connected)
+	if err := a.Update(ctx, func(tx pgx.Tx) error { return Notify(ctx, tx, "demo_changes", "serial 7") }); err != nil {
+		t.Fatal(err)
+	}
+	if p := waitFor(t, got); p != "serial 7" {
+		t.Fatalf("payload %q", p)
+	}
+	// A rolled-back transaction notifies nobody.
+	_ = a.Update(ctx, func(tx pgx.Tx) error {
+		_ = Notify(ctx, tx, "demo_changes", "rolled back")
+		return errors.New("no")
+	})
+	if err := a.Update(ctx, func(tx pgx.Tx) error { return Notify(ctx, tx, "demo_changes", "serial 8") }); err != nil {
+		t.Fatal(err)
+	}
+	if p := waitFor(t, got); p != "serial 8" {
+		t.Fatalf("payload %q after a rollback, want serial 8", p)
+	}
+
+	// One leader at a time; when its node goes, the other takes over.
+	actx, acancel := context.WithCancel(ctx)
+	la := a.Lead(actx, "job", 100*time.Millisecond)
+	eventually(t, la.Held)
+	lb := b.Lead(ctx, "job", 100*time.Millisecond)
+	time.Sleep(500 * time.Millisecond)
+	if lb.Held() {
+		t.Fatal("two leaders")
+	}
+	acancel()
+	eventually(t, lb.Held)
+	if la.Held() {
+		t.Fatal("the stopped leader still holds")
+	}
+
+	// The listener reconnects after the database was down, and says so (the caller catches up).
+	c.Stop()
+	time.Sleep(300 * time.Millisecond)
+	c.Restart()
+	wait(t, connected)
+	eventually(t, lb.Held) // the leader lock is taken again after the restart
+	if err := a.Update(ctx, func(tx pgx.Tx) error { return Notify(ctx, tx, "demo_changes", "serial 9") }); err != nil {
+		t.Fatal(err)
+	}
+	if p := waitFor(t, got); p != "serial 9" {
+		t.Fatalf("payload %q", p)
+	}
+}
+
+func wait(t *testing.T, c chan struct{}) {
+	t.Helper()
+	select {
+	case <-c:
+	case <-time.After(10 * time.Second):
+		t.Fatal("timed out")
+	}
+}
+
+func waitFor(t *testing.T, c chan string) string {
+	t.Helper()
+	select {
+	case p := <-c:
+		return p
+	case <-time.After(10 * time.Second):
+		t.Fatal("timed out")
+		return ""
+	}
+}
+
+func eventually(t *testing.T, f func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if f() {
+			return
+		}
+	}
+	t.Fatal("condition not met within 10 s")
+}

@@ -1,0 +1,1 @@
+CREATE TABLE things (name text COLLATE "C" PRIMARY KEY);
