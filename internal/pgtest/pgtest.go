@@ -251,4 +251,6 @@ func DSN(t testing.TB) string {
 }
 
 // String describes the cluster for logs.
-func (c *Cluster) String() string { return strings.TrimSpace(fmt.Sprintf("postgres on 127.0.0.1:%d", c.Port)) }
+func (c *Cluster) String() string {
+	return strings.TrimSpace(fmt.Sprintf("postgres on 127.0.0.1:%d", c.Port))
+}
