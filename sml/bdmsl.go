@@ -26,10 +26,10 @@ func (s *Service) EachOwnParticipant(ctx context.Context, c Caller, max int, fn 
 	if max <= 0 {
 		max = DefaultListParticipantsMax
 	}
-	err := s.repo.View(func(t txn) error {
+	err := s.repo.View(func(t Tx) error {
 		now := s.now()
 		var ids []string
-		err := t.eachSMP(func(smp SMP) error {
+		err := t.EachSMP(func(smp SMP) error {
 			owner, err := ownerAt(t, smp.Owner, now)
 			if err == nil && owner == c.Identity && smp.Domain == fqdn(c.Domain) {
 				ids = append(ids, smp.ID)
@@ -42,13 +42,13 @@ func (s *Service) EachOwnParticipant(ctx context.Context, c Caller, max int, fn 
 		sort.Strings(ids)
 		n := 0
 		for _, id := range ids {
-			err := t.eachOfSMP(id, "", func(Participant, string) error {
+			err := t.EachOfSMP(id, "", func(Participant, string) error {
 				if n++; n > max {
-					return errStop
+					return ErrStop
 				}
 				return nil
 			})
-			if err != nil && err != errStop {
+			if err != nil && err != ErrStop {
 				return err
 			}
 			if n > max {
@@ -57,7 +57,7 @@ func (s *Service) EachOwnParticipant(ctx context.Context, c Caller, max int, fn 
 			}
 		}
 		for _, id := range ids {
-			if err := t.eachOfSMP(id, "", func(p Participant, _ string) error { return fn(id, p.ID) }); err != nil {
+			if err := t.EachOfSMP(id, "", func(p Participant, _ string) error { return fn(id, p.ID) }); err != nil {
 				return err
 			}
 		}

@@ -8,11 +8,7 @@ package sml
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"time"
-
-	"github.com/signpost-project/signpost/store"
 )
 
 // CertChange is a scheduled change of certificate: from At, the SMPs of Old belong to New.
@@ -39,9 +35,9 @@ const maxChain = 16
 
 // ownerAt returns the certificate identity that owns the SMPs created by owner at now: owner itself, or its
 // successor (and the successor's successor...) once the change has taken effect.
-func ownerAt(t txn, owner string, now time.Time) (string, error) {
+func ownerAt(t Tx, owner string, now time.Time) (string, error) {
 	for i := 0; i < maxChain; i++ {
-		ch, ok, err := t.certChange(owner)
+		ch, ok, err := t.CertChange(owner)
 		if err != nil || !ok || now.Before(ch.At) {
 			return owner, err
 		}
@@ -51,8 +47,8 @@ func ownerAt(t txn, owner string, now time.Time) (string, error) {
 }
 
 // replacedBy returns the change that replaced identity at now, if any.
-func replacedBy(t txn, identity string, now time.Time) (CertChange, bool, error) {
-	ch, ok, err := t.certChange(identity)
+func replacedBy(t Tx, identity string, now time.Time) (CertChange, bool, error) {
+	ch, ok, err := t.CertChange(identity)
 	if err != nil || !ok || now.Before(ch.At) {
 		return CertChange{}, false, err
 	}
@@ -69,7 +65,7 @@ func replacedError(ch CertChange) error {
 // successor's chain must verify in the caller's domain at `at` (possibly under another trusted issuer); `at` must
 // not lie before today (UTC) and must be within the successor's validity. A new call replaces a pending schedule.
 func (s *Service) PrepareChangeCertificate(ctx context.Context, c Caller, nu Successor, at time.Time) error {
-	return s.write(ctx, "prepare-change-certificate", func(t txn, ch *change) error {
+	return s.write(ctx, "prepare-change-certificate", func(t Tx, ch *change) error {
 		d, err := s.callerDomain(c)
 		if err != nil {
 			return err
@@ -107,7 +103,7 @@ func (s *Service) PrepareChangeCertificate(ctx context.Context, c Caller, nu Suc
 		}
 		next := nu.Identity // the successor's own successors must not lead back to the caller
 		for i := 0; i < maxChain; i++ {
-			ch, ok, err := t.certChange(next)
+			ch, ok, err := t.CertChange(next)
 			if err != nil {
 				return err
 			}
@@ -119,7 +115,7 @@ func (s *Service) PrepareChangeCertificate(ctx context.Context, c Caller, nu Suc
 			}
 		}
 		rec := CertChange{Old: c.Identity, New: nu.Identity, Domain: d.Zone, At: at.UTC(), Created: now}
-		if err := t.putCertChange(rec); err != nil {
+		if err := t.PutCertChange(rec); err != nil {
 			return err
 		}
 		ch.audit = func() {
@@ -132,7 +128,7 @@ func (s *Service) PrepareChangeCertificate(ctx context.Context, c Caller, nu Suc
 // ChangeCertificate gives the SMP to the certificate nu at once (BDMSL ChangeCertificate). Only a certificate
 // identity of the domain's authority (domains[].authority) may call it; nu must verify in the SMP's domain.
 func (s *Service) ChangeCertificate(ctx context.Context, c Caller, smpID string, nu Successor) error {
-	return s.write(ctx, "change-certificate", func(t txn, ch *change) error {
+	return s.write(ctx, "change-certificate", func(t Tx, ch *change) error {
 		d, err := s.callerDomain(c)
 		if err != nil {
 			return err
@@ -143,7 +139,7 @@ func (s *Service) ChangeCertificate(ctx context.Context, c Caller, smpID string,
 		if err := checkSMPID(smpID); err != nil {
 			return err
 		}
-		smp, ok, err := t.smp(smpID)
+		smp, ok, err := t.SMP(smpID)
 		if err != nil {
 			return err
 		}
@@ -158,7 +154,7 @@ func (s *Service) ChangeCertificate(ctx context.Context, c Caller, smpID string,
 			return err
 		}
 		smp.Owner, smp.Updated, smp.CertNotAfter = nu.Identity, s.now().UTC(), nu.NotAfter.UTC() // the owner's expiry goes with the owner
-		if err := t.putSMP(smp); err != nil {
+		if err := t.PutSMP(smp); err != nil {
 			return err
 		}
 		ch.audit = func() {
@@ -171,8 +167,8 @@ func (s *Service) ChangeCertificate(ctx context.Context, c Caller, smpID string,
 // CertChanges returns the stored certificate changes (pending and done).
 func (s *Service) CertChanges(ctx context.Context) ([]CertChange, error) {
 	var out []CertChange
-	err := s.repo.View(func(t txn) error {
-		return t.eachCertChange(func(c CertChange) error {
+	err := s.repo.View(func(t Tx) error {
+		return t.EachCertChange(func(c CertChange) error {
 			out = append(out, c)
 			return nil
 		})
@@ -193,48 +189,4 @@ func (d *Domain) authority(identity string) bool {
 	return false
 }
 
-// certChangeRecord is the stored form of a CertChange.
-type certChangeRecord struct {
-	New     string `json:"new"`
-	Domain  string `json:"domain"`
-	At      int64  `json:"at"` // unix nanoseconds
-	Created int64  `json:"created"`
-}
-
-func (t storeTx) certChange(old string) (CertChange, bool, error) {
-	v := t.tx.Get(store.SMLCertChanges, []byte(old))
-	if v == nil {
-		return CertChange{}, false, nil
-	}
-	c, err := decodeCertChange([]byte(old), v)
-	return c, err == nil, err
-}
-
-func decodeCertChange(k, v []byte) (CertChange, error) {
-	var r certChangeRecord
-	if err := json.Unmarshal(v, &r); err != nil {
-		return CertChange{}, fmt.Errorf("decode certificate change record: %w", err)
-	}
-	return CertChange{Old: string(k), New: r.New, Domain: r.Domain, At: time.Unix(0, r.At).UTC(),
-		Created: time.Unix(0, r.Created).UTC()}, nil
-}
-
-func (t storeTx) putCertChange(c CertChange) error {
-	v, err := json.Marshal(certChangeRecord{New: c.New, Domain: c.Domain, At: c.At.UnixNano(), Created: c.Created.UnixNano()})
-	if err != nil {
-		return err
-	}
-	return t.tx.Put(store.SMLCertChanges, []byte(c.Old), v)
-}
-
-func (t storeTx) eachCertChange(fn func(CertChange) error) error {
-	return t.tx.Scan(store.SMLCertChanges, nil, nil, func(k, v []byte) error {
-		c, err := decodeCertChange(k, v)
-		if err != nil {
-			return err
-		}
-		return fn(c)
-	})
-}
-
-func (dryTxn) putCertChange(CertChange) error { return nil }
+func (dryTxn) PutCertChange(CertChange) error { return nil }

@@ -25,11 +25,11 @@ func (s *Service) callerDomain(c Caller) (*Domain, error) {
 }
 
 // ownedSMP reads the SMP and checks that the caller owns it.
-func (s *Service) ownedSMP(t txn, c Caller, id string) (SMP, *Domain, error) {
+func (s *Service) ownedSMP(t Tx, c Caller, id string) (SMP, *Domain, error) {
 	if err := checkSMPID(id); err != nil {
 		return SMP{}, nil, err
 	}
-	smp, ok, err := t.smp(id)
+	smp, ok, err := t.SMP(id)
 	if err != nil {
 		return SMP{}, nil, err
 	}

@@ -47,12 +47,12 @@ type change struct {
 
 // write runs fn as one transaction of a write use case and applies the zone change it collects: new serial,
 // journal entry (trimmed), zone state. Then it hands the change to OnChange in commit order.
-func (s *Service) write(ctx context.Context, op string, fn func(t txn, c *change) error) error {
+func (s *Service) write(ctx context.Context, op string, fn func(t Tx, c *change) error) error {
 	return s.writeTx(ctx, op, false, fn)
 }
 
 // writeTx is write; solo runs the transaction alone (large transactions), never in a shared batch.
-func (s *Service) writeTx(ctx context.Context, op string, solo bool, fn func(t txn, c *change) error) error {
+func (s *Service) writeTx(ctx context.Context, op string, solo bool, fn func(t Tx, c *change) error) error {
 	err := s.doWrite(ctx, op, solo, fn)
 	if s.onWrite != nil {
 		s.onWrite(op, err)
@@ -60,14 +60,14 @@ func (s *Service) writeTx(ctx context.Context, op string, solo bool, fn func(t t
 	return err
 }
 
-func (s *Service) doWrite(ctx context.Context, op string, solo bool, fn func(t txn, c *change) error) error {
+func (s *Service) doWrite(ctx context.Context, op string, solo bool, fn func(t Tx, c *change) error) error {
 	if err := ctx.Err(); err != nil {
 		return &Error{Kind: KindInternal, Msg: "the request was cancelled", Err: err}
 	}
 	var out zone.Change
 	var changed bool
 	var audit func()
-	run := func(t txn) error {
+	run := func(t Tx) error {
 		changed, audit = false, nil
 		c := &change{}
 		if err := fn(t, c); err != nil {
@@ -77,7 +77,7 @@ func (s *Service) doWrite(ctx context.Context, op string, solo bool, fn func(t t
 		if c.zone == "" || (len(c.del) == 0 && len(c.add) == 0 && c.participants == 0 && c.forceSerial == 0) {
 			return nil
 		}
-		st, _, err := t.zone(c.zone)
+		st, _, err := t.Zone(c.zone)
 		if err != nil {
 			return err
 		}
@@ -87,25 +87,25 @@ func (s *Service) doWrite(ctx context.Context, op string, solo bool, fn func(t t
 		}
 		out = zone.Change{Zone: c.zone, From: st.Serial, To: next, Deleted: c.del, Added: c.add}
 		if c.resetJournal || len(c.del)+len(c.add) > journalRecordLimit {
-			if err := t.deleteJournals(c.zone); err != nil {
+			if err := t.DeleteJournals(c.zone); err != nil {
 				return err
 			}
 			st.FirstSeq = st.NextSeq
 		} else {
-			if err := t.putJournal(c.zone, st.NextSeq, out); err != nil {
+			if err := t.PutJournal(c.zone, st.NextSeq, out); err != nil {
 				return err
 			}
 			st.NextSeq++
 		}
 		for st.NextSeq-st.FirstSeq > uint64(s.journalSize) {
-			if err := t.deleteJournal(c.zone, st.FirstSeq); err != nil {
+			if err := t.DeleteJournal(c.zone, st.FirstSeq); err != nil {
 				return err
 			}
 			st.FirstSeq++
 		}
 		st.Serial = next
 		st.Participants += c.participants
-		if err := t.putZone(c.zone, st); err != nil {
+		if err := t.PutZone(c.zone, st); err != nil {
 			return err
 		}
 		changed = true
@@ -126,13 +126,13 @@ func (s *Service) doWrite(ctx context.Context, op string, solo bool, fn func(t t
 
 // commit runs the transaction run of the use case fn: alone (solo, or no other writer in flight) or in a batch
 // shared with concurrent writers.
-func (s *Service) commit(solo bool, fn func(t txn, c *change) error, run func(t txn) error) (err error) {
+func (s *Service) commit(solo bool, fn func(t Tx, c *change) error, run func(t Tx) error) (err error) {
 	defer s.inflight.Add(-1) // also when a use case panics: the count must not stay raised
 	if s.inflight.Add(1) > 1 && !solo {
 		// Concurrent writers share a commit (one fsync). A refused call would roll the shared transaction back
 		// and make every other call in it run again, so refusals are found first in a read-only dry run: a
 		// refusal on that snapshot is a correct answer (as if the call had come at that moment).
-		err = s.repo.View(func(t txn) error { return fn(dryTxn{t}, &change{}) })
+		err = s.repo.View(func(t Tx) error { return fn(dryTxn{t}, &change{}) })
 		if e, ok := err.(*Error); !ok || e.Kind == KindInternal {
 			err = s.repo.Batch(run)
 		}

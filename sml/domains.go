@@ -15,19 +15,19 @@ func (d *Domain) settings() string {
 }
 
 func (s *Service) syncDomains() error {
-	return s.repo.Update(func(t txn) error {
+	return s.repo.Update(func(t Tx) error {
 		for _, z := range s.zones {
 			d := s.domains[z]
-			st, found, err := t.zone(z)
+			st, found, err := t.Zone(z)
 			if err != nil {
 				return err
 			}
-			old, _ := t.domainSettings(z)
+			old, _ := t.DomainSettings(z)
 			if found && old == d.settings() {
 				continue
 			}
 			if !found {
-				st = zoneState{FirstSeq: 1, NextSeq: 1}
+				st = ZoneState{FirstSeq: 1, NextSeq: 1}
 				s.log.Info("sml: new zone", "zone", z)
 			} else {
 				s.log.Warn("sml: domain record settings changed; rebuilding the zone's name index and resetting its journal (secondaries will transfer the whole zone)",
@@ -36,16 +36,16 @@ func (s *Service) syncDomains() error {
 			if err := s.rebuildNames(t, d); err != nil {
 				return err
 			}
-			if err := t.deleteJournals(z); err != nil {
+			if err := t.DeleteJournals(z); err != nil {
 				return err
 			}
 			st.FirstSeq = st.NextSeq
 			st.Serial = nextSerial(st.Serial, s.now())
 			st.Settings = d.settings()
-			if err := t.putZone(z, st); err != nil {
+			if err := t.PutZone(z, st); err != nil {
 				return err
 			}
-			if err := t.putDomainSettings(z, d.settings()); err != nil {
+			if err := t.PutDomainSettings(z, d.settings()); err != nil {
 				return err
 			}
 		}
@@ -53,26 +53,26 @@ func (s *Service) syncDomains() error {
 	})
 }
 
-func (s *Service) rebuildNames(t txn, d *Domain) error {
-	if err := t.deleteNames(d.Zone); err != nil {
+func (s *Service) rebuildNames(t Tx, d *Domain) error {
+	if err := t.DeleteNames(d.Zone); err != nil {
 		return err
 	}
-	if err := t.eachSMP(func(smp SMP) error {
+	if err := t.EachSMP(func(smp SMP) error {
 		if smp.Domain != d.Zone || !d.CNAME {
 			return nil
 		}
-		return t.putName(d.Zone, PublisherName(smp.ID, d.Zone), "s"+smp.ID)
+		return t.PutName(d.Zone, PublisherName(smp.ID, d.Zone), "s"+smp.ID)
 	}); err != nil {
 		return err
 	}
 	var names []string
-	if err := t.eachParticipant(d.Zone, func(p Participant) error {
+	if err := t.EachParticipant(d.Zone, func(p Participant) error {
 		names = append(names, d.indexName(p.ID))
 		return nil
 	}); err != nil {
 		return err
 	}
-	return t.putNames(d.Zone, names, nameParticipant)
+	return t.PutNames(d.Zone, names, nameParticipant)
 }
 
 // Domains returns the configured domains, in configuration order.

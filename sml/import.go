@@ -88,9 +88,9 @@ func (s *Service) Import(ctx context.Context, b ImportBatch) (ImportResult, erro
 		}
 	}
 	if len(missing) > 0 {
-		if err := s.repo.View(func(t txn) error {
+		if err := s.repo.View(func(t Tx) error {
 			for _, id := range missing {
-				if smp, ok, err := t.smp(id); err != nil {
+				if smp, ok, err := t.SMP(id); err != nil {
 					return err
 				} else if ok {
 					smpZone[strings.ToLower(id)] = smp.Domain
@@ -129,7 +129,7 @@ func (s *Service) Import(ctx context.Context, b ImportBatch) (ImportResult, erro
 
 func (s *Service) importZone(ctx context.Context, d *Domain, b ImportBatch, smpZone map[string]string) (ImportResult, error) {
 	var res ImportResult
-	err := s.writeTx(ctx, "import", true, func(t txn, ch *change) error {
+	err := s.writeTx(ctx, "import", true, func(t Tx, ch *change) error {
 		res = ImportResult{}
 		ch.zone, ch.resetJournal = d.Zone, true
 		now := s.now().UTC()
@@ -154,7 +154,7 @@ func (s *Service) importZone(ctx context.Context, d *Domain, b ImportBatch, smpZ
 			if err := checkAddresses(&nu); err != nil {
 				return prefixed(at, err)
 			}
-			old, exists, err := t.smp(in.ID)
+			old, exists, err := t.SMP(in.ID)
 			if err != nil {
 				return err
 			}
@@ -181,7 +181,7 @@ func (s *Service) importZone(ctx context.Context, d *Domain, b ImportBatch, smpZ
 				ch.add = append(ch.add, d.smpRecords(nu)...)
 				res.SMPsCreated++
 			}
-			if err := t.putSMP(nu); err != nil {
+			if err := t.PutSMP(nu); err != nil {
 				return err
 			}
 			smps[strings.ToLower(nu.ID)] = nu
@@ -193,7 +193,7 @@ func (s *Service) importZone(ctx context.Context, d *Domain, b ImportBatch, smpZ
 			at := lineRef(b.ParticipantLines, i)
 			smp, ok := smps[strings.ToLower(in.SMP)]
 			if !ok {
-				got, found, err := t.smp(in.SMP)
+				got, found, err := t.SMP(in.SMP)
 				if err != nil {
 					return err
 				}
@@ -215,7 +215,7 @@ func (s *Service) importZone(ctx context.Context, d *Domain, b ImportBatch, smpZ
 			if err != nil {
 				return prefixed(at, err)
 			}
-			old, exists, err := t.participant(d.Zone, id)
+			old, exists, err := t.Participant(d.Zone, id)
 			if err != nil {
 				return err
 			}
@@ -227,7 +227,7 @@ func (s *Service) importZone(ctx context.Context, d *Domain, b ImportBatch, smpZ
 				}
 				oldSMP, ok := smps[strings.ToLower(old.SMPID)]
 				if !ok {
-					got, _, err := t.smp(old.SMPID)
+					got, _, err := t.SMP(old.SMPID)
 					if err != nil {
 						return err
 					}

@@ -67,7 +67,7 @@ func childRegistrar(t *testing.T, path string) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	s, err := New(db, testDomains(t), Options{})
+	s, err := New(boltRepo(db), testDomains(t), Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)

@@ -15,9 +15,9 @@ func (s *Service) ListSMPs(ctx context.Context) ([]SMP, error) {
 		return nil, &Error{Kind: KindInternal, Msg: "the request was cancelled", Err: err}
 	}
 	var out []SMP
-	err := s.repo.View(func(t txn) error {
+	err := s.repo.View(func(t Tx) error {
 		now := s.now()
-		return t.eachSMP(func(smp SMP) error {
+		return t.EachSMP(func(smp SMP) error {
 			owner, err := ownerAt(t, smp.Owner, now) // the owner now: a scheduled certificate change may have taken effect
 			smp.Owner = owner
 			out = append(out, smp)

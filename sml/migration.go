@@ -9,11 +9,9 @@
 package sml
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
@@ -22,7 +20,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/signpost-project/signpost/identifier"
-	"github.com/signpost-project/signpost/store"
 )
 
 // checkHTTPS refuses a logical address that is not https in a domain that requires it (conf
@@ -83,14 +80,14 @@ func checkMigrationKey(key string) error {
 // migrationHash is the stored form of a key: SHA-256 of the zone, the canonical participant and the key.
 func migrationHash(zone string, id identifier.ID, key string) []byte {
 	h := sha256.New()
-	h.Write(participantKey(zone, id))
+	h.Write(ParticipantKey(zone, id))
 	h.Write([]byte{0})
 	h.Write([]byte(key))
 	return h.Sum(nil)
 }
 
-// migrationRecord is a pending migration as stored.
-type migrationRecord struct {
+// MigrationRecord is a pending migration as stored.
+type MigrationRecord struct {
 	SMPID    string `json:"smp"`      // the SMP that prepared it (the participant's owner then)
 	Hash     []byte `json:"hash"`     // migrationHash
 	Prepared int64  `json:"prepared"` // unix nanoseconds
@@ -113,7 +110,7 @@ func (s *Service) PrepareToMigrate(ctx context.Context, c Caller, smpID string, 
 	if err := checkMigrationKey(key); err != nil {
 		return s.reject("prepare-migrate", err)
 	}
-	return s.write(ctx, "prepare-migrate", func(t txn, ch *change) error {
+	return s.write(ctx, "prepare-migrate", func(t Tx, ch *change) error {
 		if _, err := s.callerDomain(c); err != nil {
 			return err
 		}
@@ -125,7 +122,7 @@ func (s *Service) PrepareToMigrate(ctx context.Context, c Caller, smpID string, 
 		if err != nil {
 			return err
 		}
-		p, ok, err := t.participant(d.Zone, id)
+		p, ok, err := t.Participant(d.Zone, id)
 		if err != nil {
 			return err
 		}
@@ -133,8 +130,8 @@ func (s *Service) PrepareToMigrate(ctx context.Context, c Caller, smpID string, 
 			return participantError(KindNotFound, raw, "the participant '%s' is not registered for the SMP '%s'", id, smp.ID)
 		}
 		now := s.now().UTC()
-		m := migrationRecord{SMPID: smp.ID, Hash: migrationHash(d.Zone, id, key), Prepared: now.UnixNano(), Expires: now.Add(s.keyTTL).UnixNano()}
-		if err := t.putMigration(d.Zone, id, m); err != nil {
+		m := MigrationRecord{SMPID: smp.ID, Hash: migrationHash(d.Zone, id, key), Prepared: now.UnixNano(), Expires: now.Add(s.keyTTL).UnixNano()}
+		if err := t.PutMigration(d.Zone, id, m); err != nil {
 			return err
 		}
 		ch.audit = func() {
@@ -148,7 +145,7 @@ func (s *Service) PrepareToMigrate(ctx context.Context, c Caller, smpID string, 
 // record, its index entries and its DNS records change in one transaction, and the key is used up. A wrong,
 // used or expired key is KindNotFound (the same answer for each, so that keys cannot be probed).
 func (s *Service) Migrate(ctx context.Context, c Caller, smpID string, raw identifier.ID, key string) error {
-	return s.write(ctx, "migrate", func(t txn, ch *change) error {
+	return s.write(ctx, "migrate", func(t Tx, ch *change) error {
 		if _, err := s.callerDomain(c); err != nil {
 			return err
 		}
@@ -163,7 +160,7 @@ func (s *Service) Migrate(ctx context.Context, c Caller, smpID string, raw ident
 		noKey := func() error {
 			return participantError(KindNotFound, raw, "no migration of the participant '%s' was prepared with this key, or it was used or has expired; ask its current SMP to call PrepareToMigrate", id)
 		}
-		m, ok, err := t.migration(d.Zone, id)
+		m, ok, err := t.Migration(d.Zone, id)
 		if err != nil {
 			return err
 		}
@@ -171,7 +168,7 @@ func (s *Service) Migrate(ctx context.Context, c Caller, smpID string, raw ident
 		if !ok || subtle.ConstantTimeCompare(m.Hash, migrationHash(d.Zone, id, key)) != 1 || now.UnixNano() >= m.Expires {
 			return noKey()
 		}
-		p, ok, err := t.participant(d.Zone, id)
+		p, ok, err := t.Participant(d.Zone, id)
 		if err != nil {
 			return err
 		}
@@ -181,7 +178,7 @@ func (s *Service) Migrate(ctx context.Context, c Caller, smpID string, raw ident
 		if strings.EqualFold(p.SMPID, nu.ID) {
 			return participantError(KindBadRequest, raw, "the participant '%s' is registered for the SMP '%s' already; migrate it to another SMP", id, nu.ID)
 		}
-		old, ok, err := t.smp(p.SMPID)
+		old, ok, err := t.SMP(p.SMPID)
 		if err != nil {
 			return err
 		}
@@ -190,13 +187,13 @@ func (s *Service) Migrate(ctx context.Context, c Caller, smpID string, raw ident
 		}
 		moved := p
 		moved.SMPID, moved.Updated = nu.ID, now
-		if err := t.deleteParticipant(p); err != nil {
+		if err := t.DeleteParticipant(p); err != nil {
 			return err
 		}
-		if err := t.putParticipant(moved); err != nil {
+		if err := t.PutParticipant(moved); err != nil {
 			return err
 		}
-		if err := t.deleteMigration(d.Zone, id); err != nil {
+		if err := t.DeleteMigration(d.Zone, id); err != nil {
 			return err
 		}
 		ch.zone = d.Zone
@@ -215,9 +212,9 @@ func (s *Service) Migrations(ctx context.Context) ([]Migration, error) {
 	}
 	now := s.now().UnixNano()
 	var out []Migration
-	err := s.repo.View(func(t txn) error {
+	err := s.repo.View(func(t Tx) error {
 		out = nil
-		return t.eachMigration(func(z string, id identifier.ID, m migrationRecord) error {
+		return t.EachMigration(func(z string, id identifier.ID, m MigrationRecord) error {
 			if now < m.Expires {
 				out = append(out, Migration{Domain: z, Participant: id, SMPID: m.SMPID,
 					Prepared: time.Unix(0, m.Prepared).UTC(), Expires: time.Unix(0, m.Expires).UTC()})
@@ -231,43 +228,5 @@ func (s *Service) Migrations(ctx context.Context) ([]Migration, error) {
 	return out, nil
 }
 
-func (t storeTx) migration(z string, id identifier.ID) (migrationRecord, bool, error) {
-	v := t.tx.Get(store.SMLMigrations, participantKey(z, id))
-	if v == nil {
-		return migrationRecord{}, false, nil
-	}
-	var m migrationRecord
-	if err := json.Unmarshal(v, &m); err != nil {
-		return migrationRecord{}, false, fmt.Errorf("decode migration of %s: %w", id, err)
-	}
-	return m, true, nil
-}
-
-func (t storeTx) putMigration(z string, id identifier.ID, m migrationRecord) error {
-	v, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	return t.tx.Put(store.SMLMigrations, participantKey(z, id), v)
-}
-
-func (t storeTx) deleteMigration(z string, id identifier.ID) error {
-	return t.tx.Delete(store.SMLMigrations, participantKey(z, id))
-}
-
-func (t storeTx) eachMigration(fn func(string, identifier.ID, migrationRecord) error) error {
-	return t.tx.Scan(store.SMLMigrations, nil, nil, func(k, v []byte) error {
-		parts := bytes.SplitN(k, []byte{0}, 3)
-		if len(parts) != 3 {
-			return fmt.Errorf("malformed migration key %q", k)
-		}
-		var m migrationRecord
-		if err := json.Unmarshal(v, &m); err != nil {
-			return fmt.Errorf("decode migration %q: %w", k, err)
-		}
-		return fn(string(parts[0]), identifier.ID{Scheme: string(parts[1]), Value: string(parts[2])}, m)
-	})
-}
-
-func (dryTxn) putMigration(string, identifier.ID, migrationRecord) error { return nil }
-func (dryTxn) deleteMigration(string, identifier.ID) error               { return nil }
+func (dryTxn) PutMigration(string, identifier.ID, MigrationRecord) error { return nil }
+func (dryTxn) DeleteMigration(string, identifier.ID) error               { return nil }

@@ -166,7 +166,7 @@ func TestMigrateOnUpgradedSchema2Store(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(db, c.Domains, Options{})
+	s, err := New(boltRepo(db), c.Domains, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,14 +10,14 @@ import (
 	"github.com/signpost-project/signpost/identifier"
 )
 
-func (s *Service) removeParticipant(t txn, d *Domain, p Participant, smp SMP, ch *change) error {
-	if err := t.deleteParticipant(p); err != nil {
+func (s *Service) removeParticipant(t Tx, d *Domain, p Participant, smp SMP, ch *change) error {
+	if err := t.DeleteParticipant(p); err != nil {
 		return err
 	}
-	if err := t.deleteName(d.Zone, d.indexName(p.ID)); err != nil {
+	if err := t.DeleteName(d.Zone, d.indexName(p.ID)); err != nil {
 		return err
 	}
-	if err := t.deleteMigration(p.Domain, p.ID); err != nil { // a key prepared for it must not move a successor
+	if err := t.DeleteMigration(p.Domain, p.ID); err != nil { // a key prepared for it must not move a successor
 		return err
 	}
 	ch.del = d.appendParticipantRecords(ch.del, p, smp)
@@ -31,7 +31,7 @@ func (s *Service) CreateParticipants(ctx context.Context, c Caller, smpID string
 	if err := checkBatch(len(ps)); err != nil {
 		return s.reject("create-participants", err)
 	}
-	return s.write(ctx, "create-participants", func(t txn, ch *change) error {
+	return s.write(ctx, "create-participants", func(t Tx, ch *change) error {
 		if _, err := s.callerDomain(c); err != nil {
 			return err
 		}
@@ -64,7 +64,7 @@ func (s *Service) CreateParticipants(ctx context.Context, c Caller, smpID string
 				}
 				continue
 			}
-			if _, exists, err := t.participant(d.Zone, id); err != nil {
+			if _, exists, err := t.Participant(d.Zone, id); err != nil {
 				return err
 			} else if exists {
 				refused.refuse(errorf(KindAlreadyExists, "the participant '%s' already exists", id), spec.ID)
@@ -113,17 +113,17 @@ func (r *refusals) refuse(e *Error, p identifier.ID) {
 	*r = append(*r, e)
 }
 
-func (s *Service) addParticipant(t txn, d *Domain, p Participant, smp SMP, ch *change) error {
+func (s *Service) addParticipant(t Tx, d *Domain, p Participant, smp SMP, ch *change) error {
 	// Callers add only participants that are not registered (or were just removed): any entry at the name is
 	// another participant (a case variant of a case-sensitive scheme) or an SMP's publisher name.
 	n := d.indexName(p.ID)
-	if _, taken := t.name(d.Zone, n); taken {
+	if _, taken := t.Name(d.Zone, n); taken {
 		return errorf(KindBadRequest, "the DNS name %s of participant '%s' is taken by another entry (a participant differing only in case?)", n, p.ID)
 	}
-	if err := t.putName(d.Zone, n, nameParticipant); err != nil {
+	if err := t.PutName(d.Zone, n, nameParticipant); err != nil {
 		return err
 	}
-	if err := t.putParticipant(p); err != nil {
+	if err := t.PutParticipant(p); err != nil {
 		return err
 	}
 	ch.add = d.appendParticipantRecords(ch.add, p, smp)
@@ -137,7 +137,7 @@ func (s *Service) DeleteParticipants(ctx context.Context, c Caller, smpID string
 	if err := checkBatch(len(ids)); err != nil {
 		return s.reject("delete-participants", err)
 	}
-	return s.write(ctx, "delete-participants", func(t txn, ch *change) error {
+	return s.write(ctx, "delete-participants", func(t Tx, ch *change) error {
 		if _, err := s.callerDomain(c); err != nil {
 			return err
 		}
@@ -162,7 +162,7 @@ func (s *Service) DeleteParticipants(ctx context.Context, c Caller, smpID string
 				continue
 			}
 			seen[id] = true
-			p, ok, err := t.participant(d.Zone, id)
+			p, ok, err := t.Participant(d.Zone, id)
 			if err != nil {
 				return err
 			}
@@ -215,16 +215,16 @@ func (s *Service) ListParticipants(ctx context.Context, c Caller, smpID, pageTok
 		}
 		after = string(b)
 	}
-	err = s.repo.View(func(t txn) error {
+	err = s.repo.View(func(t Tx) error {
 		ids, next = nil, ""
 		if _, _, err := s.ownedSMP(t, c, smpID); err != nil {
 			return err
 		}
 		last := ""
-		err := t.eachOfSMP(smpID, after, func(p Participant, cursor string) error {
+		err := t.EachOfSMP(smpID, after, func(p Participant, cursor string) error {
 			if len(ids) == pageSize {
 				next = base64.RawURLEncoding.EncodeToString([]byte(last))
-				return errStop
+				return ErrStop
 			}
 			ids = append(ids, p.ID)
 			last = cursor

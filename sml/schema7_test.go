@@ -26,13 +26,16 @@ func TestSchema7RebuildsNameIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := storetest.OpenPath(t, path)
-	r := storeRepo{db}
+	r := boltRepo(db)
 	var serialBefore uint32
-	_ = r.View(func(tx txn) error {
-		if n := tx.(storeTx).tx.Count(store.SMLNames, nil); n != 0 {
+	_ = db.View(func(tx *store.Tx) error {
+		if n := tx.Count(store.SMLNames, nil); n != 0 {
 			t.Errorf("name index holds %d keys after the upgrade, want none", n)
 		}
-		st, _, err := tx.zone(testZone)
+		return nil
+	})
+	_ = r.View(func(tx Tx) error {
+		st, _, err := tx.Zone(testZone)
 		serialBefore = st.Serial
 		return err
 	})
@@ -40,7 +43,7 @@ func TestSchema7RebuildsNameIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(db, c.Domains, Options{})
+	s, err := New(boltRepo(db), c.Domains, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,19 +55,19 @@ func TestSchema7RebuildsNameIndex(t *testing.T) {
 	if n := names(); n != 6 {
 		t.Errorf("rebuilt name index holds %d keys, want 6 (4 participants, 2 publishers)", n)
 	}
-	_ = r.View(func(tx txn) error {
+	_ = r.View(func(tx Tx) error {
 		for _, v := range []string{"9915:gen-0", "9915:gen-1", "9915:gen-2", "9915:gen-3"} {
 			n := identifier.NAPTRName(pid(v), testZone, identifier.SchemeLabel)
-			if what, ok := tx.name(testZone, n); !ok || what != nameParticipant {
+			if what, ok := tx.Name(testZone, n); !ok || what != nameParticipant {
 				t.Errorf("name %s of %s: %q %v, want a participant", n, v, what, ok)
 			}
 		}
 		for _, id := range []string{"SMP-GEN-1", "SMP-GEN-2"} {
-			if what, ok := tx.name(testZone, PublisherName(id, testZone)); !ok || what != "s"+id {
+			if what, ok := tx.Name(testZone, PublisherName(id, testZone)); !ok || what != "s"+id {
 				t.Errorf("publisher name of %s: %q %v", id, what, ok)
 			}
 		}
-		st, _, err := tx.zone(testZone)
+		st, _, err := tx.Zone(testZone)
 		if !serialLess(serialBefore, st.Serial) || st.NextSeq != st.FirstSeq {
 			t.Errorf("zone state %+v after the rebuild (serial before %d): want a higher serial and an empty journal", st, serialBefore)
 		}

@@ -13,7 +13,6 @@ import (
 	"github.com/signpost-project/signpost/conf"
 	"github.com/signpost-project/signpost/internal/logging"
 	"github.com/signpost-project/signpost/sml/zone"
-	"github.com/signpost-project/signpost/store"
 )
 
 // Options tune New. The zero value is usable.
@@ -37,7 +36,7 @@ type Options struct {
 
 // Service is the SML's use cases. It is safe for concurrent use.
 type Service struct {
-	repo        repo
+	repo        Repo
 	domains     map[string]*Domain
 	zones       []string // configured zones, in configuration order
 	log         *slog.Logger
@@ -49,14 +48,10 @@ type Service struct {
 	keyTTL      time.Duration
 }
 
-// New opens the SML on db with the configured domains (validated conf.Domain values) and synchronises the domains
+// New opens the SML on the repository r with the configured domains (validated conf.Domain values) and synchronises the domains
 // into the store: a new domain gets its zone, a domain whose record settings changed gets its name index rebuilt,
 // a new serial and an empty journal (secondaries then transfer the whole zone).
-func New(db *store.DB, domains []conf.Domain, opts Options) (*Service, error) {
-	return newService(storeRepo{db}, domains, opts)
-}
-
-func newService(r repo, domains []conf.Domain, opts Options) (*Service, error) {
+func New(r Repo, domains []conf.Domain, opts Options) (*Service, error) {
 	s := &Service{repo: r, domains: map[string]*Domain{}, log: opts.Log, now: opts.Now, journalSize: opts.JournalSize,
 		onWrite: opts.OnWrite}
 	if s.log == nil {
@@ -89,9 +84,9 @@ func newService(r repo, domains []conf.Domain, opts Options) (*Service, error) {
 		return nil, err
 	}
 	s.seq.init(opts.OnChange, s.log)
-	return s, s.repo.View(func(t txn) error {
+	return s, s.repo.View(func(t Tx) error {
 		for _, z := range s.zones {
-			st, _, err := t.zone(z)
+			st, _, err := t.Zone(z)
 			if err != nil {
 				return err
 			}

@@ -69,7 +69,7 @@ func newFixtureOn(t testing.TB, db *store.DB, o Options) *fixture {
 			user(c)
 		}
 	}
-	s, err := New(db, testDomains(t), o)
+	s, err := New(boltRepo(db), testDomains(t), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -647,7 +647,7 @@ func TestDomainSettingsChangeResetsJournal(t *testing.T) {
 	s1 := f.serial(t, testZone)
 	ds := testDomains(t)
 	ds[0].Records = []string{"naptr"}
-	s2, err := New(db, ds, Options{})
+	s2, err := New(boltRepo(db), ds, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -691,7 +691,7 @@ func TestCaseVariantsCannotShareADNSName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(storetest.Open(t), c.Domains, Options{})
+	s, err := New(boltRepo(storetest.Open(t)), c.Domains, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/signpost-project/signpost/identifier"
-	"github.com/signpost-project/signpost/store"
 )
 
 // ParticipantInfo is one domain's registration of a participant.
@@ -34,7 +33,7 @@ func (s *Service) ShowParticipant(ctx context.Context, raw string) ([]Participan
 	rawID := identifier.ID{Scheme: scheme, Value: value}
 	var out []ParticipantInfo
 	var refused error
-	err := s.repo.View(func(t txn) error {
+	err := s.repo.View(func(t Tx) error {
 		for _, z := range s.zones {
 			d := s.domains[z]
 			id, err := d.canonical(rawID, true)
@@ -42,14 +41,14 @@ func (s *Service) ShowParticipant(ctx context.Context, raw string) ([]Participan
 				refused = err
 				continue
 			}
-			p, found, err := t.participant(d.Zone, id)
+			p, found, err := t.Participant(d.Zone, id)
 			if err != nil {
 				return err
 			}
 			if !found {
 				continue
 			}
-			smp, _, err := t.smp(p.SMPID)
+			smp, _, err := t.SMP(p.SMPID)
 			if err != nil {
 				return err
 			}
@@ -79,9 +78,9 @@ func (s *Service) ParticipantCounts(ctx context.Context) (map[string]int, error)
 		return nil, &Error{Kind: KindInternal, Msg: "the request was cancelled", Err: err}
 	}
 	out := map[string]int{}
-	err := s.repo.View(func(t txn) error {
-		return t.eachSMP(func(smp SMP) error {
-			out[smp.ID] = t.countOfSMP(smp.ID)
+	err := s.repo.View(func(t Tx) error {
+		return t.EachSMP(func(smp SMP) error {
+			out[smp.ID] = t.CountOfSMP(smp.ID)
 			return nil
 		})
 	})
@@ -89,10 +88,6 @@ func (s *Service) ParticipantCounts(ctx context.Context) (map[string]int, error)
 		return nil, s.fail("count-participants", err)
 	}
 	return out, nil
-}
-
-func (t storeTx) countOfSMP(smpID string) int {
-	return t.tx.Count(store.SMLBySMP, append(smpKey(smpID), 0))
 }
 
 // CertificateStatus is an SMP's owner certificate as the expiry report shows it.

@@ -12,7 +12,7 @@ import (
 
 // CreateSMP registers a new SMP in the caller's domain, owned by the caller's certificate.
 func (s *Service) CreateSMP(ctx context.Context, c Caller, smp SMP) error {
-	return s.write(ctx, "create-smp", func(t txn, ch *change) error {
+	return s.write(ctx, "create-smp", func(t Tx, ch *change) error {
 		d, err := s.callerDomain(c)
 		if err != nil {
 			return err
@@ -35,7 +35,7 @@ func (s *Service) CreateSMP(ctx context.Context, c Caller, smp SMP) error {
 		if err := d.checkHTTPS(smp); err != nil {
 			return err
 		}
-		if _, exists, err := t.smp(smp.ID); err != nil {
+		if _, exists, err := t.SMP(smp.ID); err != nil {
 			return err
 		} else if exists {
 			return smpError(KindAlreadyExists, smp.ID, "the SMP '%s' already exists", smp.ID)
@@ -45,7 +45,7 @@ func (s *Service) CreateSMP(ctx context.Context, c Caller, smp SMP) error {
 		if err := s.putPublisher(t, d, smp); err != nil {
 			return err
 		}
-		if err := t.putSMP(smp); err != nil {
+		if err := t.PutSMP(smp); err != nil {
 			return err
 		}
 		ch.zone, ch.add = d.Zone, d.smpRecords(smp)
@@ -56,15 +56,15 @@ func (s *Service) CreateSMP(ctx context.Context, c Caller, smp SMP) error {
 	})
 }
 
-func (s *Service) putPublisher(t txn, d *Domain, smp SMP) error {
+func (s *Service) putPublisher(t Tx, d *Domain, smp SMP) error {
 	if !d.CNAME {
 		return nil
 	}
 	name := PublisherName(smp.ID, d.Zone)
-	if what, ok := t.name(d.Zone, name); ok && what != "s"+smp.ID {
+	if what, ok := t.Name(d.Zone, name); ok && what != "s"+smp.ID {
 		return smpError(KindBadRequest, smp.ID, "the DNS name %s is taken; choose another SMP ID", name)
 	}
-	return t.putName(d.Zone, name, "s"+smp.ID)
+	return t.PutName(d.Zone, name, "s"+smp.ID)
 }
 
 // ReadSMP returns the caller's SMP.
@@ -76,7 +76,7 @@ func (s *Service) ReadSMP(ctx context.Context, c Caller, id string) (SMP, error)
 		return SMP{}, err
 	}
 	var out SMP
-	err := s.repo.View(func(t txn) error {
+	err := s.repo.View(func(t Tx) error {
 		smp, _, err := s.ownedSMP(t, c, id)
 		out = smp
 		return err
@@ -90,7 +90,7 @@ func (s *Service) ReadSMP(ctx context.Context, c Caller, id string) (SMP, error)
 // UpdateSMP changes the addresses of the caller's SMP. A new logical address changes the NAPTR records of all
 // its participants, and the publisher record, in the same transaction.
 func (s *Service) UpdateSMP(ctx context.Context, c Caller, smp SMP) error {
-	return s.writeTx(ctx, "update-smp", true, func(t txn, ch *change) error {
+	return s.writeTx(ctx, "update-smp", true, func(t Tx, ch *change) error {
 		if _, err := s.callerDomain(c); err != nil {
 			return err
 		}
@@ -109,7 +109,7 @@ func (s *Service) UpdateSMP(ctx context.Context, c Caller, smp SMP) error {
 		if !c.NotAfter.IsZero() { // the caller is the owner (or its successor after a certificate change)
 			nu.CertNotAfter = c.NotAfter.UTC()
 		}
-		if err := t.putSMP(nu); err != nil {
+		if err := t.PutSMP(nu); err != nil {
 			return err
 		}
 		ch.zone = d.Zone
@@ -126,13 +126,13 @@ func (s *Service) UpdateSMP(ctx context.Context, c Caller, smp SMP) error {
 
 // addressChange adds to ch the records that change when an SMP's addresses change from old to nu: its publisher
 // record and, for a new logical address, the NAPTR records of all its participants.
-func (d *Domain) addressChange(t txn, old, nu SMP, ch *change) error {
+func (d *Domain) addressChange(t Tx, old, nu SMP, ch *change) error {
 	od, na := diff(d.smpRecords(old), d.smpRecords(nu))
 	ch.del, ch.add = append(ch.del, od...), append(ch.add, na...)
 	if old.LogicalAddress == nu.LogicalAddress || !d.NAPTR {
 		return nil
 	}
-	return t.eachOfSMP(old.ID, "", func(p Participant, _ string) error {
+	return t.EachOfSMP(old.ID, "", func(p Participant, _ string) error {
 		od, na := diff(d.participantRecords(p, old), d.participantRecords(p, nu))
 		ch.del, ch.add = append(ch.del, od...), append(ch.add, na...)
 		return nil
@@ -174,7 +174,7 @@ func diff(a, b []zone.Record) (del, add []zone.Record) {
 // DeleteSMP removes the caller's SMP and, in the same transaction, all its participants. It returns the
 // identifiers removed.
 func (s *Service) DeleteSMP(ctx context.Context, c Caller, id string) (removed []identifier.ID, err error) {
-	err = s.writeTx(ctx, "delete-smp", true, func(t txn, ch *change) error {
+	err = s.writeTx(ctx, "delete-smp", true, func(t Tx, ch *change) error {
 		removed = nil
 		if _, err := s.callerDomain(c); err != nil {
 			return err
@@ -184,7 +184,7 @@ func (s *Service) DeleteSMP(ctx context.Context, c Caller, id string) (removed [
 			return err
 		}
 		var ps []Participant
-		if err := t.eachOfSMP(smp.ID, "", func(p Participant, _ string) error {
+		if err := t.EachOfSMP(smp.ID, "", func(p Participant, _ string) error {
 			ps = append(ps, p)
 			return nil
 		}); err != nil {
@@ -198,12 +198,12 @@ func (s *Service) DeleteSMP(ctx context.Context, c Caller, id string) (removed [
 			removed = append(removed, p.ID)
 		}
 		if d.CNAME {
-			if err := t.deleteName(d.Zone, PublisherName(smp.ID, d.Zone)); err != nil {
+			if err := t.DeleteName(d.Zone, PublisherName(smp.ID, d.Zone)); err != nil {
 				return err
 			}
 		}
 		ch.del = append(ch.del, d.smpRecords(smp)...)
-		if err := t.deleteSMP(smp.ID); err != nil {
+		if err := t.DeleteSMP(smp.ID); err != nil {
 			return err
 		}
 		ch.audit = func() {

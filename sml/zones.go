@@ -23,11 +23,11 @@ func (s *Service) Apexes() ([]zone.Apex, error) {
 }
 
 // zoneStates reads the state of every configured zone, in configuration order, from one snapshot.
-func (s *Service) zoneStates(op string) ([]zoneState, error) {
-	out := make([]zoneState, len(s.zones))
-	err := s.repo.View(func(t txn) error {
+func (s *Service) zoneStates(op string) ([]ZoneState, error) {
+	out := make([]ZoneState, len(s.zones))
+	err := s.repo.View(func(t Tx) error {
 		for i, z := range s.zones {
-			st, _, err := t.zone(z)
+			st, _, err := t.Zone(z)
 			if err != nil {
 				return err
 			}
@@ -71,8 +71,8 @@ func (s *Service) StreamRecords(zoneName string, head func(serial uint32) error,
 // records is Records with head called with the snapshot's serial before the first record.
 func (s *Service) records(d *Domain, head func(serial uint32) error, fn func(zone.Record) error) (serial uint32, err error) {
 	var fnErr error
-	err = s.repo.View(func(t txn) error {
-		st, _, err := t.zone(d.Zone)
+	err = s.repo.View(func(t Tx) error {
+		st, _, err := t.Zone(d.Zone)
 		if err != nil {
 			return err
 		}
@@ -90,7 +90,7 @@ func (s *Service) records(d *Domain, head func(serial uint32) error, fn func(zon
 			}
 		}
 		smps := map[string]SMP{}
-		if err := t.eachSMP(func(smp SMP) error {
+		if err := t.EachSMP(func(smp SMP) error {
 			if smp.Domain != d.Zone {
 				return nil
 			}
@@ -106,7 +106,7 @@ func (s *Service) records(d *Domain, head func(serial uint32) error, fn func(zon
 			return err
 		}
 		buf := make([]zone.Record, 0, 2)
-		return t.eachParticipant(d.Zone, func(p Participant) error {
+		return t.EachParticipant(d.Zone, func(p Participant) error {
 			smp, ok := smps[p.SMPID]
 			if !ok {
 				return fmt.Errorf("participant %s refers to SMP %q, which is not in zone %s", p.ID, p.SMPID, d.Zone)
@@ -139,9 +139,9 @@ func (s *Service) Changes(zoneName string, from uint32) (steps []zone.Change, ok
 	if !found {
 		return nil, false, errorf(KindNotFound, "%s is not a zone of this SML", zoneName)
 	}
-	err = s.repo.View(func(t txn) error {
+	err = s.repo.View(func(t Tx) error {
 		steps, ok = nil, false
-		st, _, err := t.zone(d.Zone)
+		st, _, err := t.Zone(d.Zone)
 		if err != nil {
 			return err
 		}
@@ -156,7 +156,7 @@ func (s *Service) Changes(zoneName string, from uint32) (steps []zone.Change, ok
 		lo, hi := st.FirstSeq, st.NextSeq-1
 		for lo <= hi {
 			mid := lo + (hi-lo)/2
-			c, found, err := t.journal(d.Zone, mid)
+			c, found, err := t.Journal(d.Zone, mid)
 			if err != nil {
 				return err
 			}
@@ -166,7 +166,7 @@ func (s *Service) Changes(zoneName string, from uint32) (steps []zone.Change, ok
 			switch {
 			case c.From == from:
 				for seq := mid; seq < st.NextSeq; seq++ {
-					c, _, err := t.journal(d.Zone, seq)
+					c, _, err := t.Journal(d.Zone, seq)
 					if err != nil {
 						return err
 					}
@@ -240,8 +240,8 @@ func (s *Service) RaiseSerial(ctx context.Context, zoneName string, min uint32) 
 		return 0, errorf(KindNotFound, "%s is not a zone of this SML", zoneName)
 	}
 	var serial uint32
-	err := s.write(ctx, "raise-serial", func(t txn, ch *change) error {
-		st, _, err := t.zone(d.Zone)
+	err := s.write(ctx, "raise-serial", func(t Tx, ch *change) error {
+		st, _, err := t.Zone(d.Zone)
 		if err != nil {
 			return err
 		}

@@ -24,6 +24,7 @@ import (
 	"github.com/signpost-project/signpost/sml"
 	"github.com/signpost-project/signpost/sml/admin"
 	smlapp "github.com/signpost-project/signpost/sml/app"
+	"github.com/signpost-project/signpost/sml/boltrepo"
 	"github.com/signpost-project/signpost/store"
 )
 
@@ -172,7 +173,7 @@ func openSMLService(c *conf.SML) (*store.DB, *sml.Service, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	svc, err := sml.New(db, c.Domains, sml.Options{JournalSize: c.DNS.JournalSize})
+	svc, err := sml.New(boltrepo.New(db), c.Domains, sml.Options{JournalSize: c.DNS.JournalSize})
 	if err != nil {
 		_ = db.Close()
 		return nil, nil, err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/signpost-project/signpost/internal/console"
 	"github.com/signpost-project/signpost/sml"
+	"github.com/signpost-project/signpost/sml/boltrepo"
 	"github.com/signpost-project/signpost/store"
 )
 
@@ -31,16 +32,16 @@ users, kept in its store; the SMP's users are separate. The commands open the st
 	open := func(cmd *cobra.Command) (sml.ConsoleStore, func(), error) {
 		c, err := loadSMLConfig(cfgPath)
 		if err != nil {
-			return sml.ConsoleStore{}, nil, err
+			return nil, nil, err
 		}
 		db, err := store.Open(c.Store.Path, store.Options{LockTimeout: c.Store.LockTimeout})
 		if err != nil {
 			if errors.Is(err, store.ErrLocked) {
-				return sml.ConsoleStore{}, nil, fmt.Errorf("%w: stop the SML server (signpost sml serve) before changing console users", err)
+				return nil, nil, fmt.Errorf("%w: stop the SML server (signpost sml serve) before changing console users", err)
 			}
-			return sml.ConsoleStore{}, nil, err
+			return nil, nil, err
 		}
-		return sml.ConsoleStore{DB: db}, func() { _ = db.Close() }, nil
+		return boltrepo.ConsoleStore{DB: db}, func() { _ = db.Close() }, nil
 	}
 	set := &cobra.Command{
 		Use:   "set --config FILE NAME (--password-file F | --password-stdin)",

@@ -18,6 +18,7 @@ import (
 
 	"github.com/signpost-project/signpost/conf"
 	"github.com/signpost-project/signpost/sml"
+	"github.com/signpost-project/signpost/sml/boltrepo"
 	"github.com/signpost-project/signpost/store/storetest"
 )
 
@@ -31,7 +32,7 @@ func newService(t *testing.T) *sml.Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := sml.New(storetest.Open(t), c.Domains, sml.Options{Now: fixedNow})
+	svc, err := sml.New(boltrepo.New(storetest.Open(t)), c.Domains, sml.Options{Now: fixedNow})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/signpost-project/signpost/internal/ops"
 	"github.com/signpost-project/signpost/sml"
 	"github.com/signpost-project/signpost/sml/admin"
+	"github.com/signpost-project/signpost/sml/boltrepo"
 	"github.com/signpost-project/signpost/sml/console"
 	"github.com/signpost-project/signpost/sml/dnsserver"
 	"github.com/signpost-project/signpost/sml/soap"
@@ -86,7 +87,7 @@ func New(cfg *conf.SML, log *slog.Logger, o *ops.Ops, opts ...Option) (*App, err
 	// The DNS server reads from the Service and the Service tells it about commits: the server is set once built;
 	// changes committed before (none: nothing writes before Start) are in what it loads.
 	var dnsSrv atomic.Pointer[dnsserver.Server]
-	svc, err := sml.New(db, cfg.Domains, sml.Options{
+	svc, err := sml.New(boltrepo.New(db), cfg.Domains, sml.Options{
 		Log:             log,
 		Now:             op.now,
 		JournalSize:     cfg.DNS.JournalSize,
@@ -121,7 +122,7 @@ func New(cfg *conf.SML, log *slog.Logger, o *ops.Ops, opts ...Option) (*App, err
 		log.Info("SML admin token written", "file", cfg.Admin.TokenFile)
 	}
 	adminH, err := adminHandler(admin.NewHandler(svc, admin.Config{Token: admin.NewToken(tok), Log: log, OnPanic: m.adminPanics.Inc, Backup: db.Backup}),
-		console.Options{SML: svc, Store: sml.ConsoleStore{DB: db}, Secondaries: cfg.DNS.Notify, Log: log, Now: op.now})
+		console.Options{SML: svc, Store: boltrepo.ConsoleStore{DB: db}, Secondaries: cfg.DNS.Notify, Log: log, Now: op.now})
 	if err != nil {
 		return nil, err
 	}

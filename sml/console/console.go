@@ -65,7 +65,7 @@ type Console struct {
 
 // New builds the console.
 func New(o Options) (*Console, error) {
-	if o.SML == nil || o.Store.DB == nil {
+	if o.SML == nil || o.Store == nil {
 		return nil, errors.New("sml console: SML and Store are required")
 	}
 	if o.Idle <= 0 {

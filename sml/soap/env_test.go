@@ -24,6 +24,7 @@ import (
 	"github.com/signpost-project/signpost/identifier"
 	"github.com/signpost-project/signpost/internal/pki"
 	"github.com/signpost-project/signpost/sml"
+	"github.com/signpost-project/signpost/sml/boltrepo"
 	"github.com/signpost-project/signpost/sml/dnsserver"
 	"github.com/signpost-project/signpost/sml/soap"
 	"github.com/signpost-project/signpost/sml/soap/soaptest"
@@ -174,7 +175,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if o.domains != nil {
 		o.domains(e.pki, domains)
 	}
-	svc, err := sml.New(e.db, domains, sml.Options{Log: log, Now: o.now, OnChange: func(c zone.Change) {
+	svc, err := sml.New(boltrepo.New(e.db), domains, sml.Options{Log: log, Now: o.now, OnChange: func(c zone.Change) {
 		mu.Lock()
 		s := srv
 		mu.Unlock()

@@ -19,6 +19,7 @@ import (
 
 	"github.com/signpost-project/signpost/internal/pki"
 	"github.com/signpost-project/signpost/sml"
+	"github.com/signpost-project/signpost/sml/boltrepo"
 	"github.com/signpost-project/signpost/sml/soap"
 	"github.com/signpost-project/signpost/sml/soap/soaptest"
 	"github.com/signpost-project/signpost/sml/soapmsg"
@@ -48,7 +49,7 @@ func newAuthEnv(t *testing.T, o authEnvOptions) *env {
 	e.db = storetest.Open(t)
 	domains := testDomains(t, p.caFile)
 	domains[0].CRL = o.crl
-	svc, err := sml.New(e.db, domains, sml.Options{Log: log})
+	svc, err := sml.New(boltrepo.New(e.db), domains, sml.Options{Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/signpost-project/signpost/sml"
+	"github.com/signpost-project/signpost/sml/boltrepo"
 	"github.com/signpost-project/signpost/sml/soap/soaptest"
 	"github.com/signpost-project/signpost/store"
 )
@@ -72,7 +73,7 @@ func buildScaleFixture(b *testing.B, dir, cached string, n int) {
 		b.Fatal(err)
 	}
 	p := newPKI(b)
-	svc, err := sml.New(db, testDomains(b, p.caFile), sml.Options{})
+	svc, err := sml.New(boltrepo.New(db), testDomains(b, p.caFile), sml.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
