@@ -1,7 +1,10 @@
 package sml
 
 import (
+	"context"
+	"crypto/sha256"
 	"errors"
+	"strings"
 
 	"github.com/signpost-project/signpost/identifier"
 	"github.com/signpost-project/signpost/sml/zone"
@@ -60,9 +63,15 @@ type Tx interface {
 	PutNames(zone string, owners []string, what string) error
 	DeleteName(zone, owner string) error
 	DeleteNames(zone string) error
+	// EachName calls fn for every name of the zone's index, by its NameHash, in hash order (to copy a store).
+	EachName(zone string, fn func(hash []byte, what string) error) error
+	// PutNameHash puts a name of the zone's index by its NameHash (to copy a store).
+	PutNameHash(zone string, hash []byte, what string) error
 
 	Zone(name string) (ZoneState, bool, error)
 	PutZone(name string, z ZoneState) error
+	// EachZone calls fn for every zone that has a state, in name order.
+	EachZone(fn func(name string, z ZoneState) error) error
 	DomainSettings(zone string) (string, bool)
 	PutDomainSettings(zone, settings string) error
 
@@ -96,9 +105,18 @@ func (dryTxn) DeleteName(string, string) error              { return nil }
 func (dryTxn) DeleteNames(string) error                     { return nil }
 func (dryTxn) PutZone(string, ZoneState) error              { return nil }
 func (dryTxn) PutDomainSettings(string, string) error       { return nil }
+func (dryTxn) PutNameHash(string, []byte, string) error     { return nil }
 func (dryTxn) PutJournal(string, uint64, zone.Change) error { return nil }
 func (dryTxn) DeleteJournal(string, uint64) error           { return nil }
 func (dryTxn) DeleteJournals(string) error                  { return nil }
+
+// ChangeFeed tells a node of the zone changes that other nodes commit to a shared repository (sml/pgrepo, with
+// PostgreSQL's LISTEN/NOTIFY). Watch calls changed(zone, serial) after each commit that moved zone to serial, and
+// reconnected() each time it (re)starts watching: changes may have been missed meanwhile, so the node looks at
+// every zone. Both are called from Watch's goroutine, one at a time. Watch returns when ctx ends.
+type ChangeFeed interface {
+	Watch(ctx context.Context, changed func(zone string, serial uint32), reconnected func())
+}
 
 // ErrStop, returned by the fn of a listing, ends it early without error.
 var ErrStop = errors.New("sml: stop listing")
@@ -112,4 +130,16 @@ func ParticipantKey(zone string, id identifier.ID) []byte {
 	b = append(b, id.Scheme...)
 	b = append(b, 0)
 	return append(b, id.Value...)
+}
+
+// NameHashLen is the length of a NameHash.
+const NameHashLen = 16
+
+// NameHash is the key of an owner name in a zone's name index: the first 16 bytes of the SHA-256 of the
+// lower-cased name (since store schema 7; the name itself took about 80 bytes). The index only answers "is this
+// name taken, and by what": a collision of 128-bit hashes among ten million names has a probability of about
+// 1e-25. Every backend keys its index so, so that a store can be copied between backends as it is.
+func NameHash(owner string) []byte {
+	h := sha256.Sum256([]byte(strings.ToLower(owner)))
+	return h[:NameHashLen]
 }

@@ -4,7 +4,6 @@ package boltrepo
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -235,19 +234,39 @@ func (t tx) CountOfZone(zone string) int {
 	return t.tx.Count(store.SMLParticipants, append([]byte(zone), 0))
 }
 
-// nameKey is the name index's key of an owner name of the zone: the zone, NUL, and the first 16 bytes of the
-// SHA-256 of the lower-cased owner name (since schema 7; the name itself took about 80 bytes). The index only
-// answers "is this name taken, and by what": a collision of 128-bit hashes among ten million names has a
-// probability of about 1e-25.
-func nameKey(zone, owner string) []byte {
-	h := sha256.Sum256([]byte(strings.ToLower(owner)))
-	k := make([]byte, 0, len(zone)+1+nameHashLen)
+// nameKey is the name index's key of an owner name of the zone: the zone, NUL, and its sml.NameHash.
+func nameKey(zone, owner string) []byte { return nameHashKey(zone, sml.NameHash(owner)) }
+
+func nameHashKey(zone string, hash []byte) []byte {
+	k := make([]byte, 0, len(zone)+1+len(hash))
 	k = append(k, zone...)
 	k = append(k, 0)
-	return append(k, h[:nameHashLen]...)
+	return append(k, hash...)
 }
 
-const nameHashLen = 16
+func (t tx) EachName(zone string, fn func(hash []byte, what string) error) error {
+	prefix := append([]byte(zone), 0)
+	return t.tx.Scan(store.SMLNames, prefix, nil, func(k, v []byte) error {
+		return stop(fn(bytes.Clone(k[len(prefix):]), string(v)))
+	})
+}
+
+func (t tx) PutNameHash(zone string, hash []byte, what string) error {
+	if len(hash) != sml.NameHashLen {
+		return fmt.Errorf("name hash of %d bytes, want %d", len(hash), sml.NameHashLen)
+	}
+	return t.tx.Put(store.SMLNames, nameHashKey(zone, hash), []byte(what))
+}
+
+func (t tx) EachZone(fn func(string, sml.ZoneState) error) error {
+	return t.tx.Scan(store.SMLZones, nil, nil, func(k, v []byte) error {
+		var z sml.ZoneState
+		if err := json.Unmarshal(v, &z); err != nil {
+			return fmt.Errorf("decode zone state of %s: %w", k, err)
+		}
+		return stop(fn(string(k), z))
+	})
+}
 
 func (t tx) Name(zone, owner string) (string, bool) {
 	v := t.tx.Get(store.SMLNames, nameKey(zone, owner))
