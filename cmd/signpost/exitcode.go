@@ -8,6 +8,7 @@ import (
 
 	bolterrors "go.etcd.io/bbolt/errors"
 
+	"github.com/signpost-project/signpost/internal/pgstore"
 	"github.com/signpost-project/signpost/lookup"
 	"github.com/signpost-project/signpost/sml"
 	"github.com/signpost-project/signpost/sml/admin"
@@ -46,6 +47,9 @@ const (
 	exitSML        = 24
 	exitSMLPending = 25
 	exitDoctor     = 26
+	// A PostgreSQL store that could not be reached, and a store copy whose counts disagree (issue 15).
+	exitStoreUnavailable = 27
+	exitCopyMismatch     = 28
 
 	exitInterrupted = 130 // as a shell reports a command ended by SIGINT
 )
@@ -77,7 +81,7 @@ func exitCodes() []exitCodeRow {
 		exitCodeRow{exitConfig, "config", "the configuration file is missing, unreadable or invalid (the message names each problem)"},
 		exitCodeRow{exitFile, "file", "a file named on the command line cannot be read or written"},
 		exitCodeRow{exitStoreLocked, "store-locked", "the store is in use by another process (a running server whose admin API could not be used instead)"},
-		exitCodeRow{exitStoreVersion, "store-version", "the store's schema version is one this build cannot use (written by a newer signpost)"},
+		exitCodeRow{exitStoreVersion, "store-version", "the store's schema version is one this build cannot use (written or migrated by a newer signpost; bbolt or PostgreSQL)"},
 		exitCodeRow{exitStoreDamaged, "store-damaged", "the store file is damaged, or upgrading it to this build's schema failed (the message says which, and where the backup is)"},
 		exitCodeRow{exitUnreachable, "unreachable", "the running server's admin API did not answer"},
 		exitCodeRow{exitUnauthorized, "unauthorized", "the credential was refused (the admin token, or an SMP user's token or password)"},
@@ -91,6 +95,8 @@ func exitCodes() []exitCodeRow {
 		exitCodeRow{exitSML, "sml", "the SML refused the SMP's call or did not answer (signpost smp sml ...; the message has the SML's own)"},
 		exitCodeRow{exitSMLPending, "sml-pending", "smp sml status --wait: registrations were still pending, or some failed, when it gave up"},
 		exitCodeRow{exitDoctor, "doctor-failed", "doctor: a check failed (the report names each failed check and the fix to make)"},
+		exitCodeRow{exitStoreUnavailable, "store-unavailable", "the PostgreSQL database of store.dsn could not be reached (down, refused, or the network)"},
+		exitCodeRow{exitCopyMismatch, "copy-mismatch", "store copy: after the copy the target's counts differ from the source's (the target was not empty, or a server wrote meanwhile)"},
 		exitCodeRow{exitInterrupted, "interrupted", "interrupted by SIGINT (Ctrl-C) or SIGTERM before it finished; servers stopped this way exit 0"},
 	)
 }
@@ -183,7 +189,9 @@ func exitCode(err error) int {
 		return exitDoctor
 	case errors.Is(err, store.ErrLocked):
 		return exitStoreLocked
-	case errors.Is(err, store.ErrSchemaVersion):
+	case errors.Is(err, pgstore.ErrUnavailable):
+		return exitStoreUnavailable
+	case errors.Is(err, store.ErrSchemaVersion), errors.Is(err, pgstore.ErrNewerSchema):
 		return exitStoreVersion
 	case errors.Is(err, store.ErrUpgrade), errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum),
 		errors.Is(err, bolterrors.ErrVersionMismatch):

@@ -76,13 +76,14 @@ func newRootCmd() *cobra.Command {
   signpost lookup  resolve a participant like a sending access point does
   signpost doctor  check an SMP's setup as the network sees it (NAPTR, HTTPS, proxy, signatures, SML)
   signpost dev     everything on loopback in one process, for trying it out
+  signpost store   copy an SML or SMP store between bbolt and PostgreSQL
 
 Exit codes (every command; 0 to 10 are the lookup's):
 ` + exitCodeHelp(nil),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newSMLCmd(), newSMPCmd(), newLookupCmd(), newDoctorCmd(), newDevCmd(), newVersionCmd())
+	root.AddCommand(newSMLCmd(), newSMPCmd(), newLookupCmd(), newDoctorCmd(), newDevCmd(), newStoreCmd(), newVersionCmd())
 	classifyUsage(root)
 	return root
 }

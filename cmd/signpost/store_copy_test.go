@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/signpost-project/signpost/conf"
+	"github.com/signpost-project/signpost/smp"
+	smpapp "github.com/signpost-project/signpost/smp/app"
+)
+
+// smlStoreFixture fills the SML store of a new configuration under dir with 300 participants over 3 SMPs and a
+// console user, and returns the configuration's path.
+func smlStoreFixture(t *testing.T, dir string) string {
+	t.Helper()
+	cfg, _ := smlConfig(t, dir)
+	ctx := context.Background()
+	file := filepath.Join(dir, "gen.jsonl")
+	if _, errOut, code := runSML(t, ctx, "sml", "import", "--generate", "300", "--smps", "3", file); code != 0 {
+		t.Fatalf("generate: %d %s", code, errOut)
+	}
+	if _, errOut, code := runSML(t, ctx, "sml", "import", "--config", cfg, file); code != 0 {
+		t.Fatalf("import: %d %s", code, errOut)
+	}
+	pw := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pw, []byte("correct horse battery"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := runSML(t, ctx, "sml", "user", "set", "--config", cfg, "alice", "--password-file", pw); code != 0 {
+		t.Fatalf("user set: %d %s", code, errOut)
+	}
+	return cfg
+}
+
+// withStorePath writes a copy of the configuration at cfg whose store.path is path.
+func withStorePath(t *testing.T, cfg, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(strings.TrimSpace(l), "path: ") && i > 0 && strings.TrimSpace(lines[i-1]) == "store:" {
+			lines[i] = "  path: " + path
+		}
+	}
+	out := filepath.Join(t.TempDir(), filepath.Base(cfg))
+	if err := os.WriteFile(out, []byte(strings.Join(lines, "\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func exportZone(t *testing.T, cfg string) string {
+	t.Helper()
+	zf := filepath.Join(t.TempDir(), "zone")
+	if _, errOut, code := runSML(t, context.Background(), "sml", "export-zone", "--config", cfg, "sml.test", "-o", zf); code != 0 {
+		t.Fatalf("export-zone: %d %s", code, errOut)
+	}
+	b, err := os.ReadFile(zf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestStoreCopyBolt: an SML store copied to a new bbolt file exports the very same zone (serial included) and
+// keeps its console user; copying again is harmless; copying into a store that holds other records fails with
+// copy-mismatch; bad arguments are usage errors.
+func TestStoreCopyBolt(t *testing.T) {
+	dir := t.TempDir()
+	cfg := smlStoreFixture(t, dir)
+	src := filepath.Join(dir, "sml.db")
+	dst := filepath.Join(t.TempDir(), "copy.db")
+	ctx := context.Background()
+	out, errOut, code := runSML(t, ctx, "store", "copy", "--from", "bolt:"+src, "--to", "bolt:"+dst)
+	if code != 0 {
+		t.Fatalf("copy: %d %s %s", code, out, errOut)
+	}
+	if !strings.Contains(out, "participants 300") || !strings.Contains(out, "console users 1") {
+		t.Errorf("copy output lacks the counts:\n%s", out)
+	}
+	want := exportZone(t, cfg)
+	copyCfg := withStorePath(t, cfg, dst)
+	if got := exportZone(t, copyCfg); got != want {
+		t.Errorf("the copy exports another zone:\n%s\nwant:\n%s", got, want)
+	}
+	if out, errOut, code := runSML(t, ctx, "sml", "user", "list", "--config", copyCfg); code != 0 || !strings.Contains(out, "alice") {
+		t.Errorf("console user not copied: %d %s %s", code, out, errOut)
+	}
+	// Again: the same store.
+	if out, errOut, code := runSML(t, ctx, "store", "copy", "--from", "bolt:"+src, "--to", "bolt:"+dst); code != 0 {
+		t.Fatalf("second copy: %d %s %s", code, out, errOut)
+	}
+	if got := exportZone(t, copyCfg); got != want {
+		t.Errorf("the second copy changed the zone")
+	}
+	// Into a store with other participants: the counts disagree.
+	small := t.TempDir()
+	smallCfg, _ := smlConfig(t, small)
+	file := filepath.Join(small, "gen.jsonl")
+	if _, errOut, code := runSML(t, ctx, "sml", "import", "--generate", "10", "--smps", "1", "--owner", "CN=OTHER,O=x,C=BE:9", file); code != 0 {
+		t.Fatalf("generate: %s", errOut)
+	}
+	if _, errOut, code := runSML(t, ctx, "sml", "import", "--config", smallCfg, file); code != 0 {
+		t.Fatalf("import: %s", errOut)
+	}
+	if out, errOut, code := runSML(t, ctx, "store", "copy", "--from", "bolt:"+filepath.Join(small, "sml.db"), "--to", "bolt:"+dst); code != exitCopyMismatch {
+		t.Errorf("copy into a non-empty store: exit %d, want %d\n%s%s", code, exitCopyMismatch, out, errOut)
+	} else if !strings.Contains(errOut, "empty store") {
+		t.Errorf("mismatch message does not say what to do: %s", errOut)
+	}
+	for _, args := range [][]string{
+		{"store", "copy", "--from", src, "--to", "bolt:" + dst},
+		{"store", "copy", "--from", "bolt:" + src, "--to", "bolt:" + src},
+		{"store", "copy", "--from", "bolt:" + src, "--to", "bolt:" + dst, "--what", "dns"},
+	} {
+		if _, _, code := runSML(t, ctx, args...); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
+		}
+	}
+}
+
+// smpStoreFixture fills the SMP store of a new configuration under dir with 60 service groups (each with one
+// service metadata, signed) and a user with a token; it returns the configuration's path and the CA's file.
+func smpStoreFixture(t *testing.T, dir string) (cfg, caFile string) {
+	t.Helper()
+	cfg, old, _, _ := bulkCLIFixture(t, dir)
+	c, err := conf.LoadSMP(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	a, err := smpapp.New(ctx, c, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var groups []smp.ServiceGroup
+	var metas []smp.ServiceMetadata
+	for i := range 60 {
+		p := bulkCLIParticipant(i)
+		groups = append(groups, smp.ServiceGroup{Participant: p})
+		e := smp.Endpoint{TransportProfile: "peppol-transport-as4-v2_0", Address: "https://ap.cli.test/as4", Certificate: old.Cert.Raw}
+		metas = append(metas, smp.ServiceMetadata{Participant: p, DocumentType: bulkCLIDoc, Processes: []smp.Process{{ID: bulkCLIProc, Endpoints: []smp.Endpoint{e}}}})
+	}
+	if _, err := a.Service().PutBatch(ctx, groups, metas); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runSMPCLI(t, "smp", "token", "create", "--config", cfg, "--user", "bob"); err != nil {
+		t.Fatalf("token create: %v\n%s", err, out)
+	}
+	return cfg, filepath.Join(dir, "ca.pem")
+}
+
+func smpExport(t *testing.T, cfg string) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "export.jsonl")
+	if out, err := runSMPCLI(t, "smp", "export", "--config", cfg, f); err != nil {
+		t.Fatalf("export: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// smpDocuments reads the signed service metadata of every fixture group from the SMP store of cfg.
+func smpDocuments(t *testing.T, cfg string) [][]byte {
+	t.Helper()
+	c, err := conf.LoadSMP(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := smpapp.New(context.Background(), c, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	var out [][]byte
+	for i := range 60 {
+		d, err := a.Service().Lookup(context.Background(), a.Service().RootFlavour(), bulkCLIParticipant(i), bulkCLIDoc)
+		if err != nil {
+			t.Fatalf("group %d: %v", i, err)
+		}
+		out = append(out, d.Body)
+	}
+	return out
+}
+
+// TestStoreCopySMPBolt: an SMP store copied to a new bbolt file serves the very same signed documents (which
+// xmlsec1 verifies), exports the same groups and keeps its users and tokens.
+func TestStoreCopySMPBolt(t *testing.T) {
+	dir := t.TempDir()
+	cfg, caFile := smpStoreFixture(t, dir)
+	dst := filepath.Join(t.TempDir(), "copy.db")
+	out, errOut, code := runSML(t, context.Background(), "store", "copy", "--from", "bolt:"+filepath.Join(dir, "smp.db"), "--to", "bolt:"+dst)
+	if code != 0 {
+		t.Fatalf("copy: %d %s %s", code, out, errOut)
+	}
+	if !strings.Contains(out, "groups 60") || !strings.Contains(out, "tokens 1") {
+		t.Errorf("copy output lacks the counts:\n%s", out)
+	}
+	copyCfg := withStorePath(t, cfg, dst)
+	if got, want := smpExport(t, copyCfg), smpExport(t, cfg); got != want {
+		t.Errorf("the copy exports other groups")
+	}
+	want, got := smpDocuments(t, cfg), smpDocuments(t, copyCfg)
+	for i := range want {
+		if string(got[i]) != string(want[i]) {
+			t.Fatalf("document %d differs after the copy", i)
+		}
+	}
+	if ok, msg := xmlsecVerifies(t, caFile, got[0]); !ok {
+		t.Errorf("copied document does not verify: %s", msg)
+	}
+	if out, err := runSMPCLI(t, "smp", "token", "list", "--config", copyCfg); err != nil || !strings.Contains(out, "bob") {
+		t.Errorf("token not copied: %v\n%s", err, out)
+	}
+}
