@@ -7,7 +7,8 @@
 //
 // View reads one REPEATABLE READ snapshot. Update is one READ COMMITTED transaction that first takes the schema's
 // writer lock (a transaction advisory lock): writers run one at a time across every node on the database, as in
-// bbolt, so the service's read-check-write transactions (version checks, registration intents) stay atomic. Every
+// bbolt, so the service's read-check-write transactions (version checks, registration intents) stay atomic. Within
+// a process the writers queue on a mutex first, so that they do not hold the pool's connections while they wait. Every
 // failure to reach the database comes out wrapping pgstore.ErrUnavailable.
 package pgrepo
 
@@ -20,6 +21,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -49,7 +51,12 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*pgstore.DB, error
 }
 
 // Repo is an smp.Repository on a pgstore.DB opened with the schema "smp".
-type Repo struct{ DB *pgstore.DB }
+type Repo struct {
+	DB *pgstore.DB
+	// writer queues this process's writers before they take a connection: only one of them at a time waits for
+	// the database's writer lock, so that waiting writers never hold the pool's connections away from readers.
+	writer sync.Mutex
+}
 
 // New returns the repository on db.
 func New(db *pgstore.DB) *Repo { return &Repo{DB: db} }
@@ -64,6 +71,8 @@ const writerLock = "SELECT pg_advisory_xact_lock(hashtextextended('signpost writ
 
 // Update runs fn in one read-write transaction, committed durably or not at all.
 func (r *Repo) Update(ctx context.Context, fn func(smp.WriteTx) error) error {
+	r.writer.Lock()
+	defer r.writer.Unlock()
 	return r.DB.Update(ctx, func(t pgx.Tx) error {
 		if _, err := t.Exec(ctx, writerLock); err != nil {
 			return dbErr("take the writer lock", err)
