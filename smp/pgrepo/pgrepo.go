@@ -8,7 +8,7 @@
 // View reads one REPEATABLE READ snapshot. Update is one READ COMMITTED transaction that first takes the schema's
 // writer lock (a transaction advisory lock): writers run one at a time across every node on the database, as in
 // bbolt, so the service's read-check-write transactions (version checks, registration intents) stay atomic. Within
-// a process the writers queue on a mutex first, so that they do not hold the pool's connections while they wait. Every
+// a process the writers queue first (giving up when their context ends), so that they do not hold the pool's connections while they wait. Every
 // failure to reach the database comes out wrapping pgstore.ErrUnavailable.
 package pgrepo
 
@@ -55,7 +55,8 @@ type Repo struct {
 	DB *pgstore.DB
 	// writer queues this process's writers before they take a connection: only one of them at a time waits for
 	// the database's writer lock, so that waiting writers never hold the pool's connections away from readers.
-	writer sync.Mutex
+	writer     chan struct{}
+	writerOnce sync.Once
 }
 
 // New returns the repository on db.
@@ -66,19 +67,32 @@ func (r *Repo) View(ctx context.Context, fn func(smp.ReadTx) error) error {
 	return r.DB.View(ctx, func(t pgx.Tx) error { return fn(&tx{ctx: ctx, t: t}) })
 }
 
-// writerLock serializes the SMP's writers on one database (bbolt's single writer).
-const writerLock = "SELECT pg_advisory_xact_lock(hashtextextended('signpost writer ' || current_schema(), 0))"
+// writerLock serializes the SMP's writers on one database (bbolt's single writer). The transaction is READ
+// COMMITTED whatever the database's default, so that each statement after the lock sees every earlier writer's
+// commit (a snapshot taken before the lock was granted would not).
+const writerLock = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED; " +
+	"SELECT pg_advisory_xact_lock(hashtextextended('signpost writer ' || current_schema(), 0))"
 
 // Update runs fn in one read-write transaction, committed durably or not at all.
 func (r *Repo) Update(ctx context.Context, fn func(smp.WriteTx) error) error {
-	r.writer.Lock()
-	defer r.writer.Unlock()
+	sem := r.sem()
+	select {
+	case sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-sem }()
 	return r.DB.Update(ctx, func(t pgx.Tx) error {
 		if _, err := t.Exec(ctx, writerLock); err != nil {
 			return dbErr("take the writer lock", err)
 		}
 		return fn(&tx{ctx: ctx, t: t})
 	})
+}
+
+func (r *Repo) sem() chan struct{} {
+	r.writerOnce.Do(func() { r.writer = make(chan struct{}, 1) })
+	return r.writer
 }
 
 type tx struct {
