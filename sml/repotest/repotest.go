@@ -690,17 +690,25 @@ func testErrStop(t *testing.T, r sml.Repo) {
 		return nil
 	})
 	listings := map[string]func(tx sml.Tx, fn func() error) error{
-		"EachSMP":         func(tx sml.Tx, fn func() error) error { return tx.EachSMP(func(sml.SMP) error { return fn() }) },
-		"EachParticipant": func(tx sml.Tx, fn func() error) error { return tx.EachParticipant("a.test.", func(sml.Participant) error { return fn() }) },
+		"EachSMP": func(tx sml.Tx, fn func() error) error { return tx.EachSMP(func(sml.SMP) error { return fn() }) },
+		"EachParticipant": func(tx sml.Tx, fn func() error) error {
+			return tx.EachParticipant("a.test.", func(sml.Participant) error { return fn() })
+		},
 		"EachOfSMP": func(tx sml.Tx, fn func() error) error {
 			return tx.EachOfSMP("S1", "", func(sml.Participant, string) error { return fn() })
 		},
-		"EachName": func(tx sml.Tx, fn func() error) error { return tx.EachName("a.test.", func([]byte, string) error { return fn() }) },
-		"EachZone": func(tx sml.Tx, fn func() error) error { return tx.EachZone(func(string, sml.ZoneState) error { return fn() }) },
+		"EachName": func(tx sml.Tx, fn func() error) error {
+			return tx.EachName("a.test.", func([]byte, string) error { return fn() })
+		},
+		"EachZone": func(tx sml.Tx, fn func() error) error {
+			return tx.EachZone(func(string, sml.ZoneState) error { return fn() })
+		},
 		"EachMigration": func(tx sml.Tx, fn func() error) error {
 			return tx.EachMigration(func(string, identifier.ID, sml.MigrationRecord) error { return fn() })
 		},
-		"EachCertChange": func(tx sml.Tx, fn func() error) error { return tx.EachCertChange(func(sml.CertChange) error { return fn() }) },
+		"EachCertChange": func(tx sml.Tx, fn func() error) error {
+			return tx.EachCertChange(func(sml.CertChange) error { return fn() })
+		},
 	}
 	mine := errors.New("mine")
 	for name, each := range listings {
