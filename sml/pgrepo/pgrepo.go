@@ -46,22 +46,29 @@ var migrationFiles embed.FS
 // Migrations returns the schema's migrations (files NNN_name.sql, applied in order by pgstore.Open).
 func Migrations() (fs.FS, error) { return fs.Sub(migrationFiles, "migrations") }
 
-// DefaultTimeout bounds one transaction (the repository's interface has no context).
-const DefaultTimeout = time.Minute
+// The repository's interface has no context: each transaction is bounded by a timeout instead. A write may rebuild
+// a whole zone's name index (after a change of a domain's record settings); a view may stream a whole zone to a
+// secondary (AXFR) from one snapshot.
+const (
+	DefaultTimeout     = 5 * time.Minute
+	DefaultViewTimeout = 30 * time.Minute
+)
 
 // Options tune Open.
 type Options struct {
 	Log *slog.Logger
-	// Timeout bounds each transaction; default DefaultTimeout.
+	// Timeout bounds each write transaction (Update, Batch); default DefaultTimeout.
 	Timeout time.Duration
+	// ViewTimeout bounds each View; default DefaultViewTimeout.
+	ViewTimeout time.Duration
 	// MaxConns bounds the connection pool (default: pgxpool's).
 	MaxConns int32
 }
 
 // Repo is the SML's repository on PostgreSQL. It implements sml.Repo and sml.ChangeFeed.
 type Repo struct {
-	db      *pgstore.DB
-	timeout time.Duration
+	db                   *pgstore.DB
+	timeout, viewTimeout time.Duration
 }
 
 var (
@@ -86,9 +93,12 @@ func Open(ctx context.Context, dsn string, o Options) (*Repo, error) {
 
 // New returns the repository on an open database (whose search_path is the schema "sml").
 func New(db *pgstore.DB, o Options) *Repo {
-	r := &Repo{db: db, timeout: o.Timeout}
+	r := &Repo{db: db, timeout: o.Timeout, viewTimeout: o.ViewTimeout}
 	if r.timeout <= 0 {
 		r.timeout = DefaultTimeout
+	}
+	if r.viewTimeout <= 0 {
+		r.viewTimeout = DefaultViewTimeout
 	}
 	return r
 }
@@ -133,7 +143,11 @@ func (r *Repo) Watch(ctx context.Context, changed func(zone string, serial uint3
 const writeLock = "SELECT pg_advisory_xact_lock(hashtext('signpost sml writer'))"
 
 func (r *Repo) run(write bool, fn func(sml.Tx) error) (err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+	timeout := r.timeout
+	if !write {
+		timeout = r.viewTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	pc, err := r.db.Pool.Acquire(ctx)
 	if err != nil {
