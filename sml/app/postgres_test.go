@@ -26,8 +26,9 @@ import (
 )
 
 // The SML on PostgreSQL (store.backend postgres): an SMP and a participant created over SOAP are answered by the
-// DNS server; /readyz turns 503 with the reason while the database is down (/healthz stays 200) and ready again
-// when it is back; the admin backup points to pg_dump; a second start on the database serves what it holds.
+// DNS server; while the database is down DNS still answers, a SOAP write gets InternalErrorFault and /readyz turns
+// 503 with the reason (/healthz stays 200); when it is back, writes work and /readyz is green without a restart;
+// the admin backup points to pg_dump; a second start on the database serves what it holds.
 func TestAppOnPostgres(t *testing.T) {
 	dir := t.TempDir()
 	files, _, err := pki.EnsureDev(filepath.Join(dir, "pki-home"), time.Now())
@@ -88,20 +89,24 @@ domains:
 	defer opsSrv.Close()
 
 	header := strings.ReplaceAll(url.QueryEscape(string(pki.EncodeCertPEM(smp.Cert))), "+", "%20")
-	for _, call := range []struct{ path, file string }{{"manageservicemetadata", "smp-create.xml"}, {"manageparticipantidentifier", "participant-create.xml"}} {
-		file := call.file
-		req, _ := http.NewRequest(http.MethodPost, "http://"+soapAddr+"/"+call.path, bytes.NewReader(soaptest.Request(t, file)))
+	post := func(path, file string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, "http://"+soapAddr+"/"+path, bytes.NewReader(soaptest.Request(t, file)))
 		req.Header.Set("Content-Type", "text/xml; charset=utf-8")
 		req.Header.Set("X-SSL-Client-Cert", header)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("%s: %d %s", file, resp.StatusCode, b)
-		}
+		return resp.StatusCode, string(b)
+	}
+	if code, body := post("manageservicemetadata", "smp-create.xml"); code != http.StatusOK {
+		t.Fatalf("create SMP: %d %s", code, body)
+	}
+	if code, body := post("manageparticipantidentifier", "participant-create.xml"); code != http.StatusOK {
+		t.Fatalf("create participant: %d %s", code, body)
 	}
 	id := identifier.ID{Scheme: "iso6523-actorid-upis", Value: "9915:test-a1"}
 	naptr := func(a *App) {
@@ -154,6 +159,11 @@ domains:
 		t.Errorf("healthz with the database down: %d", code)
 	}
 	naptr(a) // DNS answers from memory
+	// A write fails with the SML's technical fault, which the caller may retry.
+	if code, body := post("manageparticipantidentifier", "participant-createlist.xml"); code != http.StatusInternalServerError ||
+		!strings.Contains(body, "InternalErrorFault") {
+		t.Errorf("write with the database down: %d %s", code, body)
+	}
 	cluster.Restart()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -167,6 +177,9 @@ domains:
 		time.Sleep(100 * time.Millisecond)
 	}
 
+	if code, body := post("manageparticipantidentifier", "participant-createlist.xml"); code != http.StatusOK {
+		t.Errorf("write after the database came back: %d %s", code, body)
+	}
 	// A new start on the database serves the participant.
 	stop()
 	a, _, stop = start()
