@@ -76,3 +76,8 @@ func TestSchemaVersion(t *testing.T) {
 		t.Fatalf("newer schema: %v", err)
 	}
 }
+
+func TestConsoleContract(t *testing.T) {
+	c := pgtest.Start(t)
+	repotest.RunConsole(t, func(t *testing.T) sml.ConsoleStore { return openRepo(t, icuDatabase(t, c)).Console() })
+}
