@@ -675,12 +675,12 @@ func (t *tx) PutJournal(zone string, seq uint64, c zone.Change) error {
 	}
 	return t.put(journalRow(zone, seq), "journal", `INSERT INTO journal (zone, seq, from_serial, to_serial, change) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (zone, seq) DO UPDATE SET from_serial = excluded.from_serial, to_serial = excluded.to_serial,
-		change = excluded.change`, zone, int64(seq), int64(c.From), int64(c.To), string(v))
+		change = excluded.change`, zone, int64(seq), int64(c.From), int64(c.To), v)
 }
 
 func (t *tx) Journal(z string, seq uint64) (zone.Change, bool, error) {
 	var v []byte
-	found, err := t.get(journalRow(z, seq), "SELECT change::text FROM journal WHERE zone = $1 AND seq = $2", []any{z, int64(seq)}, &v)
+	found, err := t.get(journalRow(z, seq), "SELECT change FROM journal WHERE zone = $1 AND seq = $2", []any{z, int64(seq)}, &v)
 	if err != nil || !found {
 		return zone.Change{}, false, err
 	}
