@@ -65,9 +65,12 @@ rm -f "$OUT/outbox.txt.partial"
 
 echo "== SML CreateList on bbolt and on PostgreSQL ($(elapsed))"
 go test -run '^$' -bench 'BenchmarkCreateList$' -benchtime 300x -count 1 ./sml/pgrepo/ | tee "$OUT/smlstore.txt.partial"
-awk '/^BenchmarkCreateList\// {
-       split($1, p, "/"); be = p[2]; sub(/-[0-9]+$/, "", be)
-       for (i = 3; i < NF; i++) if ($(i + 1) == "participants/s") print "smlstore createlist_per_s " be " 100 " $i
+awk '/^BenchmarkCreateList/ {
+       for (i = 3; i < NF; i++) {
+         if ($(i + 1) == "bolt-participants/s") print "smlstore createlist_per_s bolt 100 " $i
+         if ($(i + 1) == "postgres-participants/s") print "smlstore createlist_per_s postgres 100 " $i
+         if ($(i + 1) == "postgres/bolt") print "smlstore createlist_ratio postgres 100 " $i
+       }
      }' "$OUT/smlstore.txt.partial" >>"$RESULTS"
 rm -f "$OUT/smlstore.txt.partial"
 
