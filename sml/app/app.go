@@ -24,19 +24,17 @@ import (
 	"github.com/signpost-project/signpost/internal/ops"
 	"github.com/signpost-project/signpost/sml"
 	"github.com/signpost-project/signpost/sml/admin"
-	"github.com/signpost-project/signpost/sml/boltrepo"
 	"github.com/signpost-project/signpost/sml/console"
 	"github.com/signpost-project/signpost/sml/dnsserver"
 	"github.com/signpost-project/signpost/sml/soap"
 	"github.com/signpost-project/signpost/sml/zone"
-	"github.com/signpost-project/signpost/store"
 )
 
 // App is an assembled SML.
 type App struct {
 	cfg     *conf.SML
 	log     *slog.Logger
-	db      *store.DB
+	store   *Store
 	svc     *sml.Service
 	dns     *dnsserver.Server
 	admin   *lifecycle.HTTP
@@ -69,15 +67,15 @@ func New(cfg *conf.SML, log *slog.Logger, o *ops.Ops, opts ...Option) (*App, err
 	if o == nil {
 		o = ops.New()
 	}
-	db, err := store.Open(cfg.Store.Path, store.Options{LockTimeout: cfg.Store.LockTimeout, Logger: log})
+	st, err := OpenStore(context.Background(), cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, db: db}
+	a := &App{cfg: cfg, log: log, store: st}
 	ok := false
 	defer func() {
 		if !ok {
-			_ = db.Close()
+			st.Close()
 		}
 	}()
 	m, err := newMetrics(o.Registry)
@@ -87,7 +85,7 @@ func New(cfg *conf.SML, log *slog.Logger, o *ops.Ops, opts ...Option) (*App, err
 	// The DNS server reads from the Service and the Service tells it about commits: the server is set once built;
 	// changes committed before (none: nothing writes before Start) are in what it loads.
 	var dnsSrv atomic.Pointer[dnsserver.Server]
-	svc, err := sml.New(boltrepo.New(db), cfg.Domains, sml.Options{
+	svc, err := sml.New(st.Repo, cfg.Domains, sml.Options{
 		Log:             log,
 		Now:             op.now,
 		JournalSize:     cfg.DNS.JournalSize,
@@ -121,8 +119,8 @@ func New(cfg *conf.SML, log *slog.Logger, o *ops.Ops, opts ...Option) (*App, err
 	if created {
 		log.Info("SML admin token written", "file", cfg.Admin.TokenFile)
 	}
-	adminH, err := adminHandler(admin.NewHandler(svc, admin.Config{Token: admin.NewToken(tok), Log: log, OnPanic: m.adminPanics.Inc, Backup: db.Backup}),
-		console.Options{SML: svc, Store: boltrepo.ConsoleStore{DB: db}, Secondaries: cfg.DNS.Notify, Log: log, Now: op.now})
+	adminH, err := adminHandler(admin.NewHandler(svc, admin.Config{Token: admin.NewToken(tok), Log: log, OnPanic: m.adminPanics.Inc, Backup: st.Backup}),
+		console.Options{SML: svc, Store: st.Console, Secondaries: cfg.DNS.Notify, Log: log, Now: op.now})
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +134,10 @@ func New(cfg *conf.SML, log *slog.Logger, o *ops.Ops, opts ...Option) (*App, err
 	} else {
 		log.Warn("SML management API disabled: neither management.tls nor management.proxy is configured")
 	}
-	o.AddCheck("sml-store", func(context.Context) error {
+	o.AddCheck("sml-store", func(ctx context.Context) error {
+		if st.Ping != nil {
+			return st.Ping(ctx) // the database answers
+		}
 		_, err := svc.Stats()
 		return err
 	})
@@ -203,6 +204,9 @@ func (a *App) Admin() *lifecycle.HTTP { return a.admin }
 // Management returns the SOAP management listener, or nil when management.tls is not configured.
 func (a *App) Management() *lifecycle.HTTP { return a.soap }
 
+// Store returns the store the App runs on (its change feed, for several nodes on one database).
+func (a *App) Store() *Store { return a.store }
+
 // Close closes the store. Shut the servers down first.
 func (a *App) Close() error {
 	a.closeMu.Lock()
@@ -211,7 +215,8 @@ func (a *App) Close() error {
 		return nil
 	}
 	a.closed = true
-	return a.db.Close()
+	a.store.Close()
+	return nil
 }
 
 // raiseSerials asks every configured secondary (dns.notify) for the SOA serial of each zone and raises the zone's

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/signpost-project/signpost/sml"
+	"github.com/signpost-project/signpost/sml/repotest"
 	"github.com/signpost-project/signpost/store/storetest"
 )
 
@@ -56,4 +57,12 @@ func TestNameIndexCopies(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+func TestContract(t *testing.T) {
+	repotest.Run(t, func(t *testing.T) sml.Repo { return New(storetest.Open(t)) })
+}
+
+func TestConsoleContract(t *testing.T) {
+	repotest.RunConsole(t, func(t *testing.T) sml.ConsoleStore { return ConsoleStore{DB: storetest.Open(t)} })
 }
