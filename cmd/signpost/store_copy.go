@@ -108,9 +108,10 @@ type openedStore struct {
 	close   func()
 }
 
-func openStoreEnd(ctx context.Context, e storeEnd) (*openedStore, error) {
+// openStoreEnd opens a store for a copy of what ("sml", "smp", or "" for a source to be recognised).
+func openStoreEnd(ctx context.Context, e storeEnd, what string) (*openedStore, error) {
 	if e.backend == "postgres" {
-		return openPostgresEnd(ctx, e)
+		return openPostgresEnd(ctx, e, what)
 	}
 	db, err := store.Open(e.where, store.Options{})
 	if err != nil {
@@ -123,15 +124,17 @@ func openStoreEnd(ctx context.Context, e storeEnd) (*openedStore, error) {
 		close: func() { _ = db.Close() }}, nil
 }
 
-// kindOf says what the store holds: "sml" (zones), "smp" (service groups or SMP settings), or "" (nothing).
+// kindOf says what the store holds: "sml" (zones), "smp" (service groups or SMP settings), or "" (nothing). A
+// store that holds both (one PostgreSQL database shared by an SML and an SMP) is an error that asks for --what.
 func kindOf(ctx context.Context, o *openedStore) (string, error) {
+	var kinds []string
 	if o.sml != nil {
 		c, err := sml.CountRecords(o.sml)
 		if err != nil {
 			return "", err
 		}
 		if c.Zones > 0 {
-			return "sml", nil
+			kinds = append(kinds, "sml")
 		}
 	}
 	if o.smp != nil {
@@ -140,10 +143,16 @@ func kindOf(ctx context.Context, o *openedStore) (string, error) {
 			return "", err
 		}
 		if c.Total() > 0 {
-			return "smp", nil
+			kinds = append(kinds, "smp")
 		}
 	}
-	return "", nil
+	switch len(kinds) {
+	case 0:
+		return "", nil
+	case 1:
+		return kinds[0], nil
+	}
+	return "", usageErrorf("it holds both an SML and an SMP store: give --what sml or --what smp")
 }
 
 type copyReport struct {
@@ -156,7 +165,7 @@ type copyReport struct {
 }
 
 func runStoreCopy(ctx context.Context, stdout, stderr io.Writer, src, dst storeEnd, what string, asJSON bool) error {
-	from, err := openStoreEnd(ctx, src)
+	from, err := openStoreEnd(ctx, src, "") // never creates a schema in the source
 	if err != nil {
 		return fmt.Errorf("--from %s: %w", src, err)
 	}
@@ -169,7 +178,7 @@ func runStoreCopy(ctx context.Context, stdout, stderr io.Writer, src, dst storeE
 			return fmt.Errorf("--from %s holds neither an SML nor an SMP store (nothing to copy)", src)
 		}
 	}
-	to, err := openStoreEnd(ctx, dst)
+	to, err := openStoreEnd(ctx, dst, what)
 	if err != nil {
 		return fmt.Errorf("--to %s: %w", dst, err)
 	}
@@ -178,7 +187,7 @@ func runStoreCopy(ctx context.Context, stdout, stderr io.Writer, src, dst storeE
 	switch what {
 	case "sml":
 		if from.sml == nil || to.sml == nil {
-			return fmt.Errorf("copy: an SML store needs an SML repository on both sides")
+			return fmt.Errorf("--from %s holds no SML store", src)
 		}
 		total, err := sml.CountRecords(from.sml)
 		if err != nil {
@@ -200,6 +209,9 @@ func runStoreCopy(ctx context.Context, stdout, stderr io.Writer, src, dst storeE
 		}
 		rep.Copied, rep.Target, rep.Match = smlCounts{copied, users}, smlCounts{target, users}, copied == target
 	case "smp":
+		if from.smp == nil || to.smp == nil {
+			return fmt.Errorf("--from %s holds no SMP store", src)
+		}
 		total, err := smp.CountRecords(ctx, from.smp)
 		if err != nil {
 			return err

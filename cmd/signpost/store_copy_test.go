@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/signpost-project/signpost/conf"
+	"github.com/signpost-project/signpost/internal/pgtest"
 	"github.com/signpost-project/signpost/smp"
 	smpapp "github.com/signpost-project/signpost/smp/app"
 )
@@ -224,4 +225,77 @@ func TestStoreCopySMPBolt(t *testing.T) {
 	if out, err := runSMPCLI(t, "smp", "token", "list", "--config", copyCfg); err != nil || !strings.Contains(out, "bob") {
 		t.Errorf("token not copied: %v\n%s", err, out)
 	}
+}
+
+// TestStoreCopyPostgres: bbolt to PostgreSQL and back, for an SML and an SMP store sharing one database: the
+// round trip exports the same zone and serves the same signed documents; a second copy is harmless; a server
+// started on the database serves what was copied.
+func TestStoreCopyPostgres(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	smlCfg := smlStoreFixture(t, dir)
+	for range 2 {
+		if out, errOut, code := runSML(t, ctx, "store", "copy", "--from", "bolt:"+filepath.Join(dir, "sml.db"), "--to", "postgres:"+dsn); code != 0 {
+			t.Fatalf("copy sml to postgres: %d %s %s", code, out, errOut)
+		}
+	}
+	back := filepath.Join(t.TempDir(), "back.db")
+	out, errOut, code := runSML(t, ctx, "store", "copy", "--from", dsn, "--to", "bolt:"+back, "--what", "sml", "--json")
+	if code != 0 {
+		t.Fatalf("copy sml back: %d %s %s", code, out, errOut)
+	}
+	if !strings.Contains(out, `"participants": 300`) || !strings.Contains(out, `"match": true`) {
+		t.Errorf("json report:\n%s", out)
+	}
+	if got, want := exportZone(t, withStorePath(t, smlCfg, back)), exportZone(t, smlCfg); got != want {
+		t.Errorf("the round trip through PostgreSQL exports another zone:\n%s\nwant:\n%s", got, want)
+	}
+
+	smpDir := t.TempDir()
+	smpCfg, caFile := smpStoreFixture(t, smpDir)
+	if out, errOut, code := runSML(t, ctx, "store", "copy", "--from", "bolt:"+filepath.Join(smpDir, "smp.db"), "--to", "postgres:"+dsn); code != 0 {
+		t.Fatalf("copy smp to postgres: %d %s %s", code, out, errOut)
+	}
+	// The database now holds both: the source must be named.
+	if _, errOut, code := runSML(t, ctx, "store", "copy", "--from", "postgres:"+dsn, "--to", "bolt:"+filepath.Join(t.TempDir(), "x.db")); code == 0 {
+		t.Errorf("a database with both stores copied without --what")
+	} else if !strings.Contains(errOut, "--what") {
+		t.Errorf("the refusal does not say to give --what: %s", errOut)
+	}
+	smpBack := filepath.Join(t.TempDir(), "smp-back.db")
+	if out, errOut, code := runSML(t, ctx, "store", "copy", "--from", "postgres:"+dsn, "--what", "smp", "--to", "bolt:"+smpBack); code != 0 {
+		t.Fatalf("copy smp back: %d %s %s", code, out, errOut)
+	}
+	want := smpDocuments(t, smpCfg)
+	pgCfg := withPostgresStore(t, smpCfg, dsn)
+	for name, c := range map[string]string{"postgres": pgCfg, "round trip": withStorePath(t, smpCfg, smpBack)} {
+		got := smpDocuments(t, c)
+		for i := range want {
+			if string(got[i]) != string(want[i]) {
+				t.Fatalf("%s: document %d differs", name, i)
+			}
+		}
+	}
+	if ok, msg := xmlsecVerifies(t, caFile, want[0]); !ok {
+		t.Errorf("document does not verify: %s", msg)
+	}
+}
+
+// withPostgresStore writes a copy of the configuration at cfg whose store is the PostgreSQL database dsn.
+func withPostgresStore(t *testing.T, cfg, dsn string) string {
+	t.Helper()
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.Replace(string(b), "store: {path: ", "store: {backend: postgres, dsn: '"+dsn+"', path: ", 1)
+	if s == string(b) {
+		t.Fatalf("no store line in %s", cfg)
+	}
+	out := filepath.Join(t.TempDir(), "smp.yaml")
+	if err := os.WriteFile(out, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
