@@ -84,7 +84,8 @@ type WriteTx interface {
 	DeleteRegistration(p identifier.ID) error
 	// DeleteRegistrations deletes every registration; it returns how many there were.
 	DeleteRegistrations() (int, error)
-	// NextRegistrationSeq returns a Seq higher than any returned before.
+	// NextRegistrationSeq returns a Seq higher than any returned before in a committed transaction (the numbers of a
+	// rolled-back one may come again or never).
 	NextRegistrationSeq() (uint64, error)
 }
 
