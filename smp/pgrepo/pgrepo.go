@@ -20,6 +20,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -50,15 +51,30 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*pgstore.DB, error
 	return pgstore.Open(ctx, dsn, Schema, Migrations(), pgstore.Options{Log: log})
 }
 
-// Repo is an smp.Repository on a pgstore.DB opened with the schema "smp".
-type Repo struct{ DB *pgstore.DB }
+// Repo is an smp.Repository on a pgstore.DB opened with the schema "smp". It is also the smp.ChangeFeed of the
+// nodes that share the database (changes.go).
+type Repo struct {
+	DB *pgstore.DB
+
+	nodeOnce sync.Once
+	node     string
+}
 
 // New returns the repository on db.
 func New(db *pgstore.DB) *Repo { return &Repo{DB: db} }
 
 // View runs fn in a read-only transaction on one snapshot.
 func (r *Repo) View(ctx context.Context, fn func(smp.ReadTx) error) error {
-	return r.DB.View(ctx, func(t pgx.Tx) error { return fn(&tx{ctx: ctx, t: t}) })
+	return unavailable(r.DB.View(ctx, func(t pgx.Tx) error { return fn(&tx{ctx: ctx, t: t}) }))
+}
+
+// unavailable makes a failure to reach the database the SMP's KindUnavailable (still wrapping
+// pgstore.ErrUnavailable): the edges answer it with "try again later" (HTTP 503 with Retry-After).
+func unavailable(err error) error {
+	if err != nil && errors.Is(err, pgstore.ErrUnavailable) && smp.KindOf(err) != smp.KindUnavailable {
+		return smp.Unavailable(err)
+	}
+	return err
 }
 
 // writerLock serializes the SMP's writers on one database (bbolt's single writer).
@@ -66,17 +82,22 @@ const writerLock = "SELECT pg_advisory_xact_lock(hashtextextended('signpost writ
 
 // Update runs fn in one read-write transaction, committed durably or not at all.
 func (r *Repo) Update(ctx context.Context, fn func(smp.WriteTx) error) error {
-	return r.DB.Update(ctx, func(t pgx.Tx) error {
+	return unavailable(r.DB.Update(ctx, func(t pgx.Tx) error {
 		if _, err := t.Exec(ctx, writerLock); err != nil {
 			return dbErr("take the writer lock", err)
 		}
-		return fn(&tx{ctx: ctx, t: t})
-	})
+		x := &tx{ctx: ctx, t: t, ch: &changes{}}
+		if err := fn(x); err != nil {
+			return err
+		}
+		return r.announce(ctx, t, x.ch)
+	}))
 }
 
 type tx struct {
 	ctx context.Context
 	t   pgx.Tx
+	ch  *changes // what a write transaction changed, announced to the other nodes at its end; nil when reading
 }
 
 // dbErr says what failed; a failure to reach the database wraps pgstore.ErrUnavailable.
@@ -377,12 +398,14 @@ func (x *tx) PutDocument(k smp.DocKey, stored []byte) error {
 	if stored == nil {
 		stored = []byte{}
 	}
+	x.ch.doc(k.Participant)
 	return x.exec("store document", `INSERT INTO documents (flavour, participant, document_type, stored)
 		VALUES ($1, $2, $3, $4) ON CONFLICT (flavour, participant, document_type) DO UPDATE SET stored = EXCLUDED.stored`,
 		int16(k.Flavour), k.Participant.String(), docType(k), stored)
 }
 
 func (x *tx) DeleteDocument(k smp.DocKey) error {
+	x.ch.doc(k.Participant)
 	return x.exec("delete document", `DELETE FROM documents WHERE flavour = $1 AND participant = $2 AND document_type = $3`,
 		int16(k.Flavour), k.Participant.String(), docType(k))
 }
@@ -391,6 +414,7 @@ func (x *tx) PutSetting(name string, value []byte) error {
 	if value == nil {
 		value = []byte{}
 	}
+	x.ch.setting(name)
 	return x.exec("store setting "+name, `INSERT INTO settings (name, value) VALUES ($1, $2)
 		ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value`, name, value)
 }
