@@ -185,6 +185,10 @@ next start.`,
 			if err != nil {
 				return err
 			}
+			if c.Store.Postgres() {
+				return configError(fmt.Errorf("smp restore: the SMP's store is PostgreSQL (store.backend: postgres): restore it with " +
+					"pg_restore or psql from a pg_dump; signpost's backup and restore are for the bbolt store"))
+			}
 			return restoreStore(cmd.OutOrStdout(), args[0], c.Store.Path)
 		},
 	}

@@ -87,7 +87,11 @@ func (t *smpTarget) open(ctx context.Context, note io.Writer) (smpadmin.API, fun
 	if err != nil {
 		return nil, none, err
 	}
-	fmt.Fprintf(note, "signpost: no server at %s (admin.listen): working on the store %s directly\n", addr, cfg.Store.Path)
+	where := "the store " + cfg.Store.Path
+	if cfg.Store.Postgres() {
+		where = "the PostgreSQL database of store.dsn (schema smp)"
+	}
+	fmt.Fprintf(note, "signpost: no server at %s (admin.listen): working on %s directly\n", addr, where)
 	return smpadmin.Local{SMP: a.Service(), Creds: a.Credentials(), SML: a.Registrar(), Store: a.Backup, App: a}, func() { _ = a.Close() }, nil
 }
 

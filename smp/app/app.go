@@ -24,12 +24,12 @@ import (
 	"github.com/signpost-project/signpost/internal/clientip"
 	"github.com/signpost-project/signpost/internal/lifecycle"
 	"github.com/signpost-project/signpost/internal/ops"
+	"github.com/signpost-project/signpost/internal/pgstore"
 	"github.com/signpost-project/signpost/internal/pki"
 	"github.com/signpost-project/signpost/internal/ratelimit"
 	"github.com/signpost-project/signpost/internal/recovery"
 	"github.com/signpost-project/signpost/smp"
 	"github.com/signpost-project/signpost/smp/auth"
-	"github.com/signpost-project/signpost/smp/boltrepo"
 	"github.com/signpost-project/signpost/smp/console"
 	"github.com/signpost-project/signpost/smp/httpapi"
 	"github.com/signpost-project/signpost/smp/registrar"
@@ -42,7 +42,8 @@ import (
 type App struct {
 	cfg    *conf.SMP
 	log    *slog.Logger
-	db     *store.DB
+	db     *store.DB   // the bbolt store; nil with store.backend postgres
+	pg     *pgstore.DB // the PostgreSQL store (schema smp); nil with bbolt
 	svc    *smp.Service
 	creds  *auth.Service
 	public http.Handler
@@ -128,11 +129,12 @@ func New(ctx context.Context, cfg *conf.SMP, log *slog.Logger, o *ops.Ops, opts 
 	if err != nil {
 		return nil, err
 	}
-	db, err := store.Open(cfg.Store.Path, store.Options{LockTimeout: cfg.Store.LockTimeout, Logger: log})
+	st, err := openStore(ctx, &cfg.Store, log)
 	if err != nil {
 		return nil, err
 	}
-	repo := boltrepo.New(db)
+	db := st // closed on every error below
+	repo := st.repo
 	roll := newRollover(cfg, opts)
 	so := smp.Options{
 		PublicURL: cfg.PublicURL, Flavour: flavour, SMP2: cfg.Serve2(), Policy: cfg.Policy(), Binding: xmlbind.Binding{},
@@ -146,7 +148,7 @@ func New(ctx context.Context, cfg *conf.SMP, log *slog.Logger, o *ops.Ops, opts 
 		_ = db.Close()
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, db: db, svc: svc, creds: auth.New(repo, nil), sml: network, smlc: smlc, roll: roll}
+	a := &App{cfg: cfg, log: log, db: st.bolt, pg: st.pg, svc: svc, creds: auth.New(repo, nil), sml: network, smlc: smlc, roll: roll}
 	if err := a.initRollover(ctx); err != nil {
 		_ = db.Close()
 		return nil, err
@@ -184,7 +186,11 @@ func New(ctx context.Context, cfg *conf.SMP, log *slog.Logger, o *ops.Ops, opts 
 	if a.reg != nil {
 		ho.SML = a.reg
 	}
-	ho.Backup = db.Backup // GET /api/v1/backup: the online backup
+	if st.bolt != nil {
+		ho.Backup = st.bolt.Backup // GET /api/v1/backup: the online backup
+	} else {
+		ho.BackupRefused = ErrBackupPostgres.Error()
+	}
 	if cfg.Write.ExpiredCertificates == "warn" {
 		ho.ExpiredCertificates = smp.WarnExpired
 	}
@@ -202,16 +208,14 @@ func New(ctx context.Context, cfg *conf.SMP, log *slog.Logger, o *ops.Ops, opts 
 	ho.Limiter = lim
 	a.public = httpapi.Public(ho)
 	if a.admin, err = adminHandler(httpapi.Admin(ho), console.Options{
-		SMP: svc, Creds: a.creds, Sessions: boltrepo.Sessions{DB: db}, Limiter: lim, ClientAddr: ho.ClientAddr,
+		SMP: svc, Creds: a.creds, Sessions: st.sessions, Limiter: lim, ClientAddr: ho.ClientAddr,
 		ExpiredCertificates: ho.ExpiredCertificates, MaxBodyBytes: cfg.Write.MaxBodyBytes, Log: log,
 	}); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
 	if o != nil {
-		o.AddCheck("smp-store", func(context.Context) error {
-			return db.View(func(*store.Tx) error { return nil })
-		})
+		o.AddCheck("smp-store", st.check)
 	}
 	return a, nil
 }
@@ -430,5 +434,9 @@ func (a *App) Close() error {
 		a.smlc.Close()
 	}
 	a.stopResign()
+	if a.pg != nil {
+		a.pg.Close()
+		return nil
+	}
 	return a.db.Close()
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/signpost-project/signpost/conf"
 	"github.com/signpost-project/signpost/identifier"
 	"github.com/signpost-project/signpost/internal/ops"
 	"github.com/signpost-project/signpost/internal/pki"
@@ -32,12 +33,19 @@ type writeFixture struct {
 	caFile string
 	ap     *pki.Leaf
 	app    *smpapp.App
+	cfg    *conf.SMP
 	o      *ops.Ops
 	base   string
 	tok    map[string]string // user -> token
 }
 
 func newWriteFixture(t *testing.T, extra string) *writeFixture {
+	t.Helper()
+	return newWriteFixtureWith(t, extra, nil)
+}
+
+// newWriteFixtureWith is newWriteFixture with the parsed configuration changed by edit (nil: as parsed).
+func newWriteFixtureWith(t *testing.T, extra string, edit func(*conf.SMP)) *writeFixture {
 	t.Helper()
 	now := time.Now()
 	ca, err := pki.NewRoot("Write Test CA", now.Add(-48*time.Hour), now.Add(48*time.Hour))
@@ -56,6 +64,10 @@ func newWriteFixture(t *testing.T, extra string) *writeFixture {
 	}
 	f.ap = issue(t, ca, "AP one")
 	cfg := config(t, dir, fmt.Sprintf("signing: {cert: %s, key: %s}\n%s", certFile, keyFile, extra))
+	if edit != nil {
+		edit(cfg)
+	}
+	f.cfg = cfg
 	f.o = ops.New()
 	if f.app, err = smpapp.New(context.Background(), cfg, nil, f.o); err != nil {
 		t.Fatal(err)

@@ -87,6 +87,9 @@ type Options struct {
 	Registrations Registrations
 	// Backup writes a consistent copy of the store (store.DB.Backup) for GET /api/v1/backup; nil: refused.
 	Backup func(io.Writer) (int64, error)
+	// BackupRefused, when set, is why this server makes no backups (a PostgreSQL store: pg_dump's job): GET
+	// /api/v1/backup answers 501 Not Implemented with it.
+	BackupRefused string
 	// Rollover, when set, serves the key rollover and migration routes of the admin API (rekey.go).
 	Rollover Rollover
 }

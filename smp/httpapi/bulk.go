@@ -113,6 +113,10 @@ func (a *api) bulk(c *gin.Context) {
 // backup streams a consistent copy of the store. A backup that fails after it began says so in the error
 // trailer.
 func (a *api) backup(c *gin.Context) {
+	if a.o.BackupRefused != "" {
+		a.jsonError(c, http.StatusNotImplemented, a.o.BackupRefused)
+		return
+	}
 	if a.o.Backup == nil {
 		a.jsonFail(c, smp.Internal("backup", errNoBackup))
 		return
