@@ -110,6 +110,7 @@ type Service struct {
 	layout   string
 	smlOn    bool
 	intents  chan struct{}
+	loadKey  func(KeyFiles) (crypto.Signer, []*x509.Certificate, error)
 }
 
 // Setting names.
@@ -160,6 +161,7 @@ func New(ctx context.Context, repo Repository, o Options) (*Service, error) {
 	s := &Service{
 		repo: repo, bind: o.Binding, base: strings.TrimRight(o.PublicURL, "/"), root: o.Flavour, policy: o.Policy,
 		log: o.Log, now: o.Now, cache: newCache(o.CacheEntries), smlOn: o.SML, intents: make(chan struct{}, 1),
+		loadKey: o.LoadKey,
 	}
 	s.flavours = []Flavour{o.Flavour}
 	if o.SMP2 {
