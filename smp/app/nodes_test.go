@@ -1,10 +1,13 @@
 package app_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,8 +15,11 @@ import (
 	"time"
 
 	"github.com/signpost-project/signpost/conf"
+	"github.com/signpost-project/signpost/identifier"
 	"github.com/signpost-project/signpost/internal/ops"
 	"github.com/signpost-project/signpost/internal/pgtest"
+	"github.com/signpost-project/signpost/internal/testproc"
+	"github.com/signpost-project/signpost/smp"
 	smpapp "github.com/signpost-project/signpost/smp/app"
 )
 
@@ -237,5 +243,115 @@ func TestPostgresDown(t *testing.T) {
 	t.Logf("%d PUTs acknowledged, %d refused with 503", len(acked), refused)
 	if resp, err := http.Get(f.base + cpath); err != nil || resp.StatusCode != 200 {
 		t.Errorf("cached GET at the end: %v %v", resp, err)
+	}
+}
+
+// TestKilledNode: one of two nodes on one database is killed with SIGKILL while it writes. Every write it
+// acknowledged is served by the other node, which kept serving its cached documents throughout, and still writes.
+func TestKilledNode(t *testing.T) {
+	if path := os.Getenv("SIGNPOST_SMP_NODE_CHILD"); path != "" {
+		childNode(path)
+		return
+	}
+	c := pgtest.Start(t)
+	dsn := c.NewDatabase(t)
+	_, _, dir, certFile, keyFile := newSigner(t, "Kill Test CA", "SMP kill signer")
+	y := fmt.Sprintf("store: {backend: postgres, dsn: %q}\nops: {addr: \"\"}\nhttp: {listen: \"127.0.0.1:0\"}\n"+
+		"admin: {listen: \"127.0.0.1:0\", token_file: %s}\nsmp_id: SMP-TEST\npublic_url: http://smp.test\nsigning: {cert: %s, key: %s}\n",
+		dsn, filepath.Join(dir, "smp-admin.token"), certFile, keyFile)
+	path := filepath.Join(dir, "smp.yaml")
+	if err := os.WriteFile(path, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := conf.LoadSMP(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	b, err := smpapp.New(ctx, cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	serve(t, b)
+	cached := "iso6523-actorid-upis::9915:b-cached"
+	id, err := cfg.Policy().Parse(identifier.Participant, cached)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Service().PutServiceGroup(ctx, smp.System, smp.ServiceGroup{Participant: id}, smp.GroupWrite{}); err != nil {
+		t.Fatal(err)
+	}
+	var stop atomic.Bool
+	var readErr atomic.Value
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // B serves while A writes and dies
+		defer wg.Done()
+		for !stop.Load() {
+			resp, err := http.Get("http://" + b.Addr() + "/" + seg(cached))
+			if err != nil {
+				readErr.Store(err.Error())
+				return
+			}
+			_ = resp.Body.Close()
+			if resp.StatusCode != 200 {
+				readErr.Store(fmt.Sprintf("GET on B: %d", resp.StatusCode))
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	acked := testproc.KillAfterAcks(t, "TestKilledNode", "SIGNPOST_SMP_NODE_CHILD="+path, 40)
+	for _, p := range acked {
+		if code, body := get(t, "http://"+b.Addr()+"/"+seg(p)); code != 200 {
+			t.Errorf("%s acknowledged by the killed node, GET on the other: %d %s", p, code, body)
+		}
+	}
+	late, _ := cfg.Policy().Parse(identifier.Participant, "iso6523-actorid-upis::9915:after-kill")
+	if _, err := b.Service().PutServiceGroup(ctx, smp.System, smp.ServiceGroup{Participant: late}, smp.GroupWrite{}); err != nil {
+		t.Errorf("write on the remaining node after the kill: %v", err)
+	}
+	stop.Store(true)
+	wg.Wait()
+	if e := readErr.Load(); e != nil {
+		t.Fatal(e)
+	}
+	eventually(t, "the remaining node runs the single-node jobs", func() (bool, string) { return b.RunsJobs(), "" })
+}
+
+// childNode serves the SMP of the configuration at path as a second node and writes service groups, reporting
+// each once PutServiceGroup has returned.
+func childNode(path string) {
+	fail := func(err error) {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	cfg, err := conf.LoadSMP(path)
+	if err != nil {
+		fail(err)
+	}
+	ctx := context.Background()
+	a, err := smpapp.New(ctx, cfg, nil, nil)
+	if err != nil {
+		fail(err)
+	}
+	for _, s := range a.Servers() {
+		if err := s.Start(ctx); err != nil {
+			fail(err)
+		}
+	}
+	w := bufio.NewWriter(os.Stdout)
+	for i := 0; ; i++ {
+		p := fmt.Sprintf("iso6523-actorid-upis::9915:killed-%05d", i)
+		id, err := cfg.Policy().Parse(identifier.Participant, p)
+		if err != nil {
+			fail(err)
+		}
+		if _, err := a.Service().PutServiceGroup(ctx, smp.System, smp.ServiceGroup{Participant: id}, smp.GroupWrite{}); err != nil {
+			fail(err)
+		}
+		fmt.Fprintln(w, "acked", p)
+		w.Flush()
 	}
 }
