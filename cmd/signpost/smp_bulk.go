@@ -159,7 +159,8 @@ func newSMPBackupCmd() *cobra.Command {
 acknowledged before the backup began and none half. While the server runs, the copy comes from it through its admin
 API and writes go on meanwhile; when it is stopped, from the store directly. FILE is replaced whole, only when the
 backup succeeds, with mode 0600 (it holds the users' password hashes and token hashes). Restore it with
-"signpost smp restore" while the server is stopped.`,
+"signpost smp restore" while the server is stopped. A PostgreSQL store (store.backend: postgres) is refused: back
+it up with pg_dump --schema=smp.`,
 		Args: cobra.ExactArgs(1),
 		RunE: withAdmin(t, func(cmd *cobra.Command, args []string, api smpadmin.API) error {
 			return writeBackup(cmd.OutOrStdout(), args[0], func(w io.Writer) (int64, error) { return api.Backup(cmd.Context(), w) })
@@ -178,7 +179,7 @@ func newSMPRestoreCmd() *cobra.Command {
 must open as a store and pass the integrity check; the server must be stopped (a running server holds the store's
 lock, and restore refuses). The current store is kept beside it as store.path.pre-restore.<time>. When the
 restored store records another signing key than the configuration names, the server re-signs every document at its
-next start.`,
+next start. A PostgreSQL store (store.backend: postgres) is refused: restore it with pg_restore or psql.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := loadSMP(cfgPath)

@@ -34,7 +34,7 @@ var pageFS embed.FS
 type Options struct {
 	SMP   *smp.Service
 	Creds *auth.Service
-	// Sessions keeps the sessions (smp/boltrepo.Sessions): shared by every node on the store.
+	// Sessions keeps the sessions (smp/boltrepo.Sessions, smp/pgrepo.Sessions): shared by every node on the store.
 	Sessions console.Store
 	// Idle is how long a session lives without a request; default 30 minutes.
 	Idle time.Duration

@@ -37,18 +37,16 @@ const Schema = "smp"
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// Migrations returns the schema's migrations (files NNN_name.sql).
-func Migrations() fs.FS {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		panic(err) // unreachable: the directory is embedded
-	}
-	return sub
-}
+// Migrations returns the schema's migrations (files NNN_name.sql in tern's format).
+func Migrations() (fs.FS, error) { return fs.Sub(migrationFiles, "migrations") }
 
 // Open connects to dsn and migrates the schema "smp" (see pgstore.Open).
 func Open(ctx context.Context, dsn string, log *slog.Logger) (*pgstore.DB, error) {
-	return pgstore.Open(ctx, dsn, Schema, Migrations(), pgstore.Options{Log: log})
+	m, err := Migrations()
+	if err != nil {
+		return nil, err
+	}
+	return pgstore.Open(ctx, dsn, Schema, m, pgstore.Options{Log: log})
 }
 
 // Repo is an smp.Repository on a pgstore.DB opened with the schema "smp". It is also the smp.ChangeFeed of the

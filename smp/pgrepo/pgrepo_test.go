@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/signpost-project/signpost/internal/console"
 	"github.com/signpost-project/signpost/internal/pgstore"
 	"github.com/signpost-project/signpost/internal/pgtest"
@@ -65,5 +67,21 @@ func TestUnavailable(t *testing.T) {
 	}
 	if err := read(); err != nil {
 		t.Fatalf("read after restart: %v", err)
+	}
+}
+
+// TestNewerSchemaRefused: a database whose schema smp a newer signpost migrated further is refused at open.
+func TestNewerSchemaRefused(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	ctx := context.Background()
+	db := open(t, dsn)
+	if err := db.Update(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, "UPDATE schema_version SET version = version + 1")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pgrepo.Open(ctx, dsn, nil); !errors.Is(err, pgstore.ErrNewerSchema) {
+		t.Fatalf("open of a newer schema: %v, want ErrNewerSchema", err)
 	}
 }

@@ -283,8 +283,8 @@ func groupsPageBytewise(t *testing.T, r smp.Repository) {
 		if len(page) != 2 || page[0].Group.Participant != pid("9915:Z") || page[1].Group.Participant != pid("9915:_") {
 			t.Errorf("after 9915:C: %+v", page)
 		}
-		if page, err = tx.Groups(pid("9915:a").String(), 0); len(page) != 0 {
-			t.Errorf("limit 0: %+v", page)
+		if page, err = tx.Groups(pid("9915:a").String(), 0); len(page) != 0 || err != nil {
+			t.Errorf("limit 0: %+v (%v)", page, err)
 		}
 		g, m, err := tx.Counts()
 		if g != len(participants) || m != 3 {
