@@ -219,6 +219,23 @@ func TestPostgresDown(t *testing.T) {
 	if code, body := probe("/healthz"); code != 200 {
 		t.Errorf("healthz with PostgreSQL down: %d %s", code, body)
 	}
+	// The console: a page behind a session, and a login, say to come back later.
+	req, _ := http.NewRequest("GET", "http://"+f.app.AdminAddr()+"/", nil)
+	req.AddCookie(&http.Cookie{Name: "signpost_smp_session", Value: "some-session"})
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("console page with PostgreSQL down: %v %v", resp, err)
+	} else {
+		_ = resp.Body.Close()
+	}
+	login := "user=alice&password=" + strings.Repeat("x", 14)
+	req, _ = http.NewRequest("POST", "http://"+f.app.AdminAddr()+"/login", strings.NewReader(login))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "http://"+f.app.AdminAddr())
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("console login with PostgreSQL down: %v %v", resp, err)
+	} else {
+		_ = resp.Body.Close()
+	}
 	time.Sleep(10 * time.Second)
 	c.Restart()
 	back.Store(true)
