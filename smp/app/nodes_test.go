@@ -3,6 +3,7 @@ package app_test
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -18,9 +19,11 @@ import (
 	"github.com/signpost-project/signpost/identifier"
 	"github.com/signpost-project/signpost/internal/ops"
 	"github.com/signpost-project/signpost/internal/pgtest"
+	"github.com/signpost-project/signpost/internal/pki"
 	"github.com/signpost-project/signpost/internal/testproc"
 	"github.com/signpost-project/signpost/smp"
 	smpapp "github.com/signpost-project/signpost/smp/app"
+	"github.com/signpost-project/signpost/smp/httpapi"
 )
 
 // within is the generous bound of the tests: what one node wrote is seen by the other within it (the goal, 1 s,
@@ -371,4 +374,51 @@ func childNode(path string) {
 		fmt.Fprintln(w, "acked", p)
 		w.Flush()
 	}
+}
+
+// TestTwoNodesRekey: a signing key switched at once on node A (its files in the data directory both nodes use) is
+// followed by node B, which signs its writes with it, and the node holding the lock re-signs every document: B
+// serves them all signed by the new certificate (xmlsec1 verifies them).
+func TestTwoNodesRekey(t *testing.T) {
+	a, _ := pgFixture(t)
+	b := a.node(t)
+	const n = 5
+	paths := make([]string, 0, n)
+	for i := range n {
+		v := fmt.Sprintf("9915:rekey%d", i)
+		gpath := "/" + seg("iso6523-actorid-upis::"+v)
+		mpath := gpath + "/services/" + seg("busdox-docid-qns::"+invoice)
+		a.want(a.do("PUT", gpath, "alice", []byte(strings.Replace(groupBodyFmt, "%s", v, 1))), 201, "created")
+		a.want(a.do("PUT", mpath, "alice", a.metaBody(v, invoice, "https://ap.example/rekey", "", a.ap.Cert.Raw)), 201, "created")
+		paths = append(paths, mpath)
+		b.want(b.do("GET", mpath, "", nil), 200, v) // cached on B, signed by the first key
+	}
+	next := issue(t, a.ca, "SMP write signer 2")
+	keyPEM, err := pki.EncodeKeyPEM(next.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := a.app.Rekey(ctx, httpapi.RekeyRequest{CertificatePEM: string(pki.EncodeCertPEM(next.Cert)), KeyPEM: string(keyPEM)}); err != nil {
+		t.Fatal(err)
+	}
+	newCert := base64.StdEncoding.EncodeToString(next.Cert.Raw)
+	eventually(t, "B signs with the new key", func() (bool, string) {
+		return b.app.Service().Generation() == a.app.Service().Generation() &&
+			smp.Fingerprint(b.app.Service().Certificate()) == smp.Fingerprint(next.Cert), fmt.Sprintf("B at generation %d", b.app.Service().Generation())
+	})
+	// A write on B is signed by the new key.
+	mpath := "/" + seg("iso6523-actorid-upis::9915:rekey0") + "/services/" + seg("busdox-docid-qns::"+invoice)
+	b.want(b.do("PUT", mpath, "alice", a.metaBody("9915:rekey0", invoice, "https://ap.example/after", "", a.ap.Cert.Raw)), 200, "")
+	for _, p := range paths {
+		eventually(t, "B serves "+p+" signed by the new key", func() (bool, string) {
+			r := b.do("GET", p, "", nil)
+			return r.code == 200 && strings.Contains(r.body, newCert), fmt.Sprintf("%d", r.code)
+		})
+		xmlsecOK(t, a.caFile, []byte(b.do("GET", p, "", nil).body))
+	}
+	eventually(t, "nothing left to re-sign", func() (bool, string) {
+		need, err := b.app.Service().NeedsResign(ctx)
+		return err == nil && !need, fmt.Sprint(err)
+	})
 }
