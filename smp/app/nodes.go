@@ -88,7 +88,7 @@ func (a *App) leaderServer() lifecycle.Server {
 		a.nodes.wg.Add(1)
 		go func() {
 			defer a.nodes.wg.Done()
-			a.leaderResigner(ctx)
+			a.asLeader(ctx, "re-signer", a.leaderResigner)
 		}()
 		return nil
 	}, Down: func(context.Context) error {
@@ -151,26 +151,27 @@ func (a *App) asLeader(ctx context.Context, name string, job func(context.Contex
 	}
 }
 
-// leaderResigner re-signs, on the leader, what a key switch or layout change on any node left to re-sign.
+// leaderResigner re-signs, on the leader (asLeader cancels ctx when the node loses the lock), what a key switch
+// or layout change on any node left to re-sign.
 func (a *App) leaderResigner(ctx context.Context) {
 	t := time.NewTicker(resignCheck)
 	defer t.Stop()
 	for ctx.Err() == nil {
-		if a.RunsJobs() {
-			if key, chain, err := a.svc.SyncKey(ctx); err != nil {
+		if key, chain, err := a.svc.SyncKey(ctx); err != nil {
+			if ctx.Err() == nil {
 				a.log.Error("re-signer: following the signing key", "err", err)
-			} else if key != nil {
-				a.keySwitched(key, chain)
 			}
-			if need, err := a.svc.NeedsResign(ctx); err == nil && need {
-				start := time.Now()
-				n, err := a.resignOnce(ctx, nil)
-				switch {
-				case err != nil && ctx.Err() == nil:
-					a.log.Error("re-signing failed; retrying", "err", err, "groups", n, "in", resignCheck)
-				case err == nil:
-					a.log.Info("re-signed", "groups", n, "generation", a.svc.Generation(), "took", time.Since(start).Round(time.Millisecond))
-				}
+		} else if key != nil {
+			a.keySwitched(key, chain)
+		}
+		if need, err := a.svc.NeedsResign(ctx); err == nil && need {
+			start := time.Now()
+			n, err := a.resignOnce(ctx, nil)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				a.log.Error("re-signing failed; retrying", "err", err, "groups", n, "in", resignCheck)
+			case err == nil:
+				a.log.Info("re-signed", "groups", n, "generation", a.svc.Generation(), "took", time.Since(start).Round(time.Millisecond))
 			}
 		}
 		select {
