@@ -15,10 +15,8 @@ import (
 	"github.com/signpost-project/signpost/identifier"
 	"github.com/signpost-project/signpost/smp"
 	"github.com/signpost-project/signpost/smp/auth"
-	"github.com/signpost-project/signpost/smp/boltrepo"
 	"github.com/signpost-project/signpost/smp/httpapi"
 	"github.com/signpost-project/signpost/smp/xmlbind"
-	"github.com/signpost-project/signpost/store/storetest"
 )
 
 // TestAdminUserNameEscaped: a user name in the admin API's path is decoded once, as every identifier of the
@@ -26,7 +24,7 @@ import (
 // alice@example.com.
 func TestAdminUserNameEscaped(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
-	repo := boltrepo.New(storetest.Open(t))
+	repo := testRepo(t)
 	svc, err := smp.New(context.Background(), repo, smp.Options{PublicURL: "http://smp.test", Flavour: smp.PEPPOL, Policy: identifier.PEPPOL,
 		Binding: xmlbind.Binding{}, Key: f.leaf.Key, Chain: []*x509.Certificate{f.leaf.Cert}})
 	if err != nil {

@@ -17,10 +17,8 @@ import (
 	"github.com/signpost-project/signpost/smp"
 	"github.com/signpost-project/signpost/smp/admin"
 	"github.com/signpost-project/signpost/smp/auth"
-	"github.com/signpost-project/signpost/smp/boltrepo"
 	"github.com/signpost-project/signpost/smp/httpapi"
 	"github.com/signpost-project/signpost/smp/xmlbind"
-	"github.com/signpost-project/signpost/store/storetest"
 )
 
 // TestBulkAndBackupThroughAdminAPI: the admin client's Bulk streams the server's per-group lines and progress and
@@ -29,7 +27,7 @@ import (
 func TestBulkAndBackupThroughAdminAPI(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
 	ctx := context.Background()
-	repo := boltrepo.New(storetest.Open(t))
+	repo := testRepo(t)
 	svc, err := smp.New(ctx, repo, smp.Options{PublicURL: "http://smp.test", Flavour: smp.PEPPOL, SMP2: true, Policy: identifier.PEPPOL,
 		Binding: xmlbind.Binding{}, Key: f.leaf.Key, Chain: []*x509.Certificate{f.leaf.Cert}})
 	if err != nil {

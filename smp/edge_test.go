@@ -17,10 +17,8 @@ import (
 	"github.com/signpost-project/signpost/internal/ratelimit"
 	"github.com/signpost-project/signpost/smp"
 	"github.com/signpost-project/signpost/smp/auth"
-	"github.com/signpost-project/signpost/smp/boltrepo"
 	"github.com/signpost-project/signpost/smp/httpapi"
 	"github.com/signpost-project/signpost/smp/xmlbind"
-	"github.com/signpost-project/signpost/store/storetest"
 )
 
 // The public port's edges: the hostile inputs of the review answered as net/http answers them, a panic contained
@@ -80,7 +78,7 @@ func TestFailedLoginsLimited(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	repo := boltrepo.New(storetest.Open(t))
+	repo := testRepo(t)
 	svc, err := smp.New(context.Background(), repo, smp.Options{PublicURL: "http://smp.test", Flavour: smp.PEPPOL, Policy: identifier.PEPPOL,
 		Binding: xmlbind.Binding{}, Key: leaf.Key, Chain: []*x509.Certificate{leaf.Cert}})
 	if err != nil {

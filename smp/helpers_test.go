@@ -21,10 +21,8 @@ import (
 	"github.com/signpost-project/signpost/internal/pki"
 	"github.com/signpost-project/signpost/smp"
 	"github.com/signpost-project/signpost/smp/auth"
-	"github.com/signpost-project/signpost/smp/boltrepo"
 	"github.com/signpost-project/signpost/smp/httpapi"
 	"github.com/signpost-project/signpost/smp/xmlbind"
-	"github.com/signpost-project/signpost/store/storetest"
 )
 
 // fixture is an SMP on a throwaway store with a test CA, served on a real loopback listener.
@@ -72,7 +70,7 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	if o.policy != nil {
 		policy = *o.policy
 	}
-	repo := boltrepo.New(storetest.Open(t))
+	repo := testRepo(t)
 	f.svc, err = smp.New(context.Background(), repo, smp.Options{
 		PublicURL: f.base + o.prefix, Flavour: o.flavour, SMP2: true, Policy: policy, Binding: xmlbind.Binding{},
 		Key: f.leaf.Key, Chain: []*x509.Certificate{f.leaf.Cert}, Registerer: f.reg, CacheEntries: o.cache,

@@ -12,9 +12,7 @@ import (
 
 	"github.com/signpost-project/signpost/identifier"
 	"github.com/signpost-project/signpost/smp"
-	"github.com/signpost-project/signpost/smp/boltrepo"
 	"github.com/signpost-project/signpost/smp/xmlbind"
-	"github.com/signpost-project/signpost/store/storetest"
 )
 
 var (
@@ -372,7 +370,7 @@ func testRedirect(t *testing.T, root smp.Flavour) {
 func TestLayoutChangeRerenders(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
 	ctx := context.Background()
-	repo := boltrepo.New(storetest.Open(t))
+	repo := testRepo(t)
 	opts := smp.Options{PublicURL: "http://one.test", Flavour: smp.PEPPOL, SMP2: true, Policy: identifier.PEPPOL,
 		Key: f.leaf.Key, Chain: []*x509.Certificate{f.leaf.Cert}, Binding: xmlbind.Binding{}}
 	a, err := smp.New(context.Background(), repo, opts)

@@ -9,9 +9,7 @@ import (
 
 	"github.com/signpost-project/signpost/identifier"
 	"github.com/signpost-project/signpost/smp"
-	"github.com/signpost-project/signpost/smp/boltrepo"
 	"github.com/signpost-project/signpost/smp/xmlbind"
-	"github.com/signpost-project/signpost/store/storetest"
 )
 
 // TestLayoutResignWhileAnotherGroupIsWritten: after the public URL changed, the re-render of every document
@@ -21,7 +19,7 @@ import (
 func TestLayoutResignWhileAnotherGroupIsWritten(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
 	ctx := context.Background()
-	repo := boltrepo.New(storetest.Open(t))
+	repo := testRepo(t)
 	open := func(url string) *smp.Service {
 		svc, err := smp.New(ctx, repo, smp.Options{PublicURL: url, Flavour: smp.PEPPOL, SMP2: true, Policy: identifier.PEPPOL,
 			Binding: xmlbind.Binding{}, Key: f.leaf.Key, Chain: []*x509.Certificate{f.leaf.Cert}})

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -90,4 +91,41 @@ func TestPostgresStore(t *testing.T) {
 		t.Fatalf("second app: %d %s", code, body)
 	}
 	xmlsecOK(t, f.caFile, body)
+
+	// A console session started on one app is a row of smp.console_sessions, known to the other app.
+	if err := f.app.Credentials().SetPassword(ctx, "alice", "a long enough console password"); err != nil {
+		t.Fatal(err)
+	}
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noRedirect.PostForm("http://"+f.app.AdminAddr()+"/login",
+		url.Values{"user": {"alice"}, "password": {"a long enough console password"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	cookies := resp.Cookies()
+	if resp.StatusCode != http.StatusSeeOther || len(cookies) == 0 {
+		t.Fatalf("console login: %d, cookies %v", resp.StatusCode, cookies)
+	}
+	if conn, err = pgx.Connect(ctx, dsn); err != nil {
+		t.Fatal(err)
+	}
+	var sessions int
+	err = conn.QueryRow(ctx, "SELECT count(*) FROM smp.console_sessions WHERE user_name = 'alice'").Scan(&sessions)
+	_ = conn.Close(ctx)
+	if err != nil || sessions != 1 {
+		t.Fatalf("console sessions of alice in the database: %d (%v)", sessions, err)
+	}
+	req, _ := http.NewRequest("GET", "http://"+b.AdminAddr()+"/", nil)
+	for _, c := range cookies {
+		req.AddCookie(c)
+	}
+	resp, err = noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the other app's console with the session cookie: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
 }

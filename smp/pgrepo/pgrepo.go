@@ -7,7 +7,8 @@
 //
 // View reads one REPEATABLE READ snapshot. Update is one READ COMMITTED transaction that first takes the schema's
 // writer lock (a transaction advisory lock): writers run one at a time across every node on the database, as in
-// bbolt, so the service's read-check-write transactions (version checks, registration intents) stay atomic. Every
+// bbolt, so the service's read-check-write transactions (version checks, registration intents) stay atomic. Within
+// a process the writers queue first (giving up when their context ends), so that they do not hold the pool's connections while they wait. Every
 // failure to reach the database comes out wrapping pgstore.ErrUnavailable.
 package pgrepo
 
@@ -53,6 +54,10 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*pgstore.DB, error
 // nodes that share the database (changes.go).
 type Repo struct {
 	DB *pgstore.DB
+	// writer queues this process's writers before they take a connection: only one of them at a time waits for
+	// the database's writer lock, so that waiting writers never hold the pool's connections away from readers.
+	writer     chan struct{}
+	writerOnce sync.Once
 
 	nodeOnce sync.Once
 	node     string
@@ -75,11 +80,21 @@ func unavailable(err error) error {
 	return err
 }
 
-// writerLock serializes the SMP's writers on one database (bbolt's single writer).
-const writerLock = "SELECT pg_advisory_xact_lock(hashtextextended('signpost writer ' || current_schema(), 0))"
+// writerLock serializes the SMP's writers on one database (bbolt's single writer). The transaction is READ
+// COMMITTED whatever the database's default, so that each statement after the lock sees every earlier writer's
+// commit (a snapshot taken before the lock was granted would not).
+const writerLock = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED; " +
+	"SELECT pg_advisory_xact_lock(hashtextextended('signpost writer ' || current_schema(), 0))"
 
 // Update runs fn in one read-write transaction, committed durably or not at all.
 func (r *Repo) Update(ctx context.Context, fn func(smp.WriteTx) error) error {
+	sem := r.sem()
+	select {
+	case sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-sem }()
 	return unavailable(r.DB.Update(ctx, func(t pgx.Tx) error {
 		if _, err := t.Exec(ctx, writerLock); err != nil {
 			return dbErr("take the writer lock", err)
@@ -90,6 +105,11 @@ func (r *Repo) Update(ctx context.Context, fn func(smp.WriteTx) error) error {
 		}
 		return r.announce(ctx, t, x.ch)
 	}))
+}
+
+func (r *Repo) sem() chan struct{} {
+	r.writerOnce.Do(func() { r.writer = make(chan struct{}, 1) })
+	return r.writer
 }
 
 type tx struct {
