@@ -154,6 +154,8 @@ func TestPostgresDown(t *testing.T) {
 	f.want(f.do("PUT", "/"+seg(cachedPID), "alice", []byte(strings.Replace(groupBodyFmt, "%s", "9915:cached", 1))), 201, "created")
 	f.want(f.do("PUT", cpath, "alice", f.metaBody("9915:cached", invoice, "https://ap.example/cached", "", f.ap.Cert.Raw)), 201, "created")
 	f.want(f.do("GET", cpath, "", nil), 200, "https://ap.example/cached")
+	g := f.node(t) // a second node, which has the document cached too
+	g.want(g.do("GET", cpath, "", nil), 200, "https://ap.example/cached")
 
 	probe := func(path string) (int, string) {
 		rec := httptest.NewRecorder()
@@ -195,12 +197,14 @@ func TestPostgresDown(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}()
-	go func() { // the reader of a cached document
+	go func() { // the reader of a cached document, on both nodes
 		defer wg.Done()
 		for !stop.Load() {
-			if r := f.do("GET", cpath, "", nil); r.code != 200 || !strings.Contains(r.body, "https://ap.example/cached") {
-				readErr.Store(fmt.Sprintf("cached GET: %d %.200s", r.code, r.body))
-				return
+			for _, n := range []*writeFixture{f, g} {
+				if r := n.do("GET", cpath, "", nil); r.code != 200 || !strings.Contains(r.body, "https://ap.example/cached") {
+					readErr.Store(fmt.Sprintf("cached GET: %d %.200s", r.code, r.body))
+					return
+				}
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
@@ -264,6 +268,12 @@ func TestPostgresDown(t *testing.T) {
 	if resp, err := http.Get(f.base + cpath); err != nil || resp.StatusCode != 200 {
 		t.Errorf("cached GET at the end: %v %v", resp, err)
 	}
+	// The second node listens again: a change on the first replaces what it had cached.
+	f.want(f.do("PUT", cpath, "alice", f.metaBody("9915:cached", invoice, "https://ap.example/after-outage", "", f.ap.Cert.Raw)), 200, "")
+	eventually(t, "the other node serves a change made after the outage", func() (bool, string) {
+		r := g.do("GET", cpath, "", nil)
+		return strings.Contains(r.body, "https://ap.example/after-outage"), fmt.Sprintf("%d %.200s", r.code, r.body)
+	})
 }
 
 // TestKilledNode: one of two nodes on one database is killed with SIGKILL while it writes. Every write it
