@@ -218,6 +218,18 @@ func New(ctx context.Context, cfg *conf.SMP, log *slog.Logger, o *ops.Ops, opts 
 	}
 	if o != nil {
 		o.AddCheck("smp-store", st.check)
+		if err := o.Registry.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "signpost_smp_runs_jobs",
+			Help: "1 when this node runs the SML registrar and the re-signer (always with bbolt; with PostgreSQL, while it holds the leader lock).",
+		}, func() float64 {
+			if a.RunsJobs() {
+				return 1
+			}
+			return 0
+		})); err != nil {
+			_ = db.Close()
+			return nil, err
+		}
 	}
 	if feed, ok := st.repo.(smp.ChangeFeed); ok && st.pg != nil {
 		a.nodes.feed = feed

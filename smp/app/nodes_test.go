@@ -139,6 +139,9 @@ func TestTwoNodes(t *testing.T) {
 	if !leader.app.RunsJobs() || other.app.RunsJobs() {
 		t.Fatal("the leader changed while both nodes ran")
 	}
+	if l, o := gauge(t, leader.o, "signpost_smp_runs_jobs"), gauge(t, other.o, "signpost_smp_runs_jobs"); l != 1 || o != 0 {
+		t.Errorf("signpost_smp_runs_jobs: %v on the leader, %v on the other node", l, o)
+	}
 	_ = leader.app.Close()
 	eventually(t, "the other node takes over", func() (bool, string) { return other.app.RunsJobs(), "" })
 }
@@ -431,4 +434,20 @@ func TestTwoNodesRekey(t *testing.T) {
 		need, err := b.app.Service().NeedsResign(ctx)
 		return err == nil && !need, fmt.Sprint(err)
 	})
+}
+
+// gauge returns the value of a metric without labels.
+func gauge(t *testing.T, o *ops.Ops, name string) float64 {
+	t.Helper()
+	mfs, err := o.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }
