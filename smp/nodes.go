@@ -74,8 +74,8 @@ func (s *Service) CachedDocuments() int { return s.cache.size() }
 
 // SyncKey makes the store's active signing key this node's, when another node on the shared store switched keys
 // (a rekey or a scheduled switch there): the key is loaded with Options.LoadKey from this node's data directory,
-// where the operator copied the key files (KeyFiles name them). It also sets Stale when the store says documents
-// remain to be re-signed or re-rendered. It returns the new key and chain when the key changed (nil otherwise), so
+// where the operator copied the key files (KeyFiles name them). It also sets Stale to what the store says: whether
+// documents remain to be re-signed or re-rendered. It returns the new key and chain when the key changed (nil otherwise), so
 // the caller can switch the SML client certificate too.
 func (s *Service) SyncKey(ctx context.Context) (crypto.Signer, []*x509.Certificate, error) {
 	var st signingState
@@ -91,9 +91,8 @@ func (s *Service) SyncKey(ctx context.Context) (crypto.Signer, []*x509.Certifica
 	if err != nil {
 		return nil, nil, asError("read signing state", err)
 	}
-	if st.Pending || (layout != nil && string(layout) != s.layout) {
-		s.stale.Store(true)
-	}
+	// The store says whether documents remain to be re-signed (the leader's re-signer clears it when done).
+	s.stale.Store(st.Pending || (layout != nil && string(layout) != s.layout))
 	cur := s.keys.Load()
 	if st.Generation <= cur.gen || st.Fingerprint == "" {
 		return nil, nil, nil

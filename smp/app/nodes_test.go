@@ -430,9 +430,10 @@ func TestTwoNodesRekey(t *testing.T) {
 		})
 		xmlsecOK(t, a.caFile, []byte(b.do("GET", p, "", nil).body))
 	}
-	eventually(t, "nothing left to re-sign", func() (bool, string) {
+	eventually(t, "nothing left to re-sign, and both nodes know it", func() (bool, string) {
 		need, err := b.app.Service().NeedsResign(ctx)
-		return err == nil && !need, fmt.Sprint(err)
+		return err == nil && !need && !a.app.Service().Stale() && !b.app.Service().Stale(),
+			fmt.Sprintf("need %v (%v), stale on A %v, on B %v", need, err, a.app.Service().Stale(), b.app.Service().Stale())
 	})
 }
 
