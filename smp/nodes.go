@@ -75,8 +75,8 @@ func (s *Service) CachedDocuments() int { return s.cache.size() }
 // SyncKey makes the store's active signing key this node's, when another node on the shared store switched keys
 // (a rekey or a scheduled switch there): the key is loaded with Options.LoadKey from this node's data directory,
 // where the operator copied the key files (KeyFiles name them). It also sets Stale to what the store says: whether
-// documents remain to be re-signed or re-rendered. It returns the new key and chain when the key changed (nil otherwise), so
-// the caller can switch the SML client certificate too.
+// documents remain to be re-signed or re-rendered. It returns the new key and chain when the key changed (nil
+// otherwise), so the caller can switch the SML client certificate too.
 func (s *Service) SyncKey(ctx context.Context) (crypto.Signer, []*x509.Certificate, error) {
 	var st signingState
 	var layout []byte
