@@ -78,6 +78,9 @@ func (s *Service) CachedDocuments() int { return s.cache.size() }
 // documents remain to be re-signed or re-rendered. It returns the new key and chain when the key changed (nil
 // otherwise), so the caller can switch the SML client certificate too.
 func (s *Service) SyncKey(ctx context.Context) (crypto.Signer, []*x509.Certificate, error) {
+	s.staleMu.Lock()
+	resigned := s.resigned
+	s.staleMu.Unlock()
 	var st signingState
 	var layout []byte
 	err := s.repo.View(ctx, func(tx ReadTx) error {
@@ -91,8 +94,13 @@ func (s *Service) SyncKey(ctx context.Context) (crypto.Signer, []*x509.Certifica
 	if err != nil {
 		return nil, nil, asError("read signing state", err)
 	}
-	// The store says whether documents remain to be re-signed (the leader's re-signer clears it when done).
-	s.stale.Store(st.Pending || (layout != nil && string(layout) != s.layout))
+	// The store says whether documents remain to be re-signed (the leader's re-signer clears it when done), unless
+	// a Resign of this node finished since the read: it knows better.
+	s.staleMu.Lock()
+	if s.resigned == resigned {
+		s.stale.Store(st.Pending || (layout != nil && string(layout) != s.layout))
+	}
+	s.staleMu.Unlock()
 	cur := s.keys.Load()
 	if st.Generation <= cur.gen || st.Fingerprint == "" {
 		return nil, nil, nil

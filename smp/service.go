@@ -107,6 +107,10 @@ type Service struct {
 	// held for the write transaction only, never while signing.
 	commitMu sync.Mutex
 	stale    atomic.Bool
+	// staleMu orders SyncKey's update of stale with Resign's clearing of it (resigned counts the clearings): a
+	// SyncKey that read the store before a Resign finished must not set stale again after it.
+	staleMu  sync.Mutex
+	resigned uint64
 	layout   string
 	smlOn    bool
 	intents  chan struct{}
