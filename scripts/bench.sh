@@ -8,7 +8,9 @@
 #      straight to the SML (go test -bench BenchmarkImportToDNS ./smp/registrar/);
 #   5. the SML's CreateList on bbolt and on PostgreSQL (go test -bench BenchmarkCreateList ./sml/pgrepo/);
 #   6. the SMP's bulk import (scripts/bench-smp-import.sh, SMP_IMPORT_N service groups, default 2000);
-#   7. the charts: internal/bench/chart draws $OUT/*.png from $OUT/results.tsv.
+#   7. two SMP nodes on one PostgreSQL: how long a change acknowledged by one is served by the other, p50 and p99
+#      (go test -bench BenchmarkTwoNodesVisibility ./smp/app/);
+#   8. the charts: internal/bench/chart draws $OUT/*.png from $OUT/results.tsv.
 # The default run stays within 15 minutes on the 2-core development machine once the zone fixtures are cached in
 # .benchcache/ (the first run builds them: about 2 more minutes). MICRO=1 also runs every Go micro-benchmark
 # (go test -bench=. ./...), which takes longer.
@@ -76,6 +78,16 @@ rm -f "$OUT/smlstore.txt.partial"
 
 echo "== SMP bulk import ($(elapsed))"
 N="${SMP_IMPORT_N:-2000}" bash scripts/bench-smp-import.sh
+
+echo "== two SMP nodes on PostgreSQL: a change on one served by the other ($(elapsed))"
+go test -run '^$' -bench 'BenchmarkTwoNodesVisibility$' -benchtime 500x -count 1 ./smp/app/ | tee "$OUT/smpnodes.txt.partial"
+awk '/^BenchmarkTwoNodesVisibility/ {
+       for (i = 3; i < NF; i++) {
+         if ($(i + 1) == "p50-ms") print "nodes smp_visible_p50_ms signpost 2 " $i
+         if ($(i + 1) == "p99-ms") print "nodes smp_visible_p99_ms signpost 2 " $i
+       }
+     }' "$OUT/smpnodes.txt.partial" >>"$RESULTS"
+rm -f "$OUT/smpnodes.txt.partial"
 
 mv "$RESULTS" "$OUT/results.tsv"
 echo "== charts ($(elapsed))"

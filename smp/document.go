@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -103,21 +104,36 @@ func cacheKey(k DocKey) string {
 }
 
 // cache holds hot documents by key. Readers fill it after a store read unless a write happened meanwhile (seq),
-// writers replace or drop the entries they change after their commit.
+// writers replace or drop the entries they change after their commit. Writes of other nodes on a shared store
+// (Follow) evict the documents of the participants they changed, and count in remote: a local write whose commit
+// saw one arrive drops its entries instead of replacing them, since the other node's later version may already
+// have been read into the cache.
 type cache struct {
-	mu  sync.RWMutex
-	m   map[string]*Doc
-	max int
-	seq uint64
+	mu     sync.RWMutex
+	m      map[string]*Doc
+	byP    map[string]map[string]struct{} // participant (canonical) -> its keys in m
+	max    int
+	seq    uint64
+	remote uint64
 }
 
-func newCache(max int) *cache { return &cache{m: make(map[string]*Doc), max: max} }
+func newCache(max int) *cache {
+	return &cache{m: make(map[string]*Doc), byP: make(map[string]map[string]struct{}), max: max}
+}
 
 func (c *cache) get(key string) (*Doc, uint64) {
 	c.mu.RLock()
 	d, seq := c.m[key], c.seq
 	c.mu.RUnlock()
 	return d, seq
+}
+
+// keyParticipant is the participant part of a cache key.
+func keyParticipant(key string) string {
+	if i := strings.IndexByte(key[1:], 0); i >= 0 {
+		return key[1 : 1+i]
+	}
+	return key[1:]
 }
 
 // fill inserts a document read from the store when no write happened since seq.
@@ -130,13 +146,35 @@ func (c *cache) fill(key string, d *Doc, seq uint64) {
 	if c.seq != seq {
 		return
 	}
-	if len(c.m) >= c.max {
+	if _, ok := c.m[key]; !ok && len(c.m) >= c.max {
 		for k := range c.m { // evict an arbitrary entry
-			delete(c.m, k)
+			c.drop(k)
 			break
 		}
 	}
 	c.m[key] = d
+	p := keyParticipant(key)
+	ks := c.byP[p]
+	if ks == nil {
+		ks = make(map[string]struct{}, 2)
+		c.byP[p] = ks
+	}
+	ks[key] = struct{}{}
+}
+
+// drop deletes one entry; c.mu is held.
+func (c *cache) drop(key string) {
+	if _, ok := c.m[key]; !ok {
+		return
+	}
+	delete(c.m, key)
+	p := keyParticipant(key)
+	if ks := c.byP[p]; ks != nil {
+		delete(ks, key)
+		if len(ks) == 0 {
+			delete(c.byP, p)
+		}
+	}
 }
 
 type cacheOp struct {
@@ -144,26 +182,58 @@ type cacheOp struct {
 	doc *Doc // nil: deleted
 }
 
-// apply records committed writes: entries present are replaced, deleted ones dropped.
-func (c *cache) apply(ops []cacheOp) {
+// remoteSeq is the count of other nodes' changes seen so far: a local commit reads it before it starts.
+func (c *cache) remoteSeq() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.remote
+}
+
+// apply records committed writes: entries present are replaced, deleted ones dropped. When another node's change
+// arrived since remote (remoteSeq before the commit), the entries are dropped instead of replaced.
+func (c *cache) apply(ops []cacheOp, remote uint64) {
 	if len(ops) == 0 {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.seq++
+	replace := c.remote == remote
 	for _, op := range ops {
-		if op.doc == nil {
-			delete(c.m, op.key)
+		if op.doc == nil || !replace {
+			c.drop(op.key)
 		} else if _, ok := c.m[op.key]; ok {
 			c.m[op.key] = op.doc
 		}
 	}
 }
 
+// evict drops every document of the participants (canonical strings) that another node changed.
+func (c *cache) evict(participants []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seq++
+	c.remote++
+	for _, p := range participants {
+		for k := range c.byP[p] {
+			delete(c.m, k)
+		}
+		delete(c.byP, p)
+	}
+}
+
 func (c *cache) clear() {
 	c.mu.Lock()
 	c.seq++
+	c.remote++
 	clear(c.m)
+	clear(c.byP)
 	c.mu.Unlock()
+}
+
+// size is the number of cached documents.
+func (c *cache) size() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.m)
 }

@@ -3,6 +3,7 @@ package smp
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind classifies the errors of this package; each edge translates it once (HTTP status, exit code).
@@ -22,7 +23,13 @@ const (
 	KindUnauthorized
 	// KindTooMany is a client address that failed to authenticate too often: HTTP 429 with Retry-After.
 	KindTooMany
+	// KindUnavailable is a store that cannot be reached (a PostgreSQL database that is down): nothing happened,
+	// and the same request may succeed later. HTTP 503 with Retry-After (RetryUnavailable).
+	KindUnavailable
 )
+
+// RetryUnavailable is how long clients are told to wait (Retry-After) before they retry a KindUnavailable error.
+const RetryUnavailable = 5 * time.Second
 
 // Error is every error of this package.
 type Error struct {
@@ -40,7 +47,7 @@ func (e *Error) Error() string {
 		s += e.Field + ": "
 	}
 	s += e.Msg
-	if e.Err != nil && e.Kind == KindInternal {
+	if e.Err != nil && (e.Kind == KindInternal || e.Kind == KindUnavailable) {
 		s += ": " + e.Err.Error()
 	}
 	return s
@@ -70,6 +77,13 @@ func NotFound(what string) error { return &Error{Kind: KindNotFound, Msg: what +
 
 // Internal is a KindInternal error: msg says what failed, err is the cause (logged, never sent).
 func Internal(msg string, err error) error { return &Error{Kind: KindInternal, Msg: msg, Err: err} }
+
+// Unavailable is a KindUnavailable error: the repository could not reach its database (err, logged). Repository
+// implementations return it (wrapped or not) for every failure to reach their store, so that the edges answer
+// "try again later" rather than an internal error.
+func Unavailable(err error) error {
+	return &Error{Kind: KindUnavailable, Msg: "the SMP's database is unavailable; try again later", Err: err}
+}
 
 // Forbidden is a KindForbidden error.
 func Forbidden(msg string) error { return &Error{Kind: KindForbidden, Msg: msg} }

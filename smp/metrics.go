@@ -8,6 +8,8 @@ type metrics struct {
 	resigned   prometheus.Counter
 	conflicts  prometheus.Counter
 	generation prometheus.Gauge
+	// remoteChanges counts the write transactions of other nodes that Follow applied.
+	remoteChanges prometheus.Counter
 }
 
 func newMetrics(r prometheus.Registerer) (*metrics, error) {
@@ -27,8 +29,11 @@ func newMetrics(r prometheus.Registerer) (*metrics, error) {
 		generation: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "signpost_smp_signing_key_generation", Help: "Generation of the key new documents are signed with.",
 		}),
+		remoteChanges: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "signpost_smp_remote_changes_total", Help: "Write transactions of other SMP nodes on the shared store applied to this node's cache.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.signatures, m.stored, m.resigned, m.conflicts, m.generation} {
+	for _, c := range []prometheus.Collector{m.signatures, m.stored, m.resigned, m.conflicts, m.generation, m.remoteChanges} {
 		if err := r.Register(c); err != nil {
 			return nil, err
 		}

@@ -358,6 +358,7 @@ func (s *Service) commit(ctx context.Context, changes []*change, k *keys, each b
 	var ops []cacheOp
 	docs := 0
 	now := s.now()
+	remote := s.cache.remoteSeq()
 	intents := false
 	err = s.repo.Update(ctx, func(tx WriteTx) error {
 		ops, docs, n, conflicted, intents = ops[:0], 0, 0, conflicted[:0], false
@@ -437,7 +438,7 @@ func (s *Service) commit(ctx context.Context, changes []*change, k *keys, each b
 	if afterCommit != nil {
 		afterCommit()
 	}
-	s.cache.apply(ops)
+	s.cache.apply(ops, remote)
 	s.m.stored.Add(float64(docs))
 	if intents {
 		s.kickIntents()

@@ -93,7 +93,10 @@ func (s *Service) Resign(ctx context.Context, progress func(done int)) (int, err
 	if err != nil {
 		return rewrote, asError("store state", err)
 	}
+	s.staleMu.Lock()
+	s.resigned++
 	s.stale.Store(false)
+	s.staleMu.Unlock()
 	if layoutChanged {
 		s.cache.clear()
 	}

@@ -107,9 +107,14 @@ type Service struct {
 	// held for the write transaction only, never while signing.
 	commitMu sync.Mutex
 	stale    atomic.Bool
+	// staleMu orders SyncKey's update of stale with Resign's clearing of it (resigned counts the clearings): a
+	// SyncKey that read the store before a Resign finished must not set stale again after it.
+	staleMu  sync.Mutex
+	resigned uint64
 	layout   string
 	smlOn    bool
 	intents  chan struct{}
+	loadKey  func(KeyFiles) (crypto.Signer, []*x509.Certificate, error)
 }
 
 // Setting names.
@@ -160,6 +165,7 @@ func New(ctx context.Context, repo Repository, o Options) (*Service, error) {
 	s := &Service{
 		repo: repo, bind: o.Binding, base: strings.TrimRight(o.PublicURL, "/"), root: o.Flavour, policy: o.Policy,
 		log: o.Log, now: o.Now, cache: newCache(o.CacheEntries), smlOn: o.SML, intents: make(chan struct{}, 1),
+		loadKey: o.LoadKey,
 	}
 	s.flavours = []Flavour{o.Flavour}
 	if o.SMP2 {

@@ -83,7 +83,7 @@ func exitCodes() []exitCodeRow {
 		exitCodeRow{exitStoreLocked, "store-locked", "the store is in use by another process (a running server whose admin API could not be used instead)"},
 		exitCodeRow{exitStoreVersion, "store-version", "the store's schema version is one this build cannot use (written or migrated by a newer signpost; bbolt or PostgreSQL)"},
 		exitCodeRow{exitStoreDamaged, "store-damaged", "the store file is damaged, or upgrading it to this build's schema failed (the message says which, and where the backup is)"},
-		exitCodeRow{exitUnreachable, "unreachable", "the running server's admin API did not answer"},
+		exitCodeRow{exitUnreachable, "unreachable", "the running server's admin API did not answer, or the store's database is unavailable"},
 		exitCodeRow{exitUnauthorized, "unauthorized", "the credential was refused (the admin token, or an SMP user's token or password)"},
 		exitCodeRow{exitBadRequest, "bad-request", "the SML or SMP refused the input as given (a bad line of an import file, an invalid document)"},
 		exitCodeRow{exitNotFound, "not-found", "what the command names does not exist (a zone, an SMP, a participant, a token)"},
@@ -219,5 +219,6 @@ var (
 		smp.KindNotFound:     exitNotFound,
 		smp.KindForbidden:    exitForbidden,
 		smp.KindUnauthorized: exitUnauthorized,
+		smp.KindUnavailable:  exitUnreachable, // the PostgreSQL store is down
 	}
 )

@@ -2,11 +2,15 @@ package console
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
+	"github.com/signpost-project/signpost/internal/pgstore"
 	"github.com/signpost-project/signpost/internal/ratelimit"
 )
 
@@ -62,6 +66,11 @@ func (a *Auth) Login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	admin, ok, err := a.Check(r.Context(), user, password)
+	if down(w, err) {
+		pg.Error = "The database is unavailable. Try again in a few seconds."
+		a.Pages.Render(w, http.StatusServiceUnavailable, "login", pg)
+		return
+	}
 	if err != nil {
 		a.Log.Error("console login failed", "err", err)
 		pg.Error = "The server could not check the login (logged). Try again later."
@@ -75,7 +84,11 @@ func (a *Auth) Login(w http.ResponseWriter, r *http.Request) {
 		a.Pages.Render(w, http.StatusUnauthorized, "login", pg)
 		return
 	}
-	if err := a.Sessions.Start(w, r, user, admin); err != nil {
+	if err := a.Sessions.Start(w, r, user, admin); down(w, err) {
+		pg.Error = "The database is unavailable. Try again in a few seconds."
+		a.Pages.Render(w, http.StatusServiceUnavailable, "login", pg)
+		return
+	} else if err != nil {
 		a.Log.Error("console session not stored", "err", err)
 		pg.Error = "The server could not start the session (logged). Try again later."
 		a.Pages.Render(w, http.StatusInternalServerError, "login", pg)
@@ -100,6 +113,12 @@ func (a *Auth) Logout(w http.ResponseWriter, r *http.Request) {
 func (a *Auth) Require(h func(http.ResponseWriter, *http.Request, Session)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, ok, err := a.Sessions.Load(r)
+		if down(w, err) {
+			// The PostgreSQL store is down: nothing is wrong with the session, try again later.
+			a.Log.Warn("console session not read: the database is unavailable", "err", err)
+			http.Error(w, "the database is unavailable; try again later", http.StatusServiceUnavailable)
+			return
+		}
 		if err != nil {
 			a.Log.Error("console session not read", "err", err)
 			http.Error(w, "the session could not be read (logged); try again", http.StatusInternalServerError)
@@ -115,4 +134,14 @@ func (a *Auth) Require(h func(http.ResponseWriter, *http.Request, Session)) http
 		}
 		h(w, r, s)
 	})
+}
+
+// down reports whether err says the PostgreSQL store could not be reached; it then sets Retry-After on w, for the
+// 503 the caller answers.
+func down(w http.ResponseWriter, err error) bool {
+	if err == nil || !errors.Is(err, pgstore.ErrUnavailable) {
+		return false
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(int(pgstore.Retry/time.Second)))
+	return true
 }

@@ -137,7 +137,7 @@ func (db *DB) Close() {
 // Ping checks that the database answers (for /readyz).
 func (db *DB) Ping(ctx context.Context) error {
 	if err := db.Pool.Ping(ctx); err != nil {
-		return unavailable(err)
+		return db.lost(err)
 	}
 	return nil
 }
@@ -154,7 +154,17 @@ func (db *DB) View(ctx context.Context, fn func(pgx.Tx) error) error {
 
 func (db *DB) run(ctx context.Context, opts pgx.TxOptions, fn func(pgx.Tx) error) error {
 	err := pgx.BeginTxFunc(ctx, db.Pool, opts, fn)
-	return unavailable(err)
+	return db.lost(err)
+}
+
+// lost wraps a failure to reach the database with ErrUnavailable and then empties the pool: after a restart of
+// PostgreSQL every idle connection of the pool is dead, and each would fail one more request.
+func (db *DB) lost(err error) error {
+	err = unavailable(err)
+	if errors.Is(err, ErrUnavailable) {
+		db.Pool.Reset()
+	}
+	return err
 }
 
 // unavailable wraps err with ErrUnavailable when it says the database could not be reached or went away.

@@ -68,6 +68,8 @@ type App struct {
 	mu       sync.Mutex
 	cancel   context.CancelFunc
 	resignWG sync.WaitGroup
+
+	nodes nodes // several nodes on one PostgreSQL database (nodes.go)
 }
 
 // LoadSigningKey reads the key and certificate chain files named by t (PEM, or PKCS#12 with its password file).
@@ -216,6 +218,22 @@ func New(ctx context.Context, cfg *conf.SMP, log *slog.Logger, o *ops.Ops, opts 
 	}
 	if o != nil {
 		o.AddCheck("smp-store", st.check)
+		if err := o.Registry.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "signpost_smp_runs_jobs",
+			Help: "1 when this node runs the SML registrar and the re-signer (always with bbolt; with PostgreSQL, while it holds the leader lock).",
+		}, func() float64 {
+			if a.RunsJobs() {
+				return 1
+			}
+			return 0
+		})); err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+	}
+	if feed, ok := st.repo.(smp.ChangeFeed); ok && st.pg != nil {
+		a.nodes.feed = feed
+		a.startFollowing()
 	}
 	return a, nil
 }
@@ -276,10 +294,12 @@ func (a *App) Servers() []lifecycle.Server {
 		ReadTimeout: h.ReadTimeout, WriteTimeout: 10 * time.Minute, IdleTimeout: h.IdleTimeout,
 	}}
 	out := []lifecycle.Server{
+		// First: the registrar and the re-signer run on the node holding the lock (always with bbolt).
+		a.leaderServer(),
 		lifecycle.Func{N: "smp sml registrar", Up: func(context.Context) error { a.startRegistrar(); return nil },
 			Down: func(context.Context) error { a.stopRegistrar(); return nil }},
 		lifecycle.Func{N: "smp re-signer", Up: func(context.Context) error {
-			if a.svc.Stale() {
+			if a.svc.Stale() && a.pg == nil { // with PostgreSQL, the leader re-signs (nodes.go)
 				a.startResign(nil)
 			}
 			return nil
@@ -356,6 +376,13 @@ func (a *App) resignOnce(ctx context.Context, newKey *keyPair) (n int, err error
 	if resignPanic != nil {
 		resignPanic()
 	}
+	if !a.RunsJobs() {
+		// Another node runs the re-signer: it follows the switch and re-signs (nodes.go).
+		if newKey != nil {
+			return 0, a.svc.SwitchKey(ctx, newKey.key, newKey.chain, nil)
+		}
+		return 0, nil
+	}
 	if newKey != nil {
 		return a.svc.Rekey(ctx, newKey.key, newKey.chain, nil)
 	}
@@ -412,7 +439,8 @@ func (a *App) startRegistrar() {
 	a.regWG.Add(1)
 	go func() {
 		defer a.regWG.Done()
-		_ = a.reg.Run(ctx)
+		// One node delivers the outbox (and registers the SMP): the one holding the lock (nodes.go).
+		a.asLeader(ctx, "SML registrar", func(ctx context.Context) { _ = a.reg.Run(ctx) })
 	}()
 }
 
@@ -434,6 +462,12 @@ func (a *App) Close() error {
 		a.smlc.Close()
 	}
 	a.stopResign()
+	a.nodes.mu.Lock()
+	if a.nodes.lead != nil {
+		a.nodes.lead()
+	}
+	a.nodes.mu.Unlock()
+	a.stopFollowing()
 	if a.pg != nil {
 		a.pg.Close()
 		return nil

@@ -20,7 +20,7 @@ import (
 	smpapp "github.com/signpost-project/signpost/smp/app"
 )
 
-func issue(t *testing.T, ca *pki.Authority, cn string) *pki.Leaf {
+func issue(t testing.TB, ca *pki.Authority, cn string) *pki.Leaf {
 	t.Helper()
 	now := time.Now()
 	l, err := ca.Issue(pki.LeafSpec{Profile: pki.SMPCert, CommonName: cn, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour)})
@@ -30,7 +30,7 @@ func issue(t *testing.T, ca *pki.Authority, cn string) *pki.Leaf {
 	return l
 }
 
-func config(t *testing.T, dir, signing string) *conf.SMP {
+func config(t testing.TB, dir, signing string) *conf.SMP {
 	t.Helper()
 	y := fmt.Sprintf("store: {path: %s}\nops: {addr: \"\"}\nhttp: {listen: \"127.0.0.1:0\"}\nadmin: {listen: \"127.0.0.1:0\", token_file: %s}\nsmp_id: SMP-TEST\npublic_url: http://smp.test/prefix\n%s\n",
 		filepath.Join(dir, "smp.db"), filepath.Join(dir, "smp-admin.token"), signing)
@@ -41,7 +41,7 @@ func config(t *testing.T, dir, signing string) *conf.SMP {
 	return cfg
 }
 
-func get(t *testing.T, url string) (int, []byte) {
+func get(t testing.TB, url string) (int, []byte) {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
@@ -189,7 +189,7 @@ func (r *recorder) WriteHeader(c int)           { r.code = c }
 
 // serve starts every server of a (the public and admin listeners, the re-signer) and shuts them down at the end of
 // the test, in reverse order.
-func serve(t *testing.T, a *smpapp.App) {
+func serve(t testing.TB, a *smpapp.App) {
 	t.Helper()
 	ctx := context.Background()
 	servers := a.Servers()
@@ -207,7 +207,7 @@ func serve(t *testing.T, a *smpapp.App) {
 
 // newSigner makes a throwaway CA and a signing certificate issued by it, written to smp.pem and smp-key.pem in a
 // new temporary directory.
-func newSigner(t *testing.T, caName, cn string) (ca *pki.Authority, leaf *pki.KeyPair, dir, certFile, keyFile string) {
+func newSigner(t testing.TB, caName, cn string) (ca *pki.Authority, leaf *pki.KeyPair, dir, certFile, keyFile string) {
 	t.Helper()
 	now := time.Now()
 	ca, err := pki.NewRoot(caName, now.Add(-time.Hour), now.Add(48*time.Hour))

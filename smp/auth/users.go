@@ -11,6 +11,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -207,7 +208,8 @@ func wrap(err error) error {
 	if err == nil {
 		return nil
 	}
-	if _, ok := err.(*smp.Error); ok {
+	var e *smp.Error
+	if errors.As(err, &e) {
 		return err
 	}
 	return smp.Internal("credentials store", err)

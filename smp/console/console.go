@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -213,6 +214,10 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, s console.Session
 			code, text = http.StatusForbidden, e.Msg
 		case smp.KindInvalid:
 			code, text = http.StatusBadRequest, fieldMsg(e)
+		case smp.KindUnavailable:
+			code, text = http.StatusServiceUnavailable, e.Msg
+			w.Header().Set("Retry-After", strconv.Itoa(int(smp.RetryUnavailable/time.Second)))
+			c.o.Log.Warn("smp console: the store is unavailable", "path", r.URL.Path, "err", e.Err)
 		}
 	}
 	if code == http.StatusInternalServerError {

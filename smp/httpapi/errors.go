@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -53,9 +55,16 @@ func (a *api) status(c *gin.Context, err error) (int, string) {
 		return http.StatusUnauthorized, msg
 	case smp.KindTooMany:
 		return http.StatusTooManyRequests, msg
+	case smp.KindUnavailable:
+		// The store is down: reads the cache cannot answer and every write; the client may retry as it is.
+		a.log.Warn("smp request refused: the store is unavailable", "method", c.Request.Method, "path", c.Request.URL.Path, "err", e.Err)
+		c.Writer.Header()["Retry-After"] = hdrRetryUnavailable
+		return http.StatusServiceUnavailable, msg
 	}
 	return http.StatusInternalServerError, "internal error"
 }
+
+var hdrRetryUnavailable = []string{strconv.Itoa(int(smp.RetryUnavailable / time.Second))}
 
 // fail answers a protocol request with the error's status and a plain-text message.
 func (a *api) fail(c *gin.Context, err error) {

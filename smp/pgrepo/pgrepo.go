@@ -50,13 +50,17 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*pgstore.DB, error
 	return pgstore.Open(ctx, dsn, Schema, m, pgstore.Options{Log: log})
 }
 
-// Repo is an smp.Repository on a pgstore.DB opened with the schema "smp".
+// Repo is an smp.Repository on a pgstore.DB opened with the schema "smp". It is also the smp.ChangeFeed of the
+// nodes that share the database (changes.go).
 type Repo struct {
 	DB *pgstore.DB
 	// writer queues this process's writers before they take a connection: only one of them at a time waits for
 	// the database's writer lock, so that waiting writers never hold the pool's connections away from readers.
 	writer     chan struct{}
 	writerOnce sync.Once
+
+	nodeOnce sync.Once
+	node     string
 }
 
 // New returns the repository on db.
@@ -64,7 +68,16 @@ func New(db *pgstore.DB) *Repo { return &Repo{DB: db} }
 
 // View runs fn in a read-only transaction on one snapshot.
 func (r *Repo) View(ctx context.Context, fn func(smp.ReadTx) error) error {
-	return r.DB.View(ctx, func(t pgx.Tx) error { return fn(&tx{ctx: ctx, t: t}) })
+	return unavailable(r.DB.View(ctx, func(t pgx.Tx) error { return fn(&tx{ctx: ctx, t: t}) }))
+}
+
+// unavailable makes a failure to reach the database the SMP's KindUnavailable (still wrapping
+// pgstore.ErrUnavailable): the edges answer it with "try again later" (HTTP 503 with Retry-After).
+func unavailable(err error) error {
+	if err != nil && errors.Is(err, pgstore.ErrUnavailable) && smp.KindOf(err) != smp.KindUnavailable {
+		return smp.Unavailable(err)
+	}
+	return err
 }
 
 // writerLock serializes the SMP's writers on one database (bbolt's single writer). The transaction is READ
@@ -82,12 +95,16 @@ func (r *Repo) Update(ctx context.Context, fn func(smp.WriteTx) error) error {
 		return ctx.Err()
 	}
 	defer func() { <-sem }()
-	return r.DB.Update(ctx, func(t pgx.Tx) error {
+	return unavailable(r.DB.Update(ctx, func(t pgx.Tx) error {
 		if _, err := t.Exec(ctx, writerLock); err != nil {
 			return dbErr("take the writer lock", err)
 		}
-		return fn(&tx{ctx: ctx, t: t})
-	})
+		x := &tx{ctx: ctx, t: t, ch: &changes{}}
+		if err := fn(x); err != nil {
+			return err
+		}
+		return r.announce(ctx, t, x.ch)
+	}))
 }
 
 func (r *Repo) sem() chan struct{} {
@@ -98,6 +115,7 @@ func (r *Repo) sem() chan struct{} {
 type tx struct {
 	ctx context.Context
 	t   pgx.Tx
+	ch  *changes // what a write transaction changed, announced to the other nodes at its end; nil when reading
 }
 
 // dbErr says what failed; a failure to reach the database wraps pgstore.ErrUnavailable.
@@ -398,12 +416,14 @@ func (x *tx) PutDocument(k smp.DocKey, stored []byte) error {
 	if stored == nil {
 		stored = []byte{}
 	}
+	x.ch.doc(k.Participant)
 	return x.exec("store document", `INSERT INTO documents (flavour, participant, document_type, stored)
 		VALUES ($1, $2, $3, $4) ON CONFLICT (flavour, participant, document_type) DO UPDATE SET stored = EXCLUDED.stored`,
 		int16(k.Flavour), k.Participant.String(), docType(k), stored)
 }
 
 func (x *tx) DeleteDocument(k smp.DocKey) error {
+	x.ch.doc(k.Participant)
 	return x.exec("delete document", `DELETE FROM documents WHERE flavour = $1 AND participant = $2 AND document_type = $3`,
 		int16(k.Flavour), k.Participant.String(), docType(k))
 }
@@ -412,6 +432,7 @@ func (x *tx) PutSetting(name string, value []byte) error {
 	if value == nil {
 		value = []byte{}
 	}
+	x.ch.setting(name)
 	return x.exec("store setting "+name, `INSERT INTO settings (name, value) VALUES ($1, $2)
 		ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value`, name, value)
 }

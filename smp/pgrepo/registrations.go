@@ -99,6 +99,7 @@ func (x *tx) Outbox(now time.Time, limit int) ([]smp.Registration, error) {
 }
 
 func (x *tx) PutRegistration(r smp.Registration) error {
+	x.ch.registration(r)
 	return x.exec("store registration", `INSERT INTO registrations (`+regColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (participant) DO UPDATE
 		SET state = EXCLUDED.state, op = EXCLUDED.op, seq = EXCLUDED.seq, attempts = EXCLUDED.attempts,

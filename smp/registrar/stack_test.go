@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -33,6 +34,7 @@ import (
 const zone = "sml.test."
 
 type smlNode struct {
+	log *slog.Logger // nil: none
 	cfg *conf.SML
 	app *smlapp.App
 	g   *lifecycle.Group
@@ -55,6 +57,17 @@ type stack struct {
 
 func newStack(t testing.TB, schemes string) *stack {
 	t.Helper()
+	return newStackWith(t, schemes, nil)
+}
+
+// newStackLogged is newStack with the SML logging to log (its audit lines among them).
+func newStackLogged(t testing.TB, log *slog.Logger) *stack {
+	t.Helper()
+	return newStackWith(t, "", log)
+}
+
+func newStackWith(t testing.TB, schemes string, log *slog.Logger) *stack {
+	t.Helper()
 	dir := t.TempDir()
 	files, _, err := pki.EnsureDev(dir, time.Now())
 	if err != nil {
@@ -76,7 +89,7 @@ func newStack(t testing.TB, schemes string) *stack {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{t: t, dir: dir, files: files, sml: &smlNode{cfg: cfg}}
+	s := &stack{t: t, dir: dir, files: files, sml: &smlNode{cfg: cfg, log: log}}
 	s.startSML()
 	t.Cleanup(s.stopSML)
 	return s
@@ -85,7 +98,7 @@ func newStack(t testing.TB, schemes string) *stack {
 func (s *stack) startSML() {
 	s.t.Helper()
 	n := s.sml
-	a, err := smlapp.New(n.cfg, nil, nil)
+	a, err := smlapp.New(n.cfg, n.log, nil)
 	if err != nil {
 		s.t.Fatal(err)
 	}
