@@ -9,7 +9,11 @@
 #     changes (NOTIFY, then IXFR): participants registered over SOAP on Signpost, the same records added to the
 #     Knot primary by dynamic update;
 #   - registrations per second over SOAP (mutual TLS): CreateList with 4 clients and 100 participants per call,
-#     and single Creates with 64 concurrent clients, into the store of that size.
+#     and single Creates with 64 concurrent clients, into the store of that size;
+#   - at the sizes of PG_SIZES (default 100000; "" leaves it out): the store copied to PostgreSQL with
+#     `signpost store copy` (its time), and a second Signpost node serving it from PostgreSQL, in the dnsperf
+#     rotation beside the bbolt node (both answer from memory: the ratio should be 1 within noise). The PostgreSQL
+#     cluster is a throwaway one (initdb, pg_ctl on a loopback port; as the postgres user under root).
 # Each comparison alternates A B A B (ROUNDS rounds) and reports the median of each side and their ratio.
 #
 # The zones are built once per size through the real binary (`signpost sml import --generate`, `sml import`,
@@ -42,6 +46,7 @@ for c in dnsperf knotd knotc dig kdig openssl curl python3 go; do
   command -v "$c" >/dev/null 2>&1 || { echo "bench-dns: $c is missing (scripts/install-test-deps.sh)" >&2; exit 1; }
 done
 [ -x "$bin" ] || { echo "bench-dns: $bin is missing: run make build (or set SIGNPOST_BIN)" >&2; exit 1; }
+PG_SIZES="${PG_SIZES-100000}"
 
 dir="$(mktemp -d)"
 mkdir -p "$CACHE"
@@ -52,6 +57,21 @@ cleanup() {
   if [ -n "${KEEP:-}" ]; then echo "bench-dns: kept $dir" >&2; else rm -rf "$dir"; fi
 }
 trap cleanup EXIT
+# pg_start: a throwaway PostgreSQL cluster in $dir/pg on a free port (pg_port), stopped by pg_stop at exit.
+pg_port=""
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+pg_start() {
+  local pgbin
+  pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  [ -n "$pgbin" ] || { echo "bench-dns: PostgreSQL is missing (scripts/install-test-deps.sh)" >&2; exit 1; }
+  chmod 755 "$dir"; mkdir -p "$dir/pg"
+  [ "$(id -u)" = 0 ] && chown postgres "$dir/pg"
+  as_pg "$pgbin/initdb" -D "$dir/pg/data" -A trust -U postgres -E UTF8 --locale=C >/dev/null
+  pg_port=$(freeport)
+  as_pg "$pgbin/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/log" -o "-p $pg_port -k $dir/pg -c listen_addresses=127.0.0.1" -w start >/dev/null
+  PGBIN=$pgbin
+  trap 'as_pg "$PGBIN/pg_ctl" -D "$dir/pg/data" -m fast -w stop >/dev/null 2>&1 || true; cleanup' EXIT
+}
 stop() { # pid: stop one server we started and forget it
   kill "$1" 2>/dev/null || true
   wait "$1" 2>/dev/null || true
@@ -314,11 +334,43 @@ for n in $SIZES; do
   done
   report AXFR axfr_s s "${ax[signpost]}" "${ax[knot]:-}"
 
+  # At the sizes of PG_SIZES: the store copied to PostgreSQL, and a node serving it beside the bbolt one.
+  qsides=$sides
+  pg_pid=""
+  if [[ " $PG_SIZES " == *" $n "* ]]; then
+    [ -n "$pg_port" ] || pg_start
+    as_pg "$PGBIN/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -qc "CREATE DATABASE sml$n" >/dev/null
+    dsn="postgres://postgres@127.0.0.1:$pg_port/sml$n?sslmode=disable"
+    t=$(now)
+    "$bin" store copy --from "bolt:$f/sml.db" --to "postgres:$dsn" >"$w/copy.out" 2>&1 </dev/null || { cat "$w/copy.out" >&2; exit 1; }
+    copy_s=$(since "$t")
+    echo "store copy of $n participants to PostgreSQL: $copy_s s ($(grep -o 'participants [0-9]*' "$w/copy.out" | head -1))"
+    result dns pg_copy_s signpost "$n" "$copy_s"
+    pg_dns=$(freeport); pg_ops=$(freeport)
+    sml_config "$w/sml-pg.yaml" "$w/pg-node/sml.db" "$pg_dns" "$(freeport)" "$pg_ops" "$(freeport)"
+    sed -i "s#^  path: $w/pg-node/sml.db#  backend: postgres\n  dsn: $dsn\n  path: $w/pg-node/sml.db#" "$w/sml-pg.yaml"
+    mkdir -p "$w/pg-node"
+    t=$(now)
+    "$bin" sml serve --config "$w/sml-pg.yaml" >"$w/sml-pg.out" 2>"$w/sml-pg.err" &
+    pg_pid=$!
+    pids+=("$pg_pid")
+    for _ in $(seq 1 12000); do
+      if curl -fs -o /dev/null "http://127.0.0.1:$pg_ops/readyz" && answers "$pg_dns" "$probe"; then break; fi
+      kill -0 "$pg_pid" 2>/dev/null || { cat "$w/sml-pg.err" >&2; exit 1; }
+      sleep 0.05
+    done
+    answers "$pg_dns" "$probe" || { echo "bench-dns: the PostgreSQL node did not get ready" >&2; exit 1; }
+    pg_ready=$(since "$t")
+    echo "node on PostgreSQL ready in $pg_ready s"
+    result dns ready_s signpost-pg "$n" "$pg_ready"
+    qsides="$sides signpost-pg"
+  fi
+
   # dnsperf, A B A B.
   declare -A qps=()
   for _ in $(seq 1 "$ROUNDS"); do
-    for who in $sides; do
-      port=$knot_port; [ $who = signpost ] && port=$sml_port
+    for who in $qsides; do
+      port=$knot_port; [ $who = signpost ] && port=$sml_port; [ $who = signpost-pg ] && port=$pg_dns
       out=$(dnsperf -s 127.0.0.1 -p "$port" -d "$f/queries.txt" -l "$SECS" -c "$CLIENTS" 2>&1)
       q=$(awk '/Queries per second:/ {print $4}' <<<"$out")
       [ -n "$q" ] || { echo "bench-dns: dnsperf against $who failed: $out" >&2; exit 1; }
@@ -327,6 +379,14 @@ for n in $SIZES; do
     done
   done
   report qps qps qps "${qps[signpost]}" "${qps[knot]:-}"
+  if [ -n "$pg_pid" ]; then
+    q_pg=$(median ${qps[signpost-pg]})
+    q_bolt=$(median ${qps[signpost]})
+    result dns qps signpost-pg "$n" "$q_pg"
+    result dns qps_ratio_pg_bolt signpost "$n" "$(ratio "$q_pg" "$q_bolt")"
+    echo "qps on PostgreSQL: $q_pg against $q_bolt on bbolt (medians of${qps[signpost-pg]} and${qps[signpost]}); ratio postgres/bolt $(ratio "$q_pg" "$q_bolt")"
+    stop "$pg_pid"
+  fi
   r_s=$(rss "$sml_pid")
   echo "RssAnon after the queries: signpost $((r_s / 1024)) kB ($((r_s / n)) B/participant)"
   result dns rss_bytes signpost "$n" "$r_s"
