@@ -7,6 +7,7 @@ package sml
 import (
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,6 +33,9 @@ type Options struct {
 	// MigrationKeyTTL is how long a key of PrepareToMigrate stays valid (conf migration.key_ttl). Default
 	// conf.DefaultMigrationKeyTTL.
 	MigrationKeyTTL time.Duration
+	// FollowPoll is how often Follow checks every zone for changes of other nodes when no notification came.
+	// Default DefaultFollowPoll.
+	FollowPoll time.Duration
 }
 
 // Service is the SML's use cases. It is safe for concurrent use.
@@ -46,6 +50,9 @@ type Service struct {
 	seq         sequencer
 	inflight    atomic.Int32
 	keyTTL      time.Duration
+	followPoll  time.Duration
+	catchMu     sync.Mutex // one catch-up from the journal at a time (catchUp)
+	followMu    sync.Mutex // the follower's set of zones to check
 }
 
 // New opens the SML on the repository r with the configured domains (validated conf.Domain values) and synchronises the domains
@@ -62,6 +69,9 @@ func New(r Repo, domains []conf.Domain, opts Options) (*Service, error) {
 	}
 	if s.journalSize <= 0 {
 		s.journalSize = zone.DefaultJournalSize
+	}
+	if s.followPoll = opts.FollowPoll; s.followPoll <= 0 {
+		s.followPoll = DefaultFollowPoll
 	}
 	if s.keyTTL = opts.MigrationKeyTTL; s.keyTTL <= 0 {
 		s.keyTTL = conf.DefaultMigrationKeyTTL

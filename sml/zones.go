@@ -139,12 +139,22 @@ func (s *Service) Changes(zoneName string, from uint32) (steps []zone.Change, ok
 	if !found {
 		return nil, false, errorf(KindNotFound, "%s is not a zone of this SML", zoneName)
 	}
+	steps, ok, _, err = s.changesFrom(d, from)
+	if err != nil {
+		return nil, false, s.fail("changes", err)
+	}
+	return steps, ok, nil
+}
+
+// changesFrom is Changes from one snapshot, with the zone's serial in that snapshot.
+func (s *Service) changesFrom(d *Domain, from uint32) (steps []zone.Change, ok bool, serial uint32, err error) {
 	err = s.repo.View(func(t Tx) error {
 		steps, ok = nil, false
 		st, _, err := t.Zone(d.Zone)
 		if err != nil {
 			return err
 		}
+		serial = st.Serial
 		if from == st.Serial {
 			ok = true
 			return nil
@@ -185,13 +195,10 @@ func (s *Service) Changes(zoneName string, from uint32) (steps []zone.Change, ok
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, false, s.fail("changes", err)
-	}
-	if !ok {
+	if err != nil || !ok {
 		steps = nil
 	}
-	return steps, ok, nil
+	return steps, ok, serial, err
 }
 
 // ParticipantsHint returns how many participants the zone holds (the DNS server's SizeHinter: its index is
