@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/signpost-project/signpost/sml"
+	"github.com/signpost-project/signpost/sml/repotest"
 	"github.com/signpost-project/signpost/store/storetest"
 )
 
@@ -56,4 +57,8 @@ func TestNameIndexCopies(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+func TestContract(t *testing.T) {
+	repotest.Run(t, func(t *testing.T) sml.Repo { return New(storetest.Open(t)) })
 }
