@@ -71,6 +71,7 @@ func (f *follower) run(ctx context.Context) {
 		case <-tick.C:
 			f.all()
 			<-f.wake
+			f.remind()
 		}
 		f.s.followMu.Lock()
 		zones := make([]string, 0, len(f.dirty))
@@ -104,6 +105,19 @@ func (f *follower) run(ctx context.Context) {
 				f.dirty[z] = true
 			}
 			f.s.followMu.Unlock()
+		}
+	}
+}
+
+// remind makes a consumer that serves an older serial than the last handed over (a reload that failed while the
+// store was unreachable) load the zone afresh.
+func (f *follower) remind() {
+	if f.s.served == nil {
+		return
+	}
+	for _, z := range f.s.zones {
+		if serial, ok := f.s.served(z); ok {
+			f.s.seq.remind(z, serial)
 		}
 	}
 }

@@ -252,3 +252,44 @@ func TestFollowBehindTheJournal(t *testing.T) {
 		t.Fatalf("after the reload, node B handed over %d changes, want 1", len(got))
 	}
 }
+
+// TestFollowRemindsAConsumerThatIsBehind: when the consumer serves an older serial than the last handed over (its
+// reload failed while the store was unreachable), the poll hands over a change from the last serial to itself,
+// which makes the DNS server load the zone afresh; once it serves the last serial, nothing more.
+func TestFollowRemindsAConsumerThatIsBehind(t *testing.T) {
+	var mu sync.Mutex
+	var servedSerial uint32
+	served := func(z string) (uint32, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		return servedSerial, z == testZone
+	}
+	a, b, _, fb := twoNodes(t, Options{FollowPoll: 50 * time.Millisecond, Served: served}, false)
+	mu.Lock()
+	servedSerial = a.serial(t, testZone)
+	mu.Unlock()
+	a.createSMP(t, alice, "SMP-A", "http://a.example.org")
+	b.follow(t, fb)
+	b.waitServes(t, testZone)
+	cur := a.serial(t, testZone)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := b.delivered()
+		if n := len(got); n >= 2 && got[n-1].From == cur && got[n-1].To == cur {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no reminder to the consumer that serves an old serial: %+v", got)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mu.Lock()
+	servedSerial = cur
+	mu.Unlock()
+	time.Sleep(100 * time.Millisecond)
+	n := len(b.delivered())
+	time.Sleep(300 * time.Millisecond)
+	if m := len(b.delivered()); m != n {
+		t.Fatalf("%d more reminders to a consumer that serves the last serial", m-n)
+	}
+}

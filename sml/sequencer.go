@@ -127,6 +127,16 @@ func (q *sequencer) jump(z string, serial uint32) {
 	q.drainLocked(z)
 }
 
+// remind hands over, again, a change from the zone's last serial to itself when the consumer serves an older
+// serial than the last handed over (its reload failed): the DNS server loads the zone afresh.
+func (q *sequencer) remind(z string, served uint32) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if last := q.last[z]; serialLess(served, last) {
+		q.call(zone.Change{Zone: z, From: last, To: last})
+	}
+}
+
 // wait waits at most d until the zone's changes up to serial have been handed over, and reports whether they were.
 func (q *sequencer) wait(z string, serial uint32, d time.Duration) bool {
 	timer := time.NewTimer(d)
