@@ -24,19 +24,17 @@ import (
 	"github.com/signpost-project/signpost/internal/ops"
 	"github.com/signpost-project/signpost/sml"
 	"github.com/signpost-project/signpost/sml/admin"
-	"github.com/signpost-project/signpost/sml/boltrepo"
 	"github.com/signpost-project/signpost/sml/console"
 	"github.com/signpost-project/signpost/sml/dnsserver"
 	"github.com/signpost-project/signpost/sml/soap"
 	"github.com/signpost-project/signpost/sml/zone"
-	"github.com/signpost-project/signpost/store"
 )
 
 // App is an assembled SML.
 type App struct {
 	cfg     *conf.SML
 	log     *slog.Logger
-	db      *store.DB
+	st      *appStore
 	svc     *sml.Service
 	dns     *dnsserver.Server
 	admin   *lifecycle.HTTP
@@ -69,15 +67,15 @@ func New(cfg *conf.SML, log *slog.Logger, o *ops.Ops, opts ...Option) (*App, err
 	if o == nil {
 		o = ops.New()
 	}
-	db, err := store.Open(cfg.Store.Path, store.Options{LockTimeout: cfg.Store.LockTimeout, Logger: log})
+	st, err := openStore(cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, db: db}
+	a := &App{cfg: cfg, log: log, st: st}
 	ok := false
 	defer func() {
 		if !ok {
-			_ = db.Close()
+			_ = st.close()
 		}
 	}()
 	m, err := newMetrics(o.Registry)
@@ -87,7 +85,7 @@ func New(cfg *conf.SML, log *slog.Logger, o *ops.Ops, opts ...Option) (*App, err
 	// The DNS server reads from the Service and the Service tells it about commits: the server is set once built;
 	// changes committed before (none: nothing writes before Start) are in what it loads.
 	var dnsSrv atomic.Pointer[dnsserver.Server]
-	svc, err := sml.New(boltrepo.New(db), cfg.Domains, sml.Options{
+	svc, err := sml.New(st.repo, cfg.Domains, sml.Options{
 		Log:             log,
 		Now:             op.now,
 		JournalSize:     cfg.DNS.JournalSize,
@@ -96,6 +94,12 @@ func New(cfg *conf.SML, log *slog.Logger, o *ops.Ops, opts ...Option) (*App, err
 			if s := dnsSrv.Load(); s != nil {
 				s.Apply(c)
 			}
+		},
+		Served: func(z string) (uint32, bool) {
+			if s := dnsSrv.Load(); s != nil {
+				return s.Serial(z)
+			}
+			return 0, false
 		},
 		OnWrite: m.write,
 	})
@@ -121,8 +125,8 @@ func New(cfg *conf.SML, log *slog.Logger, o *ops.Ops, opts ...Option) (*App, err
 	if created {
 		log.Info("SML admin token written", "file", cfg.Admin.TokenFile)
 	}
-	adminH, err := adminHandler(admin.NewHandler(svc, admin.Config{Token: admin.NewToken(tok), Log: log, OnPanic: m.adminPanics.Inc, Backup: db.Backup}),
-		console.Options{SML: svc, Store: boltrepo.ConsoleStore{DB: db}, Secondaries: cfg.DNS.Notify, Log: log, Now: op.now})
+	adminH, err := adminHandler(admin.NewHandler(svc, admin.Config{Token: admin.NewToken(tok), Log: log, OnPanic: m.adminPanics.Inc, Backup: st.backup}),
+		console.Options{SML: svc, Store: st.console, Secondaries: cfg.DNS.Notify, Log: log, Now: op.now})
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +140,12 @@ func New(cfg *conf.SML, log *slog.Logger, o *ops.Ops, opts ...Option) (*App, err
 	} else {
 		log.Warn("SML management API disabled: neither management.tls nor management.proxy is configured")
 	}
-	o.AddCheck("sml-store", func(context.Context) error {
+	o.AddCheck("sml-store", func(ctx context.Context) error {
+		if st.ping != nil {
+			if err := st.ping(ctx); err != nil {
+				return fmt.Errorf("the SML's database is unavailable (DNS answers from memory, writes are refused until it is back): %w", err)
+			}
+		}
 		_, err := svc.Stats()
 		return err
 	})
@@ -148,6 +157,10 @@ func New(cfg *conf.SML, log *slog.Logger, o *ops.Ops, opts ...Option) (*App, err
 	}
 	if a.soap != nil {
 		a.servers = append(a.servers, a.soap)
+	}
+	if st.feed != nil {
+		// Several nodes on one database: apply what the others commit (after the DNS server has loaded).
+		a.servers = append(a.servers, newFollower(svc, st.feed))
 	}
 	ok = true
 	return a, nil
@@ -211,7 +224,7 @@ func (a *App) Close() error {
 		return nil
 	}
 	a.closed = true
-	return a.db.Close()
+	return a.st.close()
 }
 
 // raiseSerials asks every configured secondary (dns.notify) for the SOA serial of each zone and raises the zone's

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/signpost-project/signpost/sml"
-	"github.com/signpost-project/signpost/sml/boltrepo"
 	"github.com/signpost-project/signpost/sml/console"
 )
 
@@ -27,4 +26,4 @@ func adminHandler(api http.Handler, o console.Options) (http.Handler, error) {
 }
 
 // ConsoleStore returns the console's users and sessions on the app's store (`signpost dev` creates its user).
-func (a *App) ConsoleStore() sml.ConsoleStore { return boltrepo.ConsoleStore{DB: a.db} }
+func (a *App) ConsoleStore() sml.ConsoleStore { return a.st.console }

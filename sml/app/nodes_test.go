@@ -85,6 +85,7 @@ store:
   dsn: `+dsn+`
 dns:
   listen: `+dnsAddr+notifyYAML+`
+  allow_transfer: [127.0.0.1]
 admin:
   listen: `+testnet.FreeAddr(t)+`
   token_file: `+filepath.Join(dir, "admin.token")+`
