@@ -7,7 +7,9 @@
 #   4. the SMP's outbox: 10,000 imported service groups until all are in the SML's DNS, against CreateLists
 #      straight to the SML (go test -bench BenchmarkImportToDNS ./smp/registrar/);
 #   5. the SMP's bulk import (scripts/bench-smp-import.sh, SMP_IMPORT_N service groups, default 2000);
-#   6. the charts: internal/bench/chart draws $OUT/*.png from $OUT/results.tsv.
+#   6. two SML nodes on one PostgreSQL: 200 SOAP writes on node A, each until node B's DNS answers it, p50 and p99
+#      (go test -bench BenchmarkTwoNodesVisibility ./sml/app/; the cluster comes from internal/pgtest);
+#   7. the charts: internal/bench/chart draws $OUT/*.png from $OUT/results.tsv.
 # The default run stays within 15 minutes on the 2-core development machine once the zone fixtures are cached in
 # .benchcache/ (the first run builds them: about 2 more minutes). MICRO=1 also runs every Go micro-benchmark
 # (go test -bench=. ./...), which takes longer.
@@ -64,6 +66,17 @@ rm -f "$OUT/outbox.txt.partial"
 
 echo "== SMP bulk import ($(elapsed))"
 N="${SMP_IMPORT_N:-2000}" bash scripts/bench-smp-import.sh
+
+echo "== two SML nodes on one PostgreSQL: a write on A until B's DNS answers it ($(elapsed))"
+go test -run '^$' -bench 'BenchmarkTwoNodesVisibility$' -benchtime 1x -count 1 ./sml/app/ | tee "$OUT/nodes.txt.partial"
+awk '/^BenchmarkTwoNodesVisibility/ {
+       for (i = 3; i < NF; i++) {
+         if ($(i + 1) == "ms-p50") print "nodes visible_p50_ms postgres 200 " $i
+         if ($(i + 1) == "ms-p99") print "nodes visible_p99_ms postgres 200 " $i
+         if ($(i + 1) == "write-ms-p50") print "nodes write_p50_ms postgres 200 " $i
+       }
+     }' "$OUT/nodes.txt.partial" >>"$RESULTS"
+rm -f "$OUT/nodes.txt.partial"
 
 mv "$RESULTS" "$OUT/results.tsv"
 echo "== charts ($(elapsed))"
