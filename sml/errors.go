@@ -61,7 +61,8 @@ type Error struct {
 	// Err is the cause, for the SML's own log; never sent.
 	Err error
 	// Unavailable marks a KindInternal error caused by a store that cannot be reached (PostgreSQL down): the
-	// request was not carried out and may be retried in a few seconds; Msg says so.
+	// request may be retried in a few seconds; Msg says so. (It was not carried out, unless the connection was lost
+	// while committing: a retried create then answers that the participant already exists.)
 	Unavailable bool
 }
 
@@ -128,7 +129,7 @@ func IsUnavailable(err error) bool {
 // once for every edge).
 func unavailable(err error) *Error {
 	return &Error{Kind: KindInternal, Unavailable: true, Err: err,
-		Msg: "the SML's database is unavailable, so the request was not carried out; try again in a few seconds"}
+		Msg: "the SML's database is unavailable; try the request again in a few seconds"}
 }
 
 func internal(what string, err error) *Error {

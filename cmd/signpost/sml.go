@@ -94,7 +94,11 @@ func runSMLServe(ctx context.Context, c *conf.SML) error {
 		return err
 	}
 	udp, _ := app.DNS().Addr()
-	attrs := []any{"dns", udp, "admin", app.Admin().Addr(), "ops", c.Ops.Addr, "store", c.Store.Path}
+	where := c.Store.Path
+	if c.Store.Postgres() {
+		where = "postgres (several nodes may share it)"
+	}
+	attrs := []any{"dns", udp, "admin", app.Admin().Addr(), "ops", c.Ops.Addr, "store", where}
 	if m := app.Management(); m != nil {
 		attrs = append(attrs, "management", m.Addr())
 	}

@@ -482,7 +482,7 @@ func TestNodesWhilePostgresIsDown(t *testing.T) {
 		switch {
 		case r.err == nil:
 			acked = append(acked, r.v)
-		case errors.As(r.err, &f) && strings.Contains(f.String, "database is unavailable") && strings.Contains(f.String, "try again"):
+		case errors.As(r.err, &f) && strings.Contains(f.String, "database is unavailable") && strings.Contains(f.String, "try the request again"):
 			refused++
 		default:
 			t.Errorf("write %s refused without a clear fault: %v", r.v, r.err)
