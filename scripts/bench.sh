@@ -6,10 +6,11 @@
 #   3. the SMP's reads against nginx over HTTP and HTTPS, with the sign-on-every-GET server (scripts/bench-smp.sh);
 #   4. the SMP's outbox: 10,000 imported service groups until all are in the SML's DNS, against CreateLists
 #      straight to the SML (go test -bench BenchmarkImportToDNS ./smp/registrar/);
-#   5. the SMP's bulk import (scripts/bench-smp-import.sh, SMP_IMPORT_N service groups, default 2000);
-#   6. two SML nodes on one PostgreSQL: 200 SOAP writes on node A, each until node B's DNS answers it, p50 and p99
+#   5. the SML's CreateList on bbolt and on PostgreSQL (go test -bench BenchmarkCreateList ./sml/pgrepo/);
+#   6. the SMP's bulk import (scripts/bench-smp-import.sh, SMP_IMPORT_N service groups, default 2000);
+#   7. two SML nodes on one PostgreSQL: 200 SOAP writes on node A, each until node B's DNS answers it, p50 and p99
 #      (go test -bench BenchmarkTwoNodesVisibility ./sml/app/; the cluster comes from internal/pgtest);
-#   7. the charts: internal/bench/chart draws $OUT/*.png from $OUT/results.tsv.
+#   8. the charts: internal/bench/chart draws $OUT/*.png from $OUT/results.tsv.
 # The default run stays within 15 minutes on the 2-core development machine once the zone fixtures are cached in
 # .benchcache/ (the first run builds them: about 2 more minutes). MICRO=1 also runs every Go micro-benchmark
 # (go test -bench=. ./...), which takes longer.
@@ -63,6 +64,17 @@ awk '/^BenchmarkImportToDNS/ {
        }
      }' "$OUT/outbox.txt.partial" >>"$RESULTS"
 rm -f "$OUT/outbox.txt.partial"
+
+echo "== SML CreateList on bbolt and on PostgreSQL ($(elapsed))"
+go test -run '^$' -bench 'BenchmarkCreateList$' -benchtime 300x -count 1 ./sml/pgrepo/ | tee "$OUT/smlstore.txt.partial"
+awk '/^BenchmarkCreateList/ {
+       for (i = 3; i < NF; i++) {
+         if ($(i + 1) == "bolt-participants/s") print "smlstore createlist_per_s bolt 100 " $i
+         if ($(i + 1) == "postgres-participants/s") print "smlstore createlist_per_s postgres 100 " $i
+         if ($(i + 1) == "postgres/bolt") print "smlstore createlist_ratio postgres 100 " $i
+       }
+     }' "$OUT/smlstore.txt.partial" >>"$RESULTS"
+rm -f "$OUT/smlstore.txt.partial"
 
 echo "== SMP bulk import ($(elapsed))"
 N="${SMP_IMPORT_N:-2000}" bash scripts/bench-smp-import.sh

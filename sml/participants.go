@@ -43,6 +43,13 @@ func (s *Service) CreateParticipants(ctx context.Context, c Caller, smpID string
 		seen := make(map[identifier.ID]bool, len(ps))
 		created := make([]Participant, 0, len(ps))
 		ch.zone = d.Zone
+		raw := make([]identifier.ID, len(ps))
+		for i, spec := range ps {
+			raw[i] = spec.ID
+		}
+		if err := prefetch(t, d, raw, c.Wildcard || d.wildcardOwner(c.Identity)); err != nil {
+			return err
+		}
 		var refused refusals
 		for _, spec := range ps {
 			id, err := d.canonical(spec.ID, c.Wildcard || d.wildcardOwner(c.Identity))
@@ -146,6 +153,9 @@ func (s *Service) DeleteParticipants(ctx context.Context, c Caller, smpID string
 			return err
 		}
 		ch.zone = d.Zone
+		if err := prefetch(t, d, ids, true); err != nil {
+			return err
+		}
 		seen := make(map[identifier.ID]bool, len(ids))
 		deleted := make([]identifier.ID, 0, len(ids))
 		var refused refusals

@@ -92,6 +92,34 @@ type Tx interface {
 	EachCertChange(fn func(CertChange) error) error
 }
 
+// Prefetcher is implemented by the Tx of a repository whose reads each cost a round trip to a server (sml/pgrepo):
+// a use case that reads many participants of a zone says first which ones, with their owner names, and the
+// repository loads them in one round trip; the reads that follow (Participant, Name) answer from what it loaded,
+// and from the transaction's own writes since. It changes no answer, only the cost of reading.
+type Prefetcher interface {
+	Prefetch(zone string, ids []identifier.ID, owners []string) error
+}
+
+// prefetch tells t, when it is a Prefetcher, the participants (as the caller gave them) that a use case of
+// domain d is about to read.
+func prefetch(t Tx, d *Domain, raw []identifier.ID, wildcard bool) error {
+	p, ok := t.(Prefetcher)
+	if !ok {
+		return nil
+	}
+	ids := make([]identifier.ID, 0, len(raw))
+	owners := make([]string, 0, len(raw))
+	for _, r := range raw {
+		id, err := d.canonical(r, wildcard)
+		if err != nil {
+			continue // refused in the use case itself
+		}
+		ids = append(ids, id)
+		owners = append(owners, d.indexName(id))
+	}
+	return p.Prefetch(d.Zone, ids, owners)
+}
+
 // dryTxn runs a write use case on a read-only snapshot to find refusals without writing: writes are dropped.
 type dryTxn struct{ Tx }
 

@@ -24,7 +24,6 @@ import (
 	"github.com/signpost-project/signpost/sml"
 	"github.com/signpost-project/signpost/sml/admin"
 	smlapp "github.com/signpost-project/signpost/sml/app"
-	"github.com/signpost-project/signpost/sml/boltrepo"
 	"github.com/signpost-project/signpost/store"
 )
 
@@ -94,11 +93,7 @@ func runSMLServe(ctx context.Context, c *conf.SML) error {
 		return err
 	}
 	udp, _ := app.DNS().Addr()
-	where := c.Store.Path
-	if c.Store.Postgres() {
-		where = "postgres (several nodes may share it)"
-	}
-	attrs := []any{"dns", udp, "admin", app.Admin().Addr(), "ops", c.Ops.Addr, "store", where}
+	attrs := []any{"dns", udp, "admin", app.Admin().Addr(), "ops", c.Ops.Addr, "store", app.Store().Where}
 	if m := app.Management(); m != nil {
 		attrs = append(attrs, "management", m.Addr())
 	}
@@ -159,7 +154,7 @@ func (t *smlTarget) open(ctx context.Context, note io.Writer) (admin.API, func()
 	if !errors.Is(err, syscall.ECONNREFUSED) {
 		return nil, none, fmt.Errorf("%w at %s (admin.listen in %s): %w", admin.ErrUnreachable, addr, c.File(), err)
 	}
-	db, svc, err := openSMLService(c)
+	st, svc, err := openSMLService(ctx, c)
 	if errors.Is(err, store.ErrLocked) {
 		return nil, none, fmt.Errorf("%w\nA running server holds the store, but nothing listens at %s (admin.listen in %s): "+
 			"give the configuration that server runs with, or its admin API with --admin-addr and --token-file", err, addr, c.File())
@@ -167,22 +162,23 @@ func (t *smlTarget) open(ctx context.Context, note io.Writer) (admin.API, func()
 	if err != nil {
 		return nil, none, err
 	}
-	fmt.Fprintf(note, "signpost: no server at %s (admin.listen): working on the store %s directly\n", addr, c.Store.Path)
-	return admin.Local{B: svc, Store: db.Backup}, func() { _ = db.Close() }, nil
+	fmt.Fprintf(note, "signpost: no server at %s (admin.listen): working on the store %s directly\n", addr, st.Where)
+	return admin.Local{B: svc, Store: st.Backup}, st.Close, nil
 }
 
-// openSMLService opens the store of c and the Service on it, for an admin command while the server is stopped.
-func openSMLService(c *conf.SML) (*store.DB, *sml.Service, error) {
-	db, err := store.Open(c.Store.Path, store.Options{LockTimeout: c.Store.LockTimeout})
+// openSMLService opens the store of c (as the server does, smlapp.OpenStore) and the Service on it, for an admin
+// command while the server is stopped (or, on PostgreSQL, runs on other nodes).
+func openSMLService(ctx context.Context, c *conf.SML) (*smlapp.Store, *sml.Service, error) {
+	st, err := smlapp.OpenStore(ctx, c, nil)
 	if err != nil {
 		return nil, nil, err
 	}
-	svc, err := sml.New(boltrepo.New(db), c.Domains, sml.Options{JournalSize: c.DNS.JournalSize})
+	svc, err := sml.New(st.Repo, c.Domains, sml.Options{JournalSize: c.DNS.JournalSize})
 	if err != nil {
-		_ = db.Close()
+		st.Close()
 		return nil, nil, err
 	}
-	return db, svc, nil
+	return st, svc, nil
 }
 
 func newSMLStatusCmd() *cobra.Command {
@@ -385,6 +381,10 @@ secondaries hold, so they transfer the restored zone: a serial never goes back.`
 			c, err := loadSMLConfig(cfgPath)
 			if err != nil {
 				return err
+			}
+			if c.Store.Postgres() {
+				return usageErrorf("the SML's store is a PostgreSQL database (store.backend postgres): restore it with " +
+					"PostgreSQL's tools (psql or pg_restore of a pg_dump); signpost sml restore replaces the embedded store only")
 			}
 			return restoreStore(cmd.OutOrStdout(), args[0], c.Store.Path)
 		},

@@ -19,7 +19,7 @@ func TestSMLMigrationsCommand(t *testing.T) {
 	cfgPath, c := smlConfig(t, dir)
 	ctx := context.Background()
 
-	db, svc, err := openSMLService(c)
+	st, svc, err := openSMLService(ctx, c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,9 +34,7 @@ func TestSMLMigrationsCommand(t *testing.T) {
 	if err := svc.PrepareToMigrate(ctx, a, "SMP-A", p, "Ab12@#cdEF34"); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	st.Close()
 
 	row := regexp.MustCompile(`(?m)^sml\.test\.\s+iso6523-actorid-upis::9915:moving\s+SMP-A\s+\d{4}-\d\d-\d\dT\S+Z\s+\d{4}-\d\d-\d\dT\S+Z$`)
 	check := func(how string, wantNote bool) {

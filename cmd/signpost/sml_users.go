@@ -14,7 +14,7 @@ import (
 
 	"github.com/signpost-project/signpost/internal/console"
 	"github.com/signpost-project/signpost/sml"
-	"github.com/signpost-project/signpost/sml/boltrepo"
+	smlapp "github.com/signpost-project/signpost/sml/app"
 	"github.com/signpost-project/signpost/store"
 )
 
@@ -25,23 +25,24 @@ func newSMLUserCmd() *cobra.Command {
 	var pwStdin bool
 	cmd := &cobra.Command{
 		Use:   "user",
-		Short: "The web console's users of the SML (set, list, delete; the server must be stopped)",
+		Short: "The web console's users of the SML (set, list, delete; stop a server on the embedded store first)",
 		Long: `The users of the SML's web console, served on the admin listener (admin.listen). They are the SML's own
-users, kept in its store; the SMP's users are separate. The commands open the store, so stop the server first.`,
+users, kept in its store; the SMP's users are separate. The commands open the store: with the embedded store
+(store.backend bolt) stop the server first; on PostgreSQL they work while the servers run.`,
 	}
 	open := func(cmd *cobra.Command) (sml.ConsoleStore, func(), error) {
 		c, err := loadSMLConfig(cfgPath)
 		if err != nil {
 			return nil, nil, err
 		}
-		db, err := store.Open(c.Store.Path, store.Options{LockTimeout: c.Store.LockTimeout})
+		st, err := smlapp.OpenStore(cmd.Context(), c, nil)
 		if err != nil {
 			if errors.Is(err, store.ErrLocked) {
 				return nil, nil, fmt.Errorf("%w: stop the SML server (signpost sml serve) before changing console users", err)
 			}
 			return nil, nil, err
 		}
-		return boltrepo.ConsoleStore{DB: db}, func() { _ = db.Close() }, nil
+		return st.Console, st.Close, nil
 	}
 	set := &cobra.Command{
 		Use:   "set --config FILE NAME (--password-file F | --password-stdin)",

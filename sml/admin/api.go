@@ -232,7 +232,7 @@ func (l Local) Participant(ctx context.Context, id string) ([]ParticipantRecords
 // Backup implements API.
 func (l Local) Backup(ctx context.Context, w io.Writer) (int64, error) {
 	if l.Store == nil {
-		return 0, &sml.Error{Kind: sml.KindInternal, Msg: "this SML has no store file to back up (with store.backend postgres, back the database up with pg_dump)"}
+		return 0, &sml.Error{Kind: sml.KindInternal, Msg: "no store to back up"}
 	}
 	return l.Store(ctxWriter{ctx: ctx, w: w})
 }

@@ -34,7 +34,7 @@ import (
 type App struct {
 	cfg     *conf.SML
 	log     *slog.Logger
-	st      *appStore
+	store   *Store
 	svc     *sml.Service
 	dns     *dnsserver.Server
 	admin   *lifecycle.HTTP
@@ -67,15 +67,15 @@ func New(cfg *conf.SML, log *slog.Logger, o *ops.Ops, opts ...Option) (*App, err
 	if o == nil {
 		o = ops.New()
 	}
-	st, err := openStore(cfg, log)
+	st, err := OpenStore(context.Background(), cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, st: st}
+	a := &App{cfg: cfg, log: log, store: st}
 	ok := false
 	defer func() {
 		if !ok {
-			_ = st.close()
+			st.Close()
 		}
 	}()
 	m, err := newMetrics(o.Registry)
@@ -85,7 +85,7 @@ func New(cfg *conf.SML, log *slog.Logger, o *ops.Ops, opts ...Option) (*App, err
 	// The DNS server reads from the Service and the Service tells it about commits: the server is set once built;
 	// changes committed before (none: nothing writes before Start) are in what it loads.
 	var dnsSrv atomic.Pointer[dnsserver.Server]
-	svc, err := sml.New(st.repo, cfg.Domains, sml.Options{
+	svc, err := sml.New(st.Repo, cfg.Domains, sml.Options{
 		Log:             log,
 		Now:             op.now,
 		JournalSize:     cfg.DNS.JournalSize,
@@ -125,8 +125,8 @@ func New(cfg *conf.SML, log *slog.Logger, o *ops.Ops, opts ...Option) (*App, err
 	if created {
 		log.Info("SML admin token written", "file", cfg.Admin.TokenFile)
 	}
-	adminH, err := adminHandler(admin.NewHandler(svc, admin.Config{Token: admin.NewToken(tok), Log: log, OnPanic: m.adminPanics.Inc, Backup: st.backup}),
-		console.Options{SML: svc, Store: st.console, Secondaries: cfg.DNS.Notify, Log: log, Now: op.now})
+	adminH, err := adminHandler(admin.NewHandler(svc, admin.Config{Token: admin.NewToken(tok), Log: log, OnPanic: m.adminPanics.Inc, Backup: st.Backup}),
+		console.Options{SML: svc, Store: st.Console, Secondaries: cfg.DNS.Notify, Log: log, Now: op.now})
 	if err != nil {
 		return nil, err
 	}
@@ -141,10 +141,11 @@ func New(cfg *conf.SML, log *slog.Logger, o *ops.Ops, opts ...Option) (*App, err
 		log.Warn("SML management API disabled: neither management.tls nor management.proxy is configured")
 	}
 	o.AddCheck("sml-store", func(ctx context.Context) error {
-		if st.ping != nil {
-			if err := st.ping(ctx); err != nil {
+		if st.Ping != nil { // the database answers
+			if err := st.Ping(ctx); err != nil {
 				return fmt.Errorf("the SML's database is unavailable (DNS answers from memory, writes are refused until it is back): %w", err)
 			}
+			return nil
 		}
 		_, err := svc.Stats()
 		return err
@@ -158,9 +159,9 @@ func New(cfg *conf.SML, log *slog.Logger, o *ops.Ops, opts ...Option) (*App, err
 	if a.soap != nil {
 		a.servers = append(a.servers, a.soap)
 	}
-	if st.feed != nil {
+	if st.Feed != nil {
 		// Several nodes on one database: apply what the others commit (after the DNS server has loaded).
-		a.servers = append(a.servers, newFollower(svc, st.feed))
+		a.servers = append(a.servers, newFollower(svc, st.Feed))
 	}
 	ok = true
 	return a, nil
@@ -216,6 +217,9 @@ func (a *App) Admin() *lifecycle.HTTP { return a.admin }
 // Management returns the SOAP management listener, or nil when management.tls is not configured.
 func (a *App) Management() *lifecycle.HTTP { return a.soap }
 
+// Store returns the store the App runs on (its change feed, for several nodes on one database).
+func (a *App) Store() *Store { return a.store }
+
 // Close closes the store. Shut the servers down first.
 func (a *App) Close() error {
 	a.closeMu.Lock()
@@ -224,7 +228,8 @@ func (a *App) Close() error {
 		return nil
 	}
 	a.closed = true
-	return a.st.close()
+	a.store.Close()
+	return nil
 }
 
 // raiseSerials asks every configured secondary (dns.notify) for the SOA serial of each zone and raises the zone's

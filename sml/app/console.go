@@ -26,4 +26,4 @@ func adminHandler(api http.Handler, o console.Options) (http.Handler, error) {
 }
 
 // ConsoleStore returns the console's users and sessions on the app's store (`signpost dev` creates its user).
-func (a *App) ConsoleStore() sml.ConsoleStore { return a.st.console }
+func (a *App) ConsoleStore() sml.ConsoleStore { return a.store.Console }

@@ -62,3 +62,7 @@ func TestNameIndexCopies(t *testing.T) {
 func TestContract(t *testing.T) {
 	repotest.Run(t, func(t *testing.T) sml.Repo { return New(storetest.Open(t)) })
 }
+
+func TestConsoleContract(t *testing.T) {
+	repotest.RunConsole(t, func(t *testing.T) sml.ConsoleStore { return ConsoleStore{DB: storetest.Open(t)} })
+}

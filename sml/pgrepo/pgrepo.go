@@ -46,22 +46,29 @@ var migrationFiles embed.FS
 // Migrations returns the schema's migrations (files NNN_name.sql, applied in order by pgstore.Open).
 func Migrations() (fs.FS, error) { return fs.Sub(migrationFiles, "migrations") }
 
-// DefaultTimeout bounds one transaction (the repository's interface has no context).
-const DefaultTimeout = time.Minute
+// The repository's interface has no context: each transaction is bounded by a timeout instead. A write may rebuild
+// a whole zone's name index (after a change of a domain's record settings); a view may stream a whole zone to a
+// secondary (AXFR) from one snapshot.
+const (
+	DefaultTimeout     = 5 * time.Minute
+	DefaultViewTimeout = 30 * time.Minute
+)
 
 // Options tune Open.
 type Options struct {
 	Log *slog.Logger
-	// Timeout bounds each transaction; default DefaultTimeout.
+	// Timeout bounds each write transaction (Update, Batch); default DefaultTimeout.
 	Timeout time.Duration
+	// ViewTimeout bounds each View; default DefaultViewTimeout.
+	ViewTimeout time.Duration
 	// MaxConns bounds the connection pool (default: pgxpool's).
 	MaxConns int32
 }
 
 // Repo is the SML's repository on PostgreSQL. It implements sml.Repo and sml.ChangeFeed.
 type Repo struct {
-	db      *pgstore.DB
-	timeout time.Duration
+	db                   *pgstore.DB
+	timeout, viewTimeout time.Duration
 }
 
 var (
@@ -86,9 +93,12 @@ func Open(ctx context.Context, dsn string, o Options) (*Repo, error) {
 
 // New returns the repository on an open database (whose search_path is the schema "sml").
 func New(db *pgstore.DB, o Options) *Repo {
-	r := &Repo{db: db, timeout: o.Timeout}
+	r := &Repo{db: db, timeout: o.Timeout, viewTimeout: o.ViewTimeout}
 	if r.timeout <= 0 {
 		r.timeout = DefaultTimeout
+	}
+	if r.viewTimeout <= 0 {
+		r.viewTimeout = DefaultViewTimeout
 	}
 	return r
 }
@@ -133,7 +143,11 @@ func (r *Repo) Watch(ctx context.Context, changed func(zone string, serial uint3
 const writeLock = "SELECT pg_advisory_xact_lock(hashtext('signpost sml writer'))"
 
 func (r *Repo) run(write bool, fn func(sml.Tx) error) (err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+	timeout := r.timeout
+	if !write {
+		timeout = r.viewTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	pc, err := r.db.Pool.Acquire(ctx)
 	if err != nil {
@@ -179,7 +193,7 @@ func (r *Repo) run(write bool, fn func(sml.Tx) error) (err error) {
 		t.queue("SELECT pg_notify($1, $2)", Channel, z+" "+strconv.FormatUint(uint64(t.moved[z]), 10))
 	}
 	t.queue("COMMIT")
-	if err := t.send("", nil, nil); err != nil {
+	if err := t.send(true, "", nil, nil); err != nil {
 		return err
 	}
 	if t.lastTag != "COMMIT" {
@@ -196,106 +210,6 @@ func unavailable(err error) error {
 	return fmt.Errorf("%w: %w", pgstore.ErrUnavailable, err)
 }
 
-type stmt struct {
-	sql  string
-	args []any
-}
-
-// tx is one transaction: statements queued until the next read or the commit.
-type tx struct {
-	ctx     context.Context
-	conn    *pgx.Conn
-	write   bool
-	queued  []stmt
-	sent    bool
-	lastTag string
-	// err is the first database error: it fails the transaction, whatever fn returns.
-	err error
-	// moved is the last serial PutZone gave each zone (notified at commit).
-	moved   map[string]uint32
-	cursors int
-}
-
-func (t *tx) queue(sql string, args ...any) {
-	t.queued = append(t.queued, stmt{sql, args})
-}
-
-// exec queues a write.
-func (t *tx) exec(sql string, args ...any) error {
-	if t.err != nil {
-		return t.err
-	}
-	t.queue(sql, args...)
-	return nil
-}
-
-func (t *tx) fail(err error) error {
-	if t.err == nil {
-		t.err = unavailable(fmt.Errorf("postgres: %w", err))
-	}
-	return t.err
-}
-
-// send sends the queued statements and then the query q (when not "") in one round trip; read reads q's rows
-// (and must not call the transaction).
-func (t *tx) send(q string, args []any, read func(pgx.Rows) error) error {
-	if t.err != nil {
-		return t.err
-	}
-	b := &pgx.Batch{}
-	for _, s := range t.queued {
-		b.Queue(s.sql, s.args...)
-	}
-	n := len(t.queued)
-	t.queued = t.queued[:0]
-	if q != "" {
-		b.Queue(q, args...)
-	}
-	if b.Len() == 0 {
-		return nil
-	}
-	t.sent = true
-	br := t.conn.SendBatch(t.ctx, b)
-	for i := 0; i < n; i++ {
-		tag, err := br.Exec()
-		if err != nil {
-			_ = br.Close()
-			return t.fail(err)
-		}
-		t.lastTag = tag.String()
-	}
-	if q != "" {
-		rows, err := br.Query()
-		if err == nil {
-			err = read(rows)
-			rows.Close()
-			if err == nil {
-				err = rows.Err()
-			}
-		}
-		if err != nil {
-			_ = br.Close()
-			return t.fail(err)
-		}
-	}
-	if err := br.Close(); err != nil {
-		return t.fail(err)
-	}
-	return nil
-}
-
-// get runs a query of at most one row; found is false when it has none.
-func (t *tx) get(q string, args []any, dest ...any) (found bool, err error) {
-	err = t.send(q, args, func(rows pgx.Rows) error {
-		if !rows.Next() {
-			return nil
-		}
-		found = true
-		return rows.Scan(dest...)
-	})
-	return found, err
-}
-
 // listChunk is how many rows a listing fetches per round trip.
 const listChunk = 1000
 
@@ -305,13 +219,12 @@ func list[T any](t *tx, query string, args []any, scan func(pgx.Rows) (T, error)
 	if t.err != nil {
 		return t.err
 	}
-	t.cursors++
-	name := "c" + strconv.Itoa(t.cursors)
+	name := t.cursorName()
 	t.queue("DECLARE "+name+" NO SCROLL CURSOR FOR "+query, args...)
 	fetch := "FETCH " + strconv.Itoa(listChunk) + " FROM " + name
 	for {
 		var chunk []T
-		err := t.send(fetch, nil, func(rows pgx.Rows) error {
+		err := t.send(true, fetch, nil, func(rows pgx.Rows) error {
 			for rows.Next() {
 				v, err := scan(rows)
 				if err != nil {
@@ -362,19 +275,26 @@ func scanSMP(rows pgx.Rows) (sml.SMP, error) {
 	return s, nil
 }
 
-func (t *tx) SMP(id string) (s sml.SMP, found bool, err error) {
-	err = t.send("SELECT "+smpColumns+" FROM smps WHERE key = $1", []any{smpKey(id)}, func(rows pgx.Rows) error {
+// one reads the row key with q and scan; found is false when there is none.
+func one[T any](t *tx, key, q string, args []any, scan func(pgx.Rows) (T, error)) (v T, found bool, err error) {
+	err = t.send(t.needs(key), q, args, func(rows pgx.Rows) error {
 		if !rows.Next() {
 			return nil
 		}
 		found = true
-		s, err = scanSMP(rows)
+		v, err = scan(rows)
 		return err
 	})
 	if err != nil {
-		return sml.SMP{}, false, err
+		var zero T
+		return zero, false, err
 	}
-	return s, found, nil
+	return v, found, nil
+}
+
+func (t *tx) SMP(id string) (sml.SMP, bool, error) {
+	k := smpKey(id)
+	return one(t, keyOf("smps", k), "SELECT "+smpColumns+" FROM smps WHERE key = $1", []any{k}, scanSMP)
 }
 
 func (t *tx) PutSMP(s sml.SMP) error {
@@ -382,15 +302,17 @@ func (t *tx) PutSMP(s sml.SMP) error {
 	if !s.CertNotAfter.IsZero() {
 		notAfter = nanos(s.CertNotAfter)
 	}
-	return t.exec(`INSERT INTO smps (key, `+smpColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+	k := smpKey(s.ID)
+	return t.put(keyOf("smps", k), "smps", `INSERT INTO smps (key, `+smpColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT (key) DO UPDATE SET id = excluded.id, logical = excluded.logical, physical = excluded.physical,
 		owner = excluded.owner, domain = excluded.domain, created = excluded.created, updated = excluded.updated,
 		cert_not_after = excluded.cert_not_after`,
-		smpKey(s.ID), s.ID, s.LogicalAddress, s.PhysicalAddress, s.Owner, s.Domain, nanos(s.Created), nanos(s.Updated), notAfter)
+		k, s.ID, s.LogicalAddress, s.PhysicalAddress, s.Owner, s.Domain, nanos(s.Created), nanos(s.Updated), notAfter)
 }
 
 func (t *tx) DeleteSMP(id string) error {
-	return t.exec("DELETE FROM smps WHERE key = $1", smpKey(id))
+	k := smpKey(id)
+	return t.put(keyOf("smps", k), "smps", "DELETE FROM smps WHERE key = $1", k)
 }
 
 func (t *tx) EachSMP(fn func(sml.SMP) error) error {
@@ -409,32 +331,40 @@ func scanParticipant(rows pgx.Rows) (sml.Participant, error) {
 	return p, nil
 }
 
-func (t *tx) Participant(zone string, id identifier.ID) (p sml.Participant, found bool, err error) {
-	err = t.send("SELECT "+participantColumns+" FROM participants WHERE zone = $1 AND scheme = $2 AND value = $3",
-		[]any{zone, id.Scheme, id.Value}, func(rows pgx.Rows) error {
-			if !rows.Next() {
-				return nil
-			}
-			found = true
-			p, err = scanParticipant(rows)
-			return err
-		})
-	if err != nil {
-		return sml.Participant{}, false, err
+func participantRow(zone string, id identifier.ID) string {
+	return keyOf("participants", zone, id.Scheme, id.Value)
+}
+
+const participantUpsert = ` ON CONFLICT (zone, scheme, value) DO UPDATE SET smp = excluded.smp, smp_id = excluded.smp_id,
+	service = excluded.service, created = excluded.created, updated = excluded.updated`
+
+var participantBulk = &bulk{table: "participants",
+	multi: `INSERT INTO participants (zone, scheme, value, smp, smp_id, service, created, updated)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])` + participantUpsert,
+	key: func(a []any) string { return keyOf(a[0].(string), a[1].(string), a[2].(string)) },
+}
+
+func (t *tx) Participant(zone string, id identifier.ID) (sml.Participant, bool, error) {
+	k := participantRow(zone, id)
+	switch v := t.cache[k].(type) {
+	case sml.Participant:
+		return v, true, nil
+	case absent:
+		return sml.Participant{}, false, nil
 	}
-	return p, found, nil
+	return one(t, k, "SELECT "+participantColumns+" FROM participants WHERE zone = $1 AND scheme = $2 AND value = $3",
+		[]any{zone, id.Scheme, id.Value}, scanParticipant)
 }
 
 func (t *tx) PutParticipant(p sml.Participant) error {
-	return t.exec(`INSERT INTO participants (zone, scheme, value, smp, smp_id, service, created, updated)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-		ON CONFLICT (zone, scheme, value) DO UPDATE SET smp = excluded.smp, smp_id = excluded.smp_id,
-		service = excluded.service, created = excluded.created, updated = excluded.updated`,
+	return t.putBulk(participantBulk, participantRow(p.Domain, p.ID), `INSERT INTO participants (zone, scheme, value, smp, smp_id, service, created, updated)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`+participantUpsert,
 		p.Domain, p.ID.Scheme, p.ID.Value, smpKey(p.SMPID), p.SMPID, p.Service, nanos(p.Created), nanos(p.Updated))
 }
 
 func (t *tx) DeleteParticipant(p sml.Participant) error {
-	return t.exec("DELETE FROM participants WHERE zone = $1 AND scheme = $2 AND value = $3", p.Domain, p.ID.Scheme, p.ID.Value)
+	return t.put(participantRow(p.Domain, p.ID), "participants", "DELETE FROM participants WHERE zone = $1 AND scheme = $2 AND value = $3",
+		p.Domain, p.ID.Scheme, p.ID.Value)
 }
 
 func (t *tx) EachParticipant(zone string, fn func(sml.Participant) error) error {
@@ -452,8 +382,8 @@ func (t *tx) EachOfSMP(smpID, after string, fn func(sml.Participant, string) err
 		for len(parts) < 3 {
 			parts = append(parts, "")
 		}
-		// A key after the cursor: every key that has the cursor's parts as prefix and is longer, or greater. A
-		// cursor of three parts is a participant's key (skipped); a shorter one is a prefix of keys (included).
+		// The keys after the cursor: a cursor of three parts is a participant's key (skipped); a shorter one is
+		// a prefix of keys (included).
 		op := ">="
 		if strings.Count(after, "\x00") >= 2 {
 			op = ">"
@@ -472,7 +402,7 @@ func (t *tx) EachOfSMP(smpID, after string, fn func(sml.Participant, string) err
 
 func (t *tx) CountOfZone(zone string) int {
 	var n int
-	if _, err := t.get("SELECT count(*) FROM participants WHERE zone = $1", []any{zone}, &n); err != nil {
+	if _, err := t.get("", "SELECT count(*) FROM participants WHERE zone = $1", []any{zone}, &n); err != nil {
 		return 0
 	}
 	return n
@@ -480,19 +410,102 @@ func (t *tx) CountOfZone(zone string) int {
 
 func (t *tx) CountOfSMP(smpID string) int {
 	var n int
-	if _, err := t.get("SELECT count(*) FROM participants WHERE smp = $1", []any{smpKey(smpID)}, &n); err != nil {
+	if _, err := t.get("", "SELECT count(*) FROM participants WHERE smp = $1", []any{smpKey(smpID)}, &n); err != nil {
 		return 0
 	}
 	return n
 }
 
+func nameRow(zone string, hash []byte) string { return keyOf("names", zone, string(hash)) }
+
+const nameUpsert = ` ON CONFLICT (zone, hash) DO UPDATE SET what = excluded.what`
+
+var nameBulk = &bulk{table: "names",
+	multi: `INSERT INTO names (zone, hash, what) SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[])` + nameUpsert,
+	key:   func(a []any) string { return keyOf(a[0].(string), string(a[1].([]byte))) },
+}
+
 func (t *tx) Name(zone, owner string) (string, bool) {
+	h := sml.NameHash(owner)
+	k := nameRow(zone, h)
+	switch v := t.cache[k].(type) {
+	case string:
+		return v, true
+	case absent:
+		return "", false
+	}
 	var what string
-	found, err := t.get("SELECT what FROM names WHERE zone = $1 AND hash = $2", []any{zone, sml.NameHash(owner)}, &what)
+	found, err := t.get(k, "SELECT what FROM names WHERE zone = $1 AND hash = $2", []any{zone, h}, &what)
 	if err != nil {
 		return "", false
 	}
 	return what, found
+}
+
+// Prefetch implements sml.Prefetcher: it reads the participants ids of zone and the names owners of its index in
+// one round trip, for the reads of Participant and Name that follow.
+func (t *tx) Prefetch(zone string, ids []identifier.ID, owners []string) error {
+	if len(ids) == 0 && len(owners) == 0 {
+		return nil
+	}
+	schemes, values := make([]string, len(ids)), make([]string, len(ids))
+	for i, id := range ids {
+		schemes[i], values[i] = id.Scheme, id.Value
+	}
+	hashes := make([][]byte, len(owners))
+	for i, o := range owners {
+		hashes[i] = sml.NameHash(o)
+	}
+	found := map[string]any{}
+	err := t.send(true, `SELECT 'p', p.scheme, p.value, p.smp_id, p.service, p.created, p.updated, NULL::bytea
+			FROM unnest($2::text[], $3::text[]) AS k (scheme, value), LATERAL (SELECT * FROM participants
+				WHERE zone = $1 AND scheme = k.scheme AND value = k.value LIMIT 1) AS p
+		UNION ALL
+		SELECT 'n', NULL, NULL, n.what, NULL, NULL, NULL, n.hash
+			FROM unnest($4::bytea[]) AS h, LATERAL (SELECT * FROM names WHERE zone = $1 AND hash = h LIMIT 1) AS n`,
+		[]any{zone, schemes, values, hashes}, func(rows pgx.Rows) error {
+			for rows.Next() {
+				var kind string
+				var scheme, value, service *string
+				var what string
+				var created, updated *int64
+				var hash []byte
+				if err := rows.Scan(&kind, &scheme, &value, &what, &service, &created, &updated, &hash); err != nil {
+					return err
+				}
+				if kind == "n" {
+					found[nameRow(zone, hash)] = what
+					continue
+				}
+				id := identifier.ID{Scheme: *scheme, Value: *value}
+				found[participantRow(zone, id)] = sml.Participant{ID: id, SMPID: what, Service: *service, Domain: zone,
+					Created: fromNanos(*created), Updated: fromNanos(*updated)}
+			}
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	if t.cache == nil {
+		t.cache = map[string]any{}
+	}
+	for _, id := range ids {
+		k := participantRow(zone, id)
+		if v, ok := found[k]; ok {
+			t.cache[k] = v
+		} else {
+			t.cache[k] = absent{}
+		}
+	}
+	for _, h := range hashes {
+		k := nameRow(zone, h)
+		if v, ok := found[k]; ok {
+			t.cache[k] = v
+		} else {
+			t.cache[k] = absent{}
+		}
+	}
+	return nil
 }
 
 func (t *tx) PutName(zone, owner, what string) error {
@@ -512,8 +525,8 @@ func (t *tx) PutNames(zone string, owners []string, what string) error {
 	hashes = slices.CompactFunc(hashes, func(a, b []byte) bool { return string(a) == string(b) })
 	for len(hashes) > 0 {
 		n := min(len(hashes), namesChunk)
-		if err := t.exec(`INSERT INTO names (zone, hash, what) SELECT $1, h, $3 FROM unnest($2::bytea[]) AS h
-			ON CONFLICT (zone, hash) DO UPDATE SET what = excluded.what`, zone, hashes[:n], what); err != nil {
+		if err := t.put("", "names", `INSERT INTO names (zone, hash, what) SELECT $1, h, $3 FROM unnest($2::bytea[]) AS h`+nameUpsert,
+			zone, hashes[:n], what); err != nil {
 			return err
 		}
 		hashes = hashes[n:]
@@ -522,11 +535,12 @@ func (t *tx) PutNames(zone string, owners []string, what string) error {
 }
 
 func (t *tx) DeleteName(zone, owner string) error {
-	return t.exec("DELETE FROM names WHERE zone = $1 AND hash = $2", zone, sml.NameHash(owner))
+	h := sml.NameHash(owner)
+	return t.put(nameRow(zone, h), "names", "DELETE FROM names WHERE zone = $1 AND hash = $2", zone, h)
 }
 
 func (t *tx) DeleteNames(zone string) error {
-	return t.exec("DELETE FROM names WHERE zone = $1", zone)
+	return t.put("", "names", "DELETE FROM names WHERE zone = $1", zone)
 }
 
 type name struct {
@@ -547,8 +561,7 @@ func (t *tx) PutNameHash(zone string, hash []byte, what string) error {
 	if len(hash) != sml.NameHashLen {
 		return fmt.Errorf("name hash of %d bytes, want %d", len(hash), sml.NameHashLen)
 	}
-	return t.exec(`INSERT INTO names (zone, hash, what) VALUES ($1, $2, $3)
-		ON CONFLICT (zone, hash) DO UPDATE SET what = excluded.what`, zone, hash, what)
+	return t.putBulk(nameBulk, nameRow(zone, hash), `INSERT INTO names (zone, hash, what) VALUES ($1, $2, $3)`+nameUpsert, zone, hash, what)
 }
 
 const zoneColumns = "serial, first_seq, next_seq, participants, settings"
@@ -556,7 +569,7 @@ const zoneColumns = "serial, first_seq, next_seq, participants, settings"
 func (t *tx) Zone(name string) (sml.ZoneState, bool, error) {
 	var z sml.ZoneState
 	var serial, first, next int64
-	found, err := t.get("SELECT "+zoneColumns+" FROM zones WHERE zone = $1", []any{name},
+	found, err := t.get(keyOf("zones", name), "SELECT "+zoneColumns+" FROM zones WHERE zone = $1", []any{name},
 		&serial, &first, &next, &z.Participants, &z.Settings)
 	if err != nil || !found {
 		return sml.ZoneState{}, false, err
@@ -566,7 +579,7 @@ func (t *tx) Zone(name string) (sml.ZoneState, bool, error) {
 }
 
 func (t *tx) PutZone(name string, z sml.ZoneState) error {
-	if err := t.exec(`INSERT INTO zones (zone, `+zoneColumns+`) VALUES ($1, $2, $3, $4, $5, $6)
+	if err := t.put(keyOf("zones", name), "zones", `INSERT INTO zones (zone, `+zoneColumns+`) VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (zone) DO UPDATE SET serial = excluded.serial, first_seq = excluded.first_seq,
 		next_seq = excluded.next_seq, participants = excluded.participants, settings = excluded.settings`,
 		name, int64(z.Serial), int64(z.FirstSeq), int64(z.NextSeq), z.Participants, z.Settings); err != nil {
@@ -596,7 +609,7 @@ func (t *tx) EachZone(fn func(string, sml.ZoneState) error) error {
 
 func (t *tx) DomainSettings(zone string) (string, bool) {
 	var s string
-	found, err := t.get("SELECT settings FROM domains WHERE zone = $1", []any{zone}, &s)
+	found, err := t.get(keyOf("domains", zone), "SELECT settings FROM domains WHERE zone = $1", []any{zone}, &s)
 	if err != nil {
 		return "", false
 	}
@@ -604,13 +617,17 @@ func (t *tx) DomainSettings(zone string) (string, bool) {
 }
 
 func (t *tx) PutDomainSettings(zone, settings string) error {
-	return t.exec(`INSERT INTO domains (zone, settings) VALUES ($1, $2)
+	return t.put(keyOf("domains", zone), "domains", `INSERT INTO domains (zone, settings) VALUES ($1, $2)
 		ON CONFLICT (zone) DO UPDATE SET settings = excluded.settings`, zone, settings)
+}
+
+func migrationRow(zone string, id identifier.ID) string {
+	return keyOf("migrations", zone, id.Scheme, id.Value)
 }
 
 func (t *tx) Migration(zone string, id identifier.ID) (sml.MigrationRecord, bool, error) {
 	var m sml.MigrationRecord
-	found, err := t.get("SELECT smp, hash, prepared, expires FROM migrations WHERE zone = $1 AND scheme = $2 AND value = $3",
+	found, err := t.get(migrationRow(zone, id), "SELECT smp, hash, prepared, expires FROM migrations WHERE zone = $1 AND scheme = $2 AND value = $3",
 		[]any{zone, id.Scheme, id.Value}, &m.SMPID, &m.Hash, &m.Prepared, &m.Expires)
 	if err != nil || !found {
 		return sml.MigrationRecord{}, false, err
@@ -623,16 +640,16 @@ func (t *tx) PutMigration(zone string, id identifier.ID, m sml.MigrationRecord) 
 	if hash == nil {
 		hash = []byte{}
 	}
-	return t.exec(`INSERT INTO migrations (zone, scheme, value, smp, hash, prepared, expires) VALUES ($1, $2, $3, $4, $5, $6, $7)
+	return t.put(migrationRow(zone, id), "migrations", `INSERT INTO migrations (zone, scheme, value, smp, hash, prepared, expires) VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (zone, scheme, value) DO UPDATE SET smp = excluded.smp, hash = excluded.hash,
 		prepared = excluded.prepared, expires = excluded.expires`, zone, id.Scheme, id.Value, m.SMPID, hash, m.Prepared, m.Expires)
 }
 
 func (t *tx) DeleteMigration(zone string, id identifier.ID) error {
-	return t.exec("DELETE FROM migrations WHERE zone = $1 AND scheme = $2 AND value = $3", zone, id.Scheme, id.Value)
+	return t.put(migrationRow(zone, id), "migrations", "DELETE FROM migrations WHERE zone = $1 AND scheme = $2 AND value = $3", zone, id.Scheme, id.Value)
 }
 
-type migrationRow struct {
+type migrationEntry struct {
 	zone string
 	id   identifier.ID
 	m    sml.MigrationRecord
@@ -640,11 +657,15 @@ type migrationRow struct {
 
 func (t *tx) EachMigration(fn func(string, identifier.ID, sml.MigrationRecord) error) error {
 	return list(t, "SELECT zone, scheme, value, smp, hash, prepared, expires FROM migrations ORDER BY zone, scheme, value", nil,
-		func(rows pgx.Rows) (migrationRow, error) {
-			var r migrationRow
+		func(rows pgx.Rows) (migrationEntry, error) {
+			var r migrationEntry
 			err := rows.Scan(&r.zone, &r.id.Scheme, &r.id.Value, &r.m.SMPID, &r.m.Hash, &r.m.Prepared, &r.m.Expires)
 			return r, err
-		}, func(r migrationRow) error { return fn(r.zone, r.id, r.m) })
+		}, func(r migrationEntry) error { return fn(r.zone, r.id, r.m) })
+}
+
+func journalRow(zone string, seq uint64) string {
+	return keyOf("journal", zone, strconv.FormatUint(seq, 10))
 }
 
 func (t *tx) PutJournal(zone string, seq uint64, c zone.Change) error {
@@ -652,14 +673,14 @@ func (t *tx) PutJournal(zone string, seq uint64, c zone.Change) error {
 	if err != nil {
 		return err
 	}
-	return t.exec(`INSERT INTO journal (zone, seq, from_serial, to_serial, change) VALUES ($1, $2, $3, $4, $5)
+	return t.put(journalRow(zone, seq), "journal", `INSERT INTO journal (zone, seq, from_serial, to_serial, change) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (zone, seq) DO UPDATE SET from_serial = excluded.from_serial, to_serial = excluded.to_serial,
-		change = excluded.change`, zone, int64(seq), int64(c.From), int64(c.To), string(v))
+		change = excluded.change`, zone, int64(seq), int64(c.From), int64(c.To), v)
 }
 
 func (t *tx) Journal(z string, seq uint64) (zone.Change, bool, error) {
 	var v []byte
-	found, err := t.get("SELECT change::text FROM journal WHERE zone = $1 AND seq = $2", []any{z, int64(seq)}, &v)
+	found, err := t.get(journalRow(z, seq), "SELECT change FROM journal WHERE zone = $1 AND seq = $2", []any{z, int64(seq)}, &v)
 	if err != nil || !found {
 		return zone.Change{}, false, err
 	}
@@ -671,11 +692,11 @@ func (t *tx) Journal(z string, seq uint64) (zone.Change, bool, error) {
 }
 
 func (t *tx) DeleteJournal(zone string, seq uint64) error {
-	return t.exec("DELETE FROM journal WHERE zone = $1 AND seq = $2", zone, int64(seq))
+	return t.put(journalRow(zone, seq), "journal", "DELETE FROM journal WHERE zone = $1 AND seq = $2", zone, int64(seq))
 }
 
 func (t *tx) DeleteJournals(zone string) error {
-	return t.exec("DELETE FROM journal WHERE zone = $1", zone)
+	return t.put("", "journal", "DELETE FROM journal WHERE zone = $1", zone)
 }
 
 func scanCertChange(rows pgx.Rows) (sml.CertChange, error) {
@@ -686,23 +707,12 @@ func scanCertChange(rows pgx.Rows) (sml.CertChange, error) {
 	return c, err
 }
 
-func (t *tx) CertChange(old string) (c sml.CertChange, found bool, err error) {
-	err = t.send("SELECT old, new, domain, at, created FROM cert_changes WHERE old = $1", []any{old}, func(rows pgx.Rows) error {
-		if !rows.Next() {
-			return nil
-		}
-		found = true
-		c, err = scanCertChange(rows)
-		return err
-	})
-	if err != nil {
-		return sml.CertChange{}, false, err
-	}
-	return c, found, nil
+func (t *tx) CertChange(old string) (sml.CertChange, bool, error) {
+	return one(t, keyOf("cert_changes", old), "SELECT old, new, domain, at, created FROM cert_changes WHERE old = $1", []any{old}, scanCertChange)
 }
 
 func (t *tx) PutCertChange(c sml.CertChange) error {
-	return t.exec(`INSERT INTO cert_changes (old, new, domain, at, created) VALUES ($1, $2, $3, $4, $5)
+	return t.put(keyOf("cert_changes", c.Old), "cert_changes", `INSERT INTO cert_changes (old, new, domain, at, created) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (old) DO UPDATE SET new = excluded.new, domain = excluded.domain, at = excluded.at,
 		created = excluded.created`, c.Old, c.New, c.Domain, nanos(c.At), nanos(c.Created))
 }

@@ -2,13 +2,16 @@ package pgrepo
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/signpost-project/signpost/internal/pgstore"
 	"github.com/signpost-project/signpost/internal/pgtest"
 	"github.com/signpost-project/signpost/sml"
 	"github.com/signpost-project/signpost/sml/repotest"
@@ -53,4 +56,28 @@ func openRepo(t testing.TB, dsn string) *Repo {
 func TestContract(t *testing.T) {
 	c := pgtest.Start(t)
 	repotest.Run(t, func(t *testing.T) sml.Repo { return openRepo(t, icuDatabase(t, c)) })
+}
+
+// The schema is migrated at the first Open and left as it is by the next; a schema that a newer signpost migrated
+// further is refused, with both versions in the message.
+func TestSchemaVersion(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	r := openRepo(t, dsn)
+	if r.DB().Version < 1 || r.DB().Schema != "sml" {
+		t.Fatalf("schema %s version %d", r.DB().Schema, r.DB().Version)
+	}
+	known := r.DB().Version
+	openRepo(t, dsn)
+	if _, err := r.DB().Pool.Exec(context.Background(), "UPDATE sml.schema_version SET version = version + 1"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(context.Background(), dsn, Options{})
+	if !errors.Is(err, pgstore.ErrNewerSchema) || !strings.Contains(err.Error(), fmt.Sprint(known+1)) {
+		t.Fatalf("newer schema: %v", err)
+	}
+}
+
+func TestConsoleContract(t *testing.T) {
+	c := pgtest.Start(t)
+	repotest.RunConsole(t, func(t *testing.T) sml.ConsoleStore { return openRepo(t, icuDatabase(t, c)).Console() })
 }

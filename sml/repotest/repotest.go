@@ -777,6 +777,46 @@ func testReadYourWrites(t *testing.T, r sml.Repo) {
 		}
 		return nil
 	})
+	// Writes without reads between them apply in order: the last put of a row wins, a delete between puts counts.
+	q := p
+	q.ID.Value = "w"
+	update(t, r, func(tx sml.Tx) error {
+		for i, svc := range []string{"one", "two", "three"} {
+			q.Service = svc
+			if err := tx.PutParticipant(q); err != nil {
+				return err
+			}
+			if err := tx.PutName("a.test.", "w.a.test.", svc); err != nil {
+				return err
+			}
+			if i == 0 {
+				if err := tx.DeleteParticipant(q); err != nil {
+					return err
+				}
+				if err := tx.DeleteName("a.test.", "w.a.test."); err != nil {
+					return err
+				}
+			}
+		}
+		p2 := p
+		p2.ID.Value = "gone"
+		if err := tx.PutParticipant(p2); err != nil {
+			return err
+		}
+		return tx.DeleteParticipant(p2)
+	})
+	view(t, r, func(tx sml.Tx) error {
+		if got, ok, _ := tx.Participant(q.Domain, q.ID); !ok || got.Service != "three" {
+			t.Errorf("after three puts: %+v %v, want service three", got, ok)
+		}
+		if what, ok := tx.Name("a.test.", "w.a.test."); !ok || what != "three" {
+			t.Errorf("after three puts: name %q %v, want three", what, ok)
+		}
+		if _, ok, _ := tx.Participant(p.Domain, identifier.ID{Scheme: "s", Value: "gone"}); ok {
+			t.Error("a participant put and deleted is found")
+		}
+		return nil
+	})
 }
 
 func testRollback(t *testing.T, r sml.Repo) {

@@ -60,7 +60,7 @@ CREATE TABLE journal (
     seq         bigint NOT NULL,
     from_serial bigint NOT NULL,
     to_serial   bigint NOT NULL,
-    change      jsonb NOT NULL,
+    change      bytea NOT NULL,
     PRIMARY KEY (zone, seq)
 );
 
