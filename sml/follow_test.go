@@ -299,3 +299,43 @@ func TestFollowRemindsAConsumerThatIsBehind(t *testing.T) {
 		t.Fatalf("%d more reminders to a consumer that serves the last serial", m-n)
 	}
 }
+
+// TestChangesFromEveryStep: Changes from the start of each of the last steps (read from the end of the journal)
+// and of older ones (binary search) returns exactly the steps after it; serials between two steps' starts are not
+// in the journal.
+func TestChangesFromEveryStep(t *testing.T) {
+	var mu sync.Mutex
+	clock := time.Now()
+	now := func() time.Time { // each call 10 s later: serials (unix seconds) leave gaps between steps
+		mu.Lock()
+		defer mu.Unlock()
+		clock = clock.Add(10 * time.Second)
+		return clock
+	}
+	f := newFixture(t, Options{JournalSize: 20, Now: now})
+	f.createSMP(t, alice, "SMP-A", "http://a.example.org")
+	for i := range 30 {
+		if err := f.s.CreateParticipants(ctx, alice, "SMP-A", specs(fmt.Sprintf("0088:%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all := f.delivered()
+	kept := all[len(all)-20:]
+	for i, c := range kept {
+		steps, ok, err := f.s.Changes(testZone, c.From)
+		if err != nil || !ok || !reflect.DeepEqual(steps, kept[i:]) {
+			t.Fatalf("Changes from step %d of the journal: %d steps, ok %v, %v", i, len(steps), ok, err)
+		}
+	}
+	if _, ok, _ := f.s.Changes(testZone, all[len(all)-21].From); ok {
+		t.Fatal("Changes reaches behind the journal")
+	}
+	for i := 1; i < len(kept); i++ {
+		if kept[i].From-kept[i-1].From < 2 {
+			t.Fatalf("steps %d->%d: no serial between them", kept[i-1].From, kept[i].From)
+		}
+		if _, ok, _ := f.s.Changes(testZone, kept[i-1].From+1); ok {
+			t.Fatalf("Changes from %d, between two steps' starts", kept[i-1].From+1)
+		}
+	}
+}
