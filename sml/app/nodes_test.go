@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -66,7 +67,9 @@ type node struct {
 	ops  *ops.Ops
 	dns  string // UDP and TCP address
 	soap *soapmsg.Client
-	stop func()
+	// admin is the admin API's address, token its bearer token.
+	admin, token string
+	stop         func()
 }
 
 // startNode starts an SML node on the PostgreSQL database dsn, with the domain sml.test; notify are its
@@ -74,7 +77,7 @@ type node struct {
 func startNode(t testing.TB, name, dsn string, p smpPKI, notify ...string) *node {
 	t.Helper()
 	dir := t.TempDir()
-	dnsAddr, soapAddr := testnet.FreeAddr(t), testnet.FreeAddr(t)
+	dnsAddr, soapAddr, adminAddr := testnet.FreeAddr(t), testnet.FreeAddr(t), testnet.FreeAddr(t)
 	notifyYAML := ""
 	if len(notify) > 0 {
 		notifyYAML = "\n  notify: [" + strings.Join(notify, ", ") + "]\n  notify_delay: 50ms"
@@ -87,7 +90,7 @@ dns:
   listen: `+dnsAddr+notifyYAML+`
   allow_transfer: [127.0.0.1]
 admin:
-  listen: `+testnet.FreeAddr(t)+`
+  listen: `+adminAddr+`
   token_file: `+filepath.Join(dir, "admin.token")+`
 management:
   listen: `+soapAddr+`
@@ -113,7 +116,11 @@ domains:
 			t.Fatal(err)
 		}
 	}
-	n := &node{name: name, app: a, ops: o, dns: dnsAddr,
+	tok, err := os.ReadFile(filepath.Join(dir, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &node{name: name, app: a, ops: o, dns: dnsAddr, admin: adminAddr, token: strings.TrimSpace(string(tok)),
 		soap: &soapmsg.Client{BaseURL: "http://" + soapAddr, HTTP: &http.Client{Transport: certHeader(p.header), Timeout: 30 * time.Second}}}
 	stopped := false
 	n.stop = func() {
@@ -222,6 +229,19 @@ func (n *node) get(path string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// adminStatus asks the node's admin API for its status: the HTTP status and the Retry-After header.
+func (n *node) adminStatus() (int, string, error) {
+	req, _ := http.NewRequest(http.MethodGet, "http://"+n.admin+"/api/v1/status", nil)
+	req.Header.Set("Authorization", "Bearer "+n.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, resp.Header.Get("Retry-After"), nil
 }
 
 // serialWatch asks each node for its SOA serial every few milliseconds until stopped, and reports a serial that
@@ -460,6 +480,9 @@ func TestNodesWhilePostgresIsDown(t *testing.T) {
 	if code, _ := b.get("/healthz"); code != http.StatusOK {
 		t.Errorf("/healthz with PostgreSQL down: %d", code)
 	}
+	if code, retry, err := a.adminStatus(); code != http.StatusServiceUnavailable || retry != "5" {
+		t.Errorf("admin API status with PostgreSQL down: %d, Retry-After %q (%v); want 503 and 5", code, retry, err)
+	}
 	time.Sleep(10*time.Second - time.Since(down))
 	cluster.Restart()
 	// Writes resume with no restart of the nodes.
@@ -505,6 +528,9 @@ func TestNodesWhilePostgresIsDown(t *testing.T) {
 	b.waitAnswers(t, acked...)
 	if code, body := b.get("/readyz"); code != http.StatusOK {
 		t.Errorf("/readyz after PostgreSQL is back: %d %q", code, body)
+	}
+	if code, _, err := a.adminStatus(); code != http.StatusOK {
+		t.Errorf("admin API status after PostgreSQL is back: %d (%v)", code, err)
 	}
 	if len(dnsFailures) > 0 {
 		t.Errorf("%d of %d DNS queries failed while PostgreSQL was down, e.g. %s", len(dnsFailures), dnsQueries, dnsFailures[0])
