@@ -3,8 +3,14 @@ package sml
 import (
 	"context"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/signpost-project/signpost/internal/recovery"
 )
+
+// EdgeFollow is the edge label (signpost_panics_total) of a panic while the follower applies other nodes' changes.
+const EdgeFollow = "sml_follow"
 
 // DefaultFollowPoll is how often a follower checks every zone when no notification came (Options.FollowPoll).
 const DefaultFollowPoll = 5 * time.Second
@@ -30,7 +36,8 @@ func (s *Service) Follow(ctx context.Context, feed ChangeFeed) {
 
 type follower struct {
 	s       *Service
-	dirty   map[string]bool // zones to check; guarded by s.followMu
+	mu      sync.Mutex
+	dirty   map[string]bool // zones to check; guarded by mu
 	wake    chan struct{}
 	failing bool // the last check failed (logged once until it succeeds)
 }
@@ -49,11 +56,11 @@ func (f *follower) all() {
 }
 
 func (f *follower) mark(zones ...string) {
-	f.s.followMu.Lock()
+	f.mu.Lock()
 	for _, z := range zones {
 		f.dirty[z] = true
 	}
-	f.s.followMu.Unlock()
+	f.mu.Unlock()
 	select {
 	case f.wake <- struct{}{}:
 	default:
@@ -73,7 +80,7 @@ func (f *follower) run(ctx context.Context) {
 			<-f.wake
 			f.remind()
 		}
-		f.s.followMu.Lock()
+		f.mu.Lock()
 		zones := make([]string, 0, len(f.dirty))
 		for _, z := range f.s.zones { // configuration order, for stable logs
 			if f.dirty[z] {
@@ -81,11 +88,15 @@ func (f *follower) run(ctx context.Context) {
 			}
 		}
 		clear(f.dirty)
-		f.s.followMu.Unlock()
+		f.mu.Unlock()
 		var failed []string
 		var lastErr error
 		for _, z := range zones {
-			if err := f.s.catchUp(z); err != nil {
+			var err error
+			if perr := recovery.Call(f.s.log, EdgeFollow, func() { err = f.s.catchUp(z) }); perr != nil {
+				err = perr // counted and logged with its stack; the zone is tried again
+			}
+			if err != nil {
 				failed, lastErr = append(failed, z), err
 			}
 		}
@@ -100,11 +111,11 @@ func (f *follower) run(ctx context.Context) {
 		}
 		if len(failed) > 0 {
 			// Tried again at the next poll (or sooner, on a notification or a reconnection).
-			f.s.followMu.Lock()
+			f.mu.Lock()
 			for _, z := range failed {
 				f.dirty[z] = true
 			}
-			f.s.followMu.Unlock()
+			f.mu.Unlock()
 		}
 	}
 }

@@ -58,7 +58,6 @@ type Service struct {
 	followPoll  time.Duration
 	served      func(string) (uint32, bool)
 	catchMu     sync.Mutex // one catch-up from the journal at a time (catchUp)
-	followMu    sync.Mutex // the follower's set of zones to check
 }
 
 // New opens the SML on the repository r with the configured domains (validated conf.Domain values) and synchronises the domains
