@@ -1,6 +1,7 @@
 package pgrepo
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -320,5 +321,41 @@ func TestDatabaseDown(t *testing.T) {
 	}
 	if err != nil {
 		t.Fatalf("write after the restart: %v", err)
+	}
+}
+
+// A bulk import (sml import) gives the same zone on PostgreSQL as on bbolt, and importing again changes nothing.
+func TestImportOnPostgresAsOnBolt(t *testing.T) {
+	var file bytes.Buffer
+	if err := sml.WriteGenerated(&file, 3000, 7, "sml.test", "CN=SMP-GEN,O=Example,C=BE:1f"); err != nil {
+		t.Fatal(err)
+	}
+	zoneOf := func(s *sml.Service) (string, sml.ZoneStats) {
+		t.Helper()
+		for round := 0; round < 2; round++ {
+			if err := sml.ReadImport(bytes.NewReader(file.Bytes()), 1000, func(b sml.ImportBatch) error {
+				_, err := s.Import(ctx, b)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var out bytes.Buffer
+		if err := s.ExportZone(&out, testZone); err != nil {
+			t.Fatal(err)
+		}
+		st, err := s.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.String(), st[0]
+	}
+	wantZone, wantStats := zoneOf(newService(t, boltrepo.New(storetest.Open(t)), nil))
+	gotZone, gotStats := zoneOf(newService(t, openRepo(t, pgtest.DSN(t)), nil))
+	if gotStats.Participants != 3000 || gotStats != wantStats {
+		t.Errorf("stats on PostgreSQL %+v, on bbolt %+v", gotStats, wantStats)
+	}
+	if gotZone != wantZone {
+		t.Errorf("the exported zones differ: %d bytes on PostgreSQL, %d on bbolt", len(gotZone), len(wantZone))
 	}
 }
