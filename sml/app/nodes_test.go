@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -25,6 +26,7 @@ import (
 	"github.com/signpost-project/signpost/internal/pgtest"
 	"github.com/signpost-project/signpost/internal/pki"
 	"github.com/signpost-project/signpost/internal/testnet"
+	"github.com/signpost-project/signpost/sml"
 	"github.com/signpost-project/signpost/sml/soapmsg"
 )
 
@@ -536,4 +538,50 @@ func TestNodesWhilePostgresIsDown(t *testing.T) {
 		t.Errorf("%d of %d DNS queries failed while PostgreSQL was down, e.g. %s", len(dnsFailures), dnsQueries, dnsFailures[0])
 	}
 	t.Logf("%d writes acknowledged, %d refused while PostgreSQL was down; %d DNS queries", len(acked), refused, dnsQueries)
+}
+
+// TestTwoNodesBulkImport: a bulk import on node A resets the zone's journal; node B, whose serial is then no longer
+// in the journal, loads the zone afresh and serves the same zone at the same serial, and follows the journal again
+// for the next write.
+func TestTwoNodesBulkImport(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL")
+	}
+	dsn := pgtest.DSN(t)
+	p := newSMPPKI(t)
+	a := startNode(t, "node A", dsn, p)
+	b := startNode(t, "node B", dsn, p)
+	ctx := context.Background()
+	if err := a.soap.CreateSMP(ctx, "SMP-1", "http://smp.example.org", "192.0.2.1"); err != nil {
+		t.Fatal(err)
+	}
+	var gen bytes.Buffer
+	if err := sml.WriteGenerated(&gen, 3000, 3, "sml.test", "CN=Import,O=Test,C=BE:1"); err != nil {
+		t.Fatal(err)
+	}
+	svc := a.app.Service()
+	if err := sml.ReadImport(&gen, 1000, func(ib sml.ImportBatch) error { _, err := svc.Import(ctx, ib); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := svc.Stats(); st[0].JournalEntries != 0 || st[0].Participants != 3000 {
+		t.Fatalf("after the import: %+v; want an empty journal and 3000 participants", st[0])
+	}
+	want := a.committed(t)
+	b.waitSerial(t, want)
+	za, _, err := zoneSet(a.dns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zb, _, err := zoneSet(b.dns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(za, zb) || len(za) < 6000 {
+		t.Fatalf("after the import node A serves %d records, node B %d", len(za), len(zb))
+	}
+	if err := a.soap.CreateParticipant(ctx, "SMP-1", scheme, "0088:after-import"); err != nil {
+		t.Fatal(err)
+	}
+	b.waitAnswers(t, "0088:after-import")
+	b.waitSerial(t, a.committed(t))
 }
