@@ -8,9 +8,11 @@
 #      straight to the SML (go test -bench BenchmarkImportToDNS ./smp/registrar/);
 #   5. the SML's CreateList on bbolt and on PostgreSQL (go test -bench BenchmarkCreateList ./sml/pgrepo/);
 #   6. the SMP's bulk import (scripts/bench-smp-import.sh, SMP_IMPORT_N service groups, default 2000);
-#   7. two SMP nodes on one PostgreSQL: how long a change acknowledged by one is served by the other, p50 and p99
+#   7. two SML nodes on one PostgreSQL: 200 SOAP writes on node A, each until node B's DNS answers it, p50 and p99
+#      (go test -bench BenchmarkTwoNodesVisibility ./sml/app/; the cluster comes from internal/pgtest);
+#   8. two SMP nodes on one PostgreSQL: how long a change acknowledged by one is served by the other, p50 and p99
 #      (go test -bench BenchmarkTwoNodesVisibility ./smp/app/);
-#   8. the charts: internal/bench/chart draws $OUT/*.png from $OUT/results.tsv.
+#   9. the charts: internal/bench/chart draws $OUT/*.png from $OUT/results.tsv.
 # The default run stays within 15 minutes on the 2-core development machine once the zone fixtures are cached in
 # .benchcache/ (the first run builds them: about 2 more minutes). MICRO=1 also runs every Go micro-benchmark
 # (go test -bench=. ./...), which takes longer.
@@ -79,12 +81,23 @@ rm -f "$OUT/smlstore.txt.partial"
 echo "== SMP bulk import ($(elapsed))"
 N="${SMP_IMPORT_N:-2000}" bash scripts/bench-smp-import.sh
 
+echo "== two SML nodes on one PostgreSQL: a write on A until B's DNS answers it ($(elapsed))"
+go test -run '^$' -bench 'BenchmarkTwoNodesVisibility$' -benchtime 1x -count 1 ./sml/app/ | tee "$OUT/nodes.txt.partial"
+awk '/^BenchmarkTwoNodesVisibility/ {
+       for (i = 3; i < NF; i++) {
+         if ($(i + 1) == "ms-p50") print "nodes visible_p50_ms postgres 200 " $i
+         if ($(i + 1) == "ms-p99") print "nodes visible_p99_ms postgres 200 " $i
+         if ($(i + 1) == "write-ms-p50") print "nodes write_p50_ms postgres 200 " $i
+       }
+     }' "$OUT/nodes.txt.partial" >>"$RESULTS"
+rm -f "$OUT/nodes.txt.partial"
+
 echo "== two SMP nodes on PostgreSQL: a change on one served by the other ($(elapsed))"
 go test -run '^$' -bench 'BenchmarkTwoNodesVisibility$' -benchtime 500x -count 1 ./smp/app/ | tee "$OUT/smpnodes.txt.partial"
 awk '/^BenchmarkTwoNodesVisibility/ {
        for (i = 3; i < NF; i++) {
-         if ($(i + 1) == "p50-ms") print "nodes smp_visible_p50_ms signpost 2 " $i
-         if ($(i + 1) == "p99-ms") print "nodes smp_visible_p99_ms signpost 2 " $i
+         if ($(i + 1) == "p50-ms") print "nodes smp_visible_p50_ms postgres 500 " $i
+         if ($(i + 1) == "p99-ms") print "nodes smp_visible_p99_ms postgres 500 " $i
        }
      }' "$OUT/smpnodes.txt.partial" >>"$RESULTS"
 rm -f "$OUT/smpnodes.txt.partial"

@@ -6,12 +6,9 @@ package sml
 
 import (
 	"context"
-	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/signpost-project/signpost/internal/logging"
-	"github.com/signpost-project/signpost/internal/recovery"
 	"github.com/signpost-project/signpost/sml/zone"
 )
 
@@ -116,7 +113,7 @@ func (s *Service) doWrite(ctx context.Context, op string, solo bool, fn func(t T
 		return s.fail(op, err)
 	}
 	if changed {
-		s.seq.deliver(out)
+		s.handOver(out)
 	}
 	if audit != nil {
 		audit()
@@ -151,6 +148,13 @@ func (s *Service) audit(op string, c Caller, d *Domain, smpID string, args ...an
 
 // fail logs internal errors with their cause and returns err as an *Error.
 func (s *Service) fail(op string, err error) error {
+	if IsUnavailable(err) {
+		s.log.Warn("sml: "+op+": the store is unavailable", "err", err)
+		if e, ok := err.(*Error); ok && e.Unavailable {
+			return e
+		}
+		return unavailable(err)
+	}
 	if e, ok := err.(*Error); ok {
 		if e.Kind == KindInternal {
 			s.log.Error("sml: "+op+" failed", "err", e.Err)
@@ -159,58 +163,6 @@ func (s *Service) fail(op string, err error) error {
 	}
 	s.log.Error("sml: "+op+" failed", "err", err)
 	return internal(op, err)
-}
-
-// EdgeOnChange is the edge label (signpost_panics_total) of a panic of Options.OnChange.
-const EdgeOnChange = "sml_onchange"
-
-// sequencer hands committed changes to OnChange in commit order: per zone, change N+1 (From == N.To) only after
-// change N. Writers sharing a batch commit return from the store in any order; each waits until its own change
-// (and every earlier one) has been handed over.
-type sequencer struct {
-	log     *slog.Logger
-	mu      sync.Mutex
-	cond    *sync.Cond
-	fn      func(zone.Change)
-	last    map[string]uint32
-	pending map[string]map[uint32]zone.Change
-}
-
-func (q *sequencer) init(fn func(zone.Change), log *slog.Logger) {
-	q.log = log
-	q.cond = sync.NewCond(&q.mu)
-	q.fn = fn
-	q.last = map[string]uint32{}
-	q.pending = map[string]map[uint32]zone.Change{}
-}
-
-func (q *sequencer) deliver(c zone.Change) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	p := q.pending[c.Zone]
-	if p == nil {
-		p = map[uint32]zone.Change{}
-		q.pending[c.Zone] = p
-	}
-	p[c.From] = c
-	for {
-		n, ok := p[q.last[c.Zone]]
-		if !ok {
-			break
-		}
-		delete(p, n.From)
-		if q.fn != nil {
-			// A panicking consumer must not stop the sequence: every later writer of the zone would wait for
-			// this change for ever. It is reported and passed over; the DNS server loads the zone afresh when
-			// the next change does not follow what it has.
-			_ = recovery.Call(q.log, EdgeOnChange, func() { q.fn(n) })
-		}
-		q.last[c.Zone] = n.To
-	}
-	q.cond.Broadcast()
-	for serialLess(q.last[c.Zone], c.To) {
-		q.cond.Wait()
-	}
 }
 
 // reject reports an error found before any transaction.

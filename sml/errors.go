@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/signpost-project/signpost/identifier"
+	"github.com/signpost-project/signpost/internal/pgstore"
 )
 
 // Kind is the class of an SML error. Each edge translates it once: the SOAP API to a typed fault, the CLI to an
@@ -59,6 +60,10 @@ type Error struct {
 	Msg string
 	// Err is the cause, for the SML's own log; never sent.
 	Err error
+	// Unavailable marks a KindInternal error caused by a store that cannot be reached (PostgreSQL down): the
+	// request may be retried in a few seconds; Msg says so. (It was not carried out, unless the connection was lost
+	// while committing: a retried create then answers that the participant already exists.)
+	Unavailable bool
 }
 
 // Error returns Msg only, so that an edge that sends err.Error() cannot leak the cause; the service logs causes.
@@ -108,6 +113,23 @@ func batchError(refused []*Error) *Error {
 	e := *refused[0]
 	e.Participants = refused
 	return &e
+}
+
+// IsUnavailable reports whether err is a failure to reach the store (an *Error with Unavailable set, or
+// pgstore.ErrUnavailable): the client should retry in a few seconds.
+func IsUnavailable(err error) bool {
+	var e *Error
+	if errors.As(err, &e) && e.Unavailable {
+		return true
+	}
+	return errors.Is(err, pgstore.ErrUnavailable)
+}
+
+// unavailable is the error of a use case that could not reach the store (pgstore.ErrUnavailable, translated here
+// once for every edge).
+func unavailable(err error) *Error {
+	return &Error{Kind: KindInternal, Unavailable: true, Err: err,
+		Msg: "the SML's database is unavailable; try the request again in a few seconds"}
 }
 
 func internal(what string, err error) *Error {

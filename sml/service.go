@@ -7,6 +7,7 @@ package sml
 import (
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,11 +28,19 @@ type Options struct {
 	// OnChange is called after every committed zone change, in commit order (per zone, the changes chain
 	// From -> To), before the write that made it returns. It must not call back into the Service's writes.
 	OnChange func(zone.Change)
+	// Served, when set, returns the serial at which the consumer of OnChange (the DNS server's index) serves the
+	// zone (ok false: not loaded). The follower's poll compares it with the last serial handed over and, when the
+	// consumer is behind (its reload failed while the store was unreachable), hands over a change that makes it
+	// load the zone afresh.
+	Served func(zone string) (serial uint32, ok bool)
 	// OnWrite, when set, is called after every write use case with its operation name and result (for metrics).
 	OnWrite func(op string, err error)
 	// MigrationKeyTTL is how long a key of PrepareToMigrate stays valid (conf migration.key_ttl). Default
 	// conf.DefaultMigrationKeyTTL.
 	MigrationKeyTTL time.Duration
+	// FollowPoll is how often Follow checks every zone for changes of other nodes when no notification came.
+	// Default DefaultFollowPoll.
+	FollowPoll time.Duration
 }
 
 // Service is the SML's use cases. It is safe for concurrent use.
@@ -46,6 +55,9 @@ type Service struct {
 	seq         sequencer
 	inflight    atomic.Int32
 	keyTTL      time.Duration
+	followPoll  time.Duration
+	served      func(string) (uint32, bool)
+	catchMu     sync.Mutex // one catch-up from the journal at a time (catchUp)
 }
 
 // New opens the SML on the repository r with the configured domains (validated conf.Domain values) and synchronises the domains
@@ -62,6 +74,10 @@ func New(r Repo, domains []conf.Domain, opts Options) (*Service, error) {
 	}
 	if s.journalSize <= 0 {
 		s.journalSize = zone.DefaultJournalSize
+	}
+	s.served = opts.Served
+	if s.followPoll = opts.FollowPoll; s.followPoll <= 0 {
+		s.followPoll = DefaultFollowPoll
 	}
 	if s.keyTTL = opts.MigrationKeyTTL; s.keyTTL <= 0 {
 		s.keyTTL = conf.DefaultMigrationKeyTTL

@@ -139,12 +139,22 @@ func (s *Service) Changes(zoneName string, from uint32) (steps []zone.Change, ok
 	if !found {
 		return nil, false, errorf(KindNotFound, "%s is not a zone of this SML", zoneName)
 	}
+	steps, ok, _, err = s.changesFrom(d, from)
+	if err != nil {
+		return nil, false, s.fail("changes", err)
+	}
+	return steps, ok, nil
+}
+
+// changesFrom is Changes from one snapshot, with the zone's serial in that snapshot.
+func (s *Service) changesFrom(d *Domain, from uint32) (steps []zone.Change, ok bool, serial uint32, err error) {
 	err = s.repo.View(func(t Tx) error {
 		steps, ok = nil, false
 		st, _, err := t.Zone(d.Zone)
 		if err != nil {
 			return err
 		}
+		serial = st.Serial
 		if from == st.Serial {
 			ok = true
 			return nil
@@ -152,28 +162,50 @@ func (s *Service) Changes(zoneName string, from uint32) (steps []zone.Change, ok
 		if st.FirstSeq >= st.NextSeq {
 			return nil
 		}
-		// Binary search for the entry whose From is `from`: From grows (serial arithmetic) along the sequence.
+		collect := func(first uint64) error {
+			for seq := first; seq < st.NextSeq; seq++ {
+				c, _, err := t.Journal(d.Zone, seq)
+				if err != nil {
+					return err
+				}
+				steps = append(steps, c)
+			}
+			ok = true
+			return nil
+		}
+		entry := func(seq uint64) (zone.Change, error) {
+			c, found, err := t.Journal(d.Zone, seq)
+			if err == nil && !found {
+				err = fmt.Errorf("journal entry %d of %s is missing", seq, d.Zone)
+			}
+			return c, err
+		}
 		lo, hi := st.FirstSeq, st.NextSeq-1
-		for lo <= hi {
-			mid := lo + (hi-lo)/2
-			c, found, err := t.Journal(d.Zone, mid)
+		// A follower (another node) or a secondary is usually a few changes behind: the last entries first, one
+		// read each, then a binary search of the rest.
+		for probe := 0; probe < 4 && lo < hi; probe++ {
+			c, err := entry(hi)
 			if err != nil {
 				return err
 			}
-			if !found {
-				return fmt.Errorf("journal entry %d of %s is missing", mid, d.Zone)
+			if c.From == from {
+				return collect(hi)
+			}
+			if serialLess(c.From, from) {
+				return nil // between two steps' starts: not a serial of this zone's chain
+			}
+			hi--
+		}
+		// Binary search for the entry whose From is `from`: From grows (serial arithmetic) along the sequence.
+		for lo <= hi {
+			mid := lo + (hi-lo)/2
+			c, err := entry(mid)
+			if err != nil {
+				return err
 			}
 			switch {
 			case c.From == from:
-				for seq := mid; seq < st.NextSeq; seq++ {
-					c, _, err := t.Journal(d.Zone, seq)
-					if err != nil {
-						return err
-					}
-					steps = append(steps, c)
-				}
-				ok = true
-				return nil
+				return collect(mid)
 			case serialLess(c.From, from):
 				lo = mid + 1
 			default:
@@ -185,13 +217,10 @@ func (s *Service) Changes(zoneName string, from uint32) (steps []zone.Change, ok
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, false, s.fail("changes", err)
-	}
-	if !ok {
+	if err != nil || !ok {
 		steps = nil
 	}
-	return steps, ok, nil
+	return steps, ok, serial, err
 }
 
 // ParticipantsHint returns how many participants the zone holds (the DNS server's SizeHinter: its index is

@@ -19,19 +19,19 @@ import (
 	"github.com/signpost-project/signpost/internal/testnet"
 )
 
-// twoNodesConfig returns the SMP configuration of docs/guide-two-nodes.md (its one yaml block) with the values of
+// twoNodesConfig returns the SMP configuration of docs/guide-two-nodes.md (its one yaml block with smp_id) with the values of
 // set ("section.key" or "key" -> value) put in, the sections of drop removed and extra appended. Every key of set
 // must be in the guide's block, so that a guide that changes its keys fails here.
 func twoNodesConfig(t *testing.T, set map[string]string, drop []string, extra string) string {
 	t.Helper()
 	var blocks []block
 	for _, b := range fencedBlocks(t, "guide-two-nodes.md") {
-		if b.lang == "yaml" {
+		if b.lang == "yaml" && strings.Contains(b.text, "smp_id:") {
 			blocks = append(blocks, b)
 		}
 	}
 	if len(blocks) != 1 {
-		t.Fatalf("docs/guide-two-nodes.md: want one yaml block, have %d", len(blocks))
+		t.Fatalf("docs/guide-two-nodes.md: want one yaml block of the SMP (with smp_id), have %d", len(blocks))
 	}
 	keyRE := regexp.MustCompile(`^(\s*)([a-z_0-9]+):(.*)$`)
 	seen := map[string]bool{}

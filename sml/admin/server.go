@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/signpost-project/signpost/internal/logging"
+	"github.com/signpost-project/signpost/internal/pgstore"
 	"github.com/signpost-project/signpost/sml"
 )
 
@@ -283,6 +284,12 @@ func (d *deadlineReader) Read(b []byte) (int, error) {
 
 // fail answers err as JSON with the status of its kind.
 func (h *handler) fail(w http.ResponseWriter, err error) {
+	if sml.IsUnavailable(err) {
+		// The store cannot be reached (PostgreSQL down): 503, and when to try again.
+		w.Header().Set("Retry-After", strconv.Itoa(int(pgstore.Retry/time.Second)))
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": h.errorBody(err)})
+		return
+	}
 	writeJSON(w, statusOf(sml.KindOf(err)), map[string]any{"error": h.errorBody(err)})
 }
 

@@ -95,6 +95,12 @@ func New(cfg *conf.SML, log *slog.Logger, o *ops.Ops, opts ...Option) (*App, err
 				s.Apply(c)
 			}
 		},
+		Served: func(z string) (uint32, bool) {
+			if s := dnsSrv.Load(); s != nil {
+				return s.Serial(z)
+			}
+			return 0, false
+		},
 		OnWrite: m.write,
 	})
 	if err != nil {
@@ -135,8 +141,11 @@ func New(cfg *conf.SML, log *slog.Logger, o *ops.Ops, opts ...Option) (*App, err
 		log.Warn("SML management API disabled: neither management.tls nor management.proxy is configured")
 	}
 	o.AddCheck("sml-store", func(ctx context.Context) error {
-		if st.Ping != nil {
-			return st.Ping(ctx) // the database answers
+		if st.Ping != nil { // the database answers
+			if err := st.Ping(ctx); err != nil {
+				return fmt.Errorf("the SML's database is unavailable (DNS answers from memory, writes are refused until it is back): %w", err)
+			}
+			return nil
 		}
 		_, err := svc.Stats()
 		return err
@@ -149,6 +158,10 @@ func New(cfg *conf.SML, log *slog.Logger, o *ops.Ops, opts ...Option) (*App, err
 	}
 	if a.soap != nil {
 		a.servers = append(a.servers, a.soap)
+	}
+	if st.Feed != nil {
+		// Several nodes on one database: apply what the others commit (after the DNS server has loaded).
+		a.servers = append(a.servers, newFollower(svc, st.Feed))
 	}
 	ok = true
 	return a, nil

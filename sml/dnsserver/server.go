@@ -368,6 +368,18 @@ func (s *Server) Apply(c zone.Change) {
 	}
 }
 
+// Serial returns the serial of the zone in the index; ok is false when the zone is not loaded.
+func (s *Server) Serial(zoneName string) (serial uint32, ok bool) {
+	name := strings.ToLower(dns.Fqdn(zoneName))
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	z := s.zones[name]
+	if z == nil {
+		return 0, false
+	}
+	return z.serial(), true
+}
+
 // applyStep applies c to the zone's index under the write lock, when c follows the index's serial. Otherwise it
 // reports that the zone needs a reload, or that c is in the index already (seen: loaded after the commit).
 func (s *Server) applyStep(name string, c zone.Change) (z *zoneIdx, reload, seen bool) {

@@ -91,6 +91,10 @@ func upperFirst(msg string) string {
 // "already exist" text (a CreateList names no participant in BDMSL's answer).
 func faultFor(op soapmsg.Operation, err error) *soapmsg.Fault {
 	var e *sml.Error
+	if errors.As(err, &e) && e.Kind == sml.KindInternal && e.Unavailable {
+		// The store cannot be reached: the client is told so, and to retry.
+		return newFault(soapmsg.FaultInternal, errInternal, upperFirst(e.Msg))
+	}
 	if !errors.As(err, &e) || e.Kind == sml.KindInternal {
 		// The cause was logged by the Service (and by the handler); the client gets no detail.
 		return internalFault()

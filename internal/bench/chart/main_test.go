@@ -29,6 +29,9 @@ smp rps signpost http 50000
 outbox to_dns_s signpost 10000 6.5
 outbox after_import_s signpost 10000 0.04
 outbox direct_s sml 10000 0.5
+nodes visible_p50_ms postgres 200 3.1
+nodes visible_p99_ms postgres 200 115.3
+nodes write_p50_ms postgres 200 3.07
 `
 
 // Every chart with data is written as a PNG of the size asked for; a chart without data is skipped and said so.
@@ -66,6 +69,7 @@ func TestRunDrawsCharts(t *testing.T) {
 		"| 100,000 | 110,000 / 100,000 (**1.10**) | - / - | 840 / 400 | - / - (-) |",
 		"| https | 60,000 (-) | 40,000 (-) | 400 (-) | **0.67** | **100** |",
 		"| outbox | 6.50 | 0.04 | 0.50 | **13.0** |",
+		"| nodes | 3.1 | 3.1 | 115.3 |",
 	} {
 		if !strings.Contains(string(tables), want) {
 			t.Fatalf("tables.md lacks %q:\n%s", want, tables)

@@ -124,6 +124,12 @@ func writeTables(w io.Writer, rs []result) {
 		fmt.Fprintf(w, "| outbox | %.2f | %s | %s | %s |\n\n", v, cell("outbox", "after_import_s", "signpost", "10000", "%.2f", 1),
 			cell("outbox", "direct_s", "sml", "10000", "%.2f", 1), r)
 	}
+	if v, ok := value(rs, "nodes", "visible_p50_ms", "postgres", "200"); ok {
+		fmt.Fprintln(w, "| two SML nodes, one PostgreSQL, 200 writes | SOAP write on node A, p50 ms | until node B's DNS answers it, p50 ms | p99 ms |")
+		fmt.Fprintln(w, "|---|---|---|---|")
+		fmt.Fprintf(w, "| nodes | %s | %.1f | %s |\n\n", cell("nodes", "write_p50_ms", "postgres", "200", "%.1f", 1), v,
+			cell("nodes", "visible_p99_ms", "postgres", "200", "%.1f", 1))
+	}
 	if _, ok := value(rs, "lookup", "rate", "cold", "serial"); ok {
 		fmt.Fprintln(w, "| lookup | lookups/s serial | lookups/s parallel | p50 µs | p99 µs |")
 		fmt.Fprintln(w, "|---|---|---|---|---|")
