@@ -124,12 +124,7 @@ func writeTables(w io.Writer, rs []result) {
 		fmt.Fprintf(w, "| outbox | %.2f | %s | %s | %s |\n\n", v, cell("outbox", "after_import_s", "signpost", "10000", "%.2f", 1),
 			cell("outbox", "direct_s", "sml", "10000", "%.2f", 1), r)
 	}
-	if v, ok := value(rs, "nodes", "visible_p50_ms", "postgres", "200"); ok {
-		fmt.Fprintln(w, "| two SML nodes, one PostgreSQL, 200 writes | SOAP write on node A, p50 ms | until node B's DNS answers it, p50 ms | p99 ms |")
-		fmt.Fprintln(w, "|---|---|---|---|")
-		fmt.Fprintf(w, "| nodes | %s | %.1f | %s |\n\n", cell("nodes", "write_p50_ms", "postgres", "200", "%.1f", 1), v,
-			cell("nodes", "visible_p99_ms", "postgres", "200", "%.1f", 1))
-	}
+	writePostgresTable(w, rs, cell)
 	if _, ok := value(rs, "lookup", "rate", "cold", "serial"); ok {
 		fmt.Fprintln(w, "| lookup | lookups/s serial | lookups/s parallel | p50 µs | p99 µs |")
 		fmt.Fprintln(w, "|---|---|---|---|---|")
@@ -140,4 +135,51 @@ func writeTables(w io.Writer, rs []result) {
 		}
 		fmt.Fprintln(w)
 	}
+}
+
+// writePostgresTable writes the figures of the PostgreSQL backend (issue 15): each against its reference in the
+// same run, where there is one.
+func writePostgresTable(w io.Writer, rs []result, cell func(suite, metric, subject, param, format string, scale float64) string) {
+	var rows []string
+	ratio := func(a, b float64, okA, okB bool) string {
+		if !okA || !okB || b == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("**%.2f**", a/b)
+	}
+	if pg, ok := value(rs, "smlstore", "createlist_per_s", "postgres", "100"); ok {
+		bolt, okb := value(rs, "smlstore", "createlist_per_s", "bolt", "100")
+		rows = append(rows, fmt.Sprintf("| SML CreateList (100 per call), participants/s | %s | %s on bbolt | %s (goal at least 0.5) |",
+			group(pg), cell("smlstore", "createlist_per_s", "bolt", "100", "group", 1), ratio(pg, bolt, ok, okb)))
+	}
+	for _, n := range sizes(rs) {
+		pg, ok := value(rs, "dns", "qps", "signpost-pg", n)
+		if !ok {
+			continue
+		}
+		bolt, okb := value(rs, "dns", "qps", "signpost", n)
+		nf, _ := strconv.ParseFloat(n, 64)
+		rows = append(rows, fmt.Sprintf("| DNS queries/s of a node, %s participants | %s | %s on bbolt | %s (goal 1 within noise) |",
+			group(nf), group(pg), cell("dns", "qps", "signpost", n, "group", 1), ratio(pg, bolt, ok, okb)))
+		if c, ok := value(rs, "dns", "pg_copy_s", "signpost", n); ok {
+			rows = append(rows, fmt.Sprintf("| store copy bbolt to PostgreSQL, %s participants, s | %.1f | - | - |", group(nf), c))
+		}
+	}
+	if v, ok := value(rs, "nodes", "visible_p50_ms", "postgres", "200"); ok {
+		rows = append(rows, fmt.Sprintf("| SML: SOAP write on node A until node B's DNS answers it, p50 / p99 ms | %.1f / %s | SOAP write on A, p50 %s ms | - (goal 1,000 ms) |",
+			v, cell("nodes", "visible_p99_ms", "postgres", "200", "%.1f", 1), cell("nodes", "write_p50_ms", "postgres", "200", "%.1f", 1)))
+	}
+	if v, ok := value(rs, "nodes", "smp_visible_p50_ms", "postgres", "500"); ok {
+		rows = append(rows, fmt.Sprintf("| SMP: a change acknowledged by node A until node B serves it, p50 / p99 ms | %.2f / %s | - | - (goal 1,000 ms) |",
+			v, cell("nodes", "smp_visible_p99_ms", "postgres", "500", "%.2f", 1)))
+	}
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "| PostgreSQL backend | figure | reference in the same run | ratio |")
+	fmt.Fprintln(w, "|---|---|---|---|")
+	for _, r := range rows {
+		fmt.Fprintln(w, r)
+	}
+	fmt.Fprintln(w)
 }
