@@ -12,51 +12,30 @@ import (
 	"github.com/signpost-project/signpost/sml"
 )
 
-// ConsoleStore keeps the SML console's users and sessions in the tables console_users and console_sessions
-// (the session key is the hex SHA-256 of the session cookie). It implements sml.ConsoleStore.
+// ConsoleStore keeps the SML console's users in the table console_users and its sessions in console_sessions
+// (internal/console.SQLSessions, as the SMP's). It implements sml.ConsoleStore.
 type ConsoleStore struct{ DB *pgstore.DB }
+
+func (c ConsoleStore) sessions() console.SQLSessions { return console.SQLSessions{DB: c.DB} }
 
 // PutSession implements console.Store.
 func (c ConsoleStore) PutSession(ctx context.Context, key string, s console.Session) error {
-	return c.DB.Update(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO console_sessions (key, username, admin, since, seen) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (key) DO UPDATE SET username = excluded.username, admin = excluded.admin,
-			since = excluded.since, seen = excluded.seen`, key, s.User, s.Admin, s.Since, s.Seen)
-		return err
-	})
+	return c.sessions().PutSession(ctx, key, s)
 }
 
 // GetSession implements console.Store.
-func (c ConsoleStore) GetSession(ctx context.Context, key string) (s console.Session, ok bool, err error) {
-	err = c.DB.View(ctx, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, "SELECT username, admin, since, seen FROM console_sessions WHERE key = $1", key).
-			Scan(&s.User, &s.Admin, &s.Since, &s.Seen)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
-		ok = err == nil
-		return err
-	})
-	s.Since, s.Seen = s.Since.UTC(), s.Seen.UTC()
-	return s, ok, err
+func (c ConsoleStore) GetSession(ctx context.Context, key string) (console.Session, bool, error) {
+	return c.sessions().GetSession(ctx, key)
 }
 
 // DeleteSession implements console.Store.
 func (c ConsoleStore) DeleteSession(ctx context.Context, key string) error {
-	return c.DB.Update(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, "DELETE FROM console_sessions WHERE key = $1", key)
-		return err
-	})
+	return c.sessions().DeleteSession(ctx, key)
 }
 
 // DeleteSessionsSeenBefore implements console.Store.
-func (c ConsoleStore) DeleteSessionsSeenBefore(ctx context.Context, t time.Time) (n int, err error) {
-	err = c.DB.Update(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, "DELETE FROM console_sessions WHERE seen < $1", t)
-		n = int(tag.RowsAffected())
-		return err
-	})
-	return n, err
+func (c ConsoleStore) DeleteSessionsSeenBefore(ctx context.Context, t time.Time) (int, error) {
+	return c.sessions().DeleteSessionsSeenBefore(ctx, t)
 }
 
 // ConsoleUser returns a user; ok is false for an unknown one.

@@ -93,10 +93,10 @@ CREATE TABLE console_users (
 );
 
 CREATE TABLE console_sessions (
-    key      text COLLATE "C" PRIMARY KEY,
-    username text NOT NULL,
-    admin    boolean NOT NULL,
-    since    timestamptz NOT NULL,
-    seen     timestamptz NOT NULL
+    key       text COLLATE "C" PRIMARY KEY,
+    user_name text NOT NULL,
+    admin     boolean NOT NULL,
+    since     timestamptz NOT NULL,
+    seen      timestamptz NOT NULL
 );
 CREATE INDEX console_sessions_seen ON console_sessions (seen);
