@@ -81,16 +81,7 @@ func (s *Service) SyncKey(ctx context.Context) (crypto.Signer, []*x509.Certifica
 	s.staleMu.Lock()
 	resigned := s.resigned
 	s.staleMu.Unlock()
-	var st signingState
-	var layout []byte
-	err := s.repo.View(ctx, func(tx ReadTx) error {
-		var err error
-		if st, err = readSigning(tx); err != nil {
-			return err
-		}
-		layout, err = tx.Setting(settingLayout)
-		return err
-	})
+	st, layout, err := s.readSigningState(ctx)
 	if err != nil {
 		return nil, nil, asError("read signing state", err)
 	}
@@ -144,9 +135,16 @@ func (s *Service) SyncKey(ctx context.Context) (crypto.Signer, []*x509.Certifica
 // NeedsResign reads from the store whether documents remain to be re-signed or re-rendered (a key switched on any
 // node, or a layout change), for the node that runs the re-signer.
 func (s *Service) NeedsResign(ctx context.Context) (bool, error) {
-	var st signingState
-	var layout []byte
-	err := s.repo.View(ctx, func(tx ReadTx) error {
+	st, layout, err := s.readSigningState(ctx)
+	if err != nil {
+		return false, asError("read signing state", err)
+	}
+	return st.Pending || (layout != nil && string(layout) != s.layout), nil
+}
+
+// readSigningState reads the store's signing state and layout setting in one snapshot.
+func (s *Service) readSigningState(ctx context.Context) (st signingState, layout []byte, err error) {
+	err = s.repo.View(ctx, func(tx ReadTx) error {
 		var err error
 		if st, err = readSigning(tx); err != nil {
 			return err
@@ -154,8 +152,5 @@ func (s *Service) NeedsResign(ctx context.Context) (bool, error) {
 		layout, err = tx.Setting(settingLayout)
 		return err
 	})
-	if err != nil {
-		return false, asError("read signing state", err)
-	}
-	return st.Pending || (layout != nil && string(layout) != s.layout), nil
+	return st, layout, err
 }
