@@ -120,7 +120,7 @@ func openStoreEnd(ctx context.Context, e storeEnd, what string) (*openedStore, e
 		}
 		return nil, err
 	}
-	return &openedStore{sml: smlbolt.New(db), console: smlbolt.ConsoleStore{DB: db}, smp: smpbolt.New(db),
+	return &openedStore{sml: smlbolt.New(db), console: smlbolt.NewConsoleStore(db), smp: smpbolt.New(db),
 		close: func() { _ = db.Close() }}, nil
 }
 

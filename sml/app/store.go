@@ -73,7 +73,7 @@ func OpenStore(ctx context.Context, cfg *conf.SML, log *slog.Logger) (*Store, er
 	if err != nil {
 		return nil, err
 	}
-	return &Store{Repo: boltrepo.New(db), Console: boltrepo.ConsoleStore{DB: db}, Backup: db.Backup, Bolt: db,
+	return &Store{Repo: boltrepo.New(db), Console: boltrepo.NewConsoleStore(db), Backup: db.Backup, Bolt: db,
 		Where: cfg.Store.Path, close: func() { _ = db.Close() }}, nil
 }
 

@@ -64,5 +64,5 @@ func TestContract(t *testing.T) {
 }
 
 func TestConsoleContract(t *testing.T) {
-	repotest.RunConsole(t, func(t *testing.T) sml.ConsoleStore { return ConsoleStore{DB: storetest.Open(t)} })
+	repotest.RunConsole(t, func(t *testing.T) sml.ConsoleStore { return NewConsoleStore(storetest.Open(t)) })
 }

@@ -16,32 +16,15 @@ import (
 //	console.sessions  hex SHA-256 of the session cookie -> session (internal/console JSON)
 //
 // It implements internal/console.Store.
-type ConsoleStore struct{ DB *store.DB }
-
-// sessions returns the console's sessions, kept as the SMP's are (internal/console.StoreSessions).
-func (c ConsoleStore) sessions() console.StoreSessions { return console.StoreSessions{DB: c.DB} }
-
-// PutSession implements console.Store.
-func (c ConsoleStore) PutSession(ctx context.Context, key string, s console.Session) error {
-	return c.sessions().PutSession(ctx, key, s)
+type ConsoleStore struct {
+	// The sessions, kept as the SMP's are (internal/console.StoreSessions); its DB holds the users too.
+	console.StoreSessions
 }
 
-// GetSession implements console.Store.
-func (c ConsoleStore) GetSession(ctx context.Context, key string) (console.Session, bool, error) {
-	return c.sessions().GetSession(ctx, key)
-}
+// NewConsoleStore returns the console store on db.
+func NewConsoleStore(db *store.DB) ConsoleStore { return ConsoleStore{console.StoreSessions{DB: db}} }
 
-// DeleteSession implements console.Store.
-func (c ConsoleStore) DeleteSession(ctx context.Context, key string) error {
-	return c.sessions().DeleteSession(ctx, key)
-}
-
-// DeleteSessionsSeenBefore implements console.Store.
-func (c ConsoleStore) DeleteSessionsSeenBefore(ctx context.Context, t time.Time) (int, error) {
-	return c.sessions().DeleteSessionsSeenBefore(ctx, t)
-}
-
-// sml.ConsoleUser returns a user; ok is false for an unknown one.
+// ConsoleUser returns a user; ok is false for an unknown one.
 func (c ConsoleStore) ConsoleUser(_ context.Context, name string) (u sml.ConsoleUser, ok bool, err error) {
 	err = c.DB.View(func(t *store.Tx) error {
 		b := t.Get(store.SMLUsers, []byte(name))

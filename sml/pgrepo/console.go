@@ -14,29 +14,13 @@ import (
 
 // ConsoleStore keeps the SML console's users in the table console_users and its sessions in console_sessions
 // (internal/console.SQLSessions, as the SMP's). It implements sml.ConsoleStore.
-type ConsoleStore struct{ DB *pgstore.DB }
-
-func (c ConsoleStore) sessions() console.SQLSessions { return console.SQLSessions{DB: c.DB} }
-
-// PutSession implements console.Store.
-func (c ConsoleStore) PutSession(ctx context.Context, key string, s console.Session) error {
-	return c.sessions().PutSession(ctx, key, s)
+type ConsoleStore struct {
+	// The sessions, kept as the SMP's are (internal/console.SQLSessions); its DB holds the users too.
+	console.SQLSessions
 }
 
-// GetSession implements console.Store.
-func (c ConsoleStore) GetSession(ctx context.Context, key string) (console.Session, bool, error) {
-	return c.sessions().GetSession(ctx, key)
-}
-
-// DeleteSession implements console.Store.
-func (c ConsoleStore) DeleteSession(ctx context.Context, key string) error {
-	return c.sessions().DeleteSession(ctx, key)
-}
-
-// DeleteSessionsSeenBefore implements console.Store.
-func (c ConsoleStore) DeleteSessionsSeenBefore(ctx context.Context, t time.Time) (int, error) {
-	return c.sessions().DeleteSessionsSeenBefore(ctx, t)
-}
+// NewConsoleStore returns the console store on db.
+func NewConsoleStore(db *pgstore.DB) ConsoleStore { return ConsoleStore{console.SQLSessions{DB: db}} }
 
 // ConsoleUser returns a user; ok is false for an unknown one.
 func (c ConsoleStore) ConsoleUser(ctx context.Context, name string) (u sml.ConsoleUser, ok bool, err error) {

@@ -113,7 +113,7 @@ func (r *Repo) Close() { r.db.Close() }
 func (r *Repo) Ping(ctx context.Context) error { return r.db.Ping(ctx) }
 
 // Console returns the console's users and sessions in the same database.
-func (r *Repo) Console() ConsoleStore { return ConsoleStore{DB: r.db} }
+func (r *Repo) Console() ConsoleStore { return NewConsoleStore(r.db) }
 
 // Update runs fn in one read-write transaction, under the SML's write lock, and commits it.
 func (r *Repo) Update(fn func(sml.Tx) error) error { return r.run(true, fn) }
