@@ -134,15 +134,7 @@ func (t *tx) send(flush bool, q string, args []any, read func(pgx.Rows) error) e
 	if len(out) == 0 && q != "" {
 		// A read alone: no batch.
 		t.sent = true
-		rows, err := t.conn.Query(t.ctx, q, args...)
-		if err == nil {
-			err = read(rows)
-			rows.Close()
-			if err == nil {
-				err = rows.Err()
-			}
-		}
-		if err != nil {
+		if err := readRows(t.conn.Query(t.ctx, q, args...))(read); err != nil {
 			return t.fail(err)
 		}
 		return nil
@@ -168,15 +160,7 @@ func (t *tx) send(flush bool, q string, args []any, read func(pgx.Rows) error) e
 		t.lastTag = tag.String()
 	}
 	if q != "" {
-		rows, err := br.Query()
-		if err == nil {
-			err = read(rows)
-			rows.Close()
-			if err == nil {
-				err = rows.Err()
-			}
-		}
-		if err != nil {
+		if err := readRows(br.Query())(read); err != nil {
 			_ = br.Close()
 			return t.fail(err)
 		}
@@ -294,4 +278,20 @@ func keyOf(parts ...string) string { return strings.Join(parts, "\x00") }
 func (t *tx) cursorName() string {
 	t.cursors++
 	return "c" + strconv.Itoa(t.cursors)
+}
+
+// readRows returns a function that hands the rows of a query to read and closes them: the query's error, read's,
+// or the rows' own.
+func readRows(rows pgx.Rows, err error) func(read func(pgx.Rows) error) error {
+	return func(read func(pgx.Rows) error) error {
+		if err != nil {
+			return err
+		}
+		err := read(rows)
+		rows.Close()
+		if err == nil {
+			err = rows.Err()
+		}
+		return err
+	}
 }
