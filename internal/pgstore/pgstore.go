@@ -60,6 +60,11 @@ func Open(ctx context.Context, dsn, schema string, migrations fs.FS, o Options) 
 	if err != nil {
 		return nil, fmt.Errorf("store.dsn: %w", err)
 	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		// libpq's default is to wait for ever: a database host that does not answer at all would hold every
+		// request that needs a new connection. connect_timeout in the DSN overrides this.
+		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
+	}
 	cfg.ConnConfig.RuntimeParams["search_path"] = schema
 	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "signpost-" + schema
@@ -209,6 +214,9 @@ func IsConnectionError(err error) bool {
 	}
 	return false
 }
+
+// DefaultConnectTimeout bounds opening a connection when the DSN has no connect_timeout.
+const DefaultConnectTimeout = 5 * time.Second
 
 // Retry is how long clients are told to wait (Retry-After) when the database is unavailable.
 const Retry = 5 * time.Second

@@ -3,7 +3,9 @@ package pgstore
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -159,4 +161,44 @@ func eventually(t *testing.T, f func() bool) {
 		}
 	}
 	t.Fatal("condition not met within 10 s")
+}
+
+// A database host that accepts connections and never answers is given up after DefaultConnectTimeout when the
+// DSN sets no connect_timeout: Open fails with ErrUnavailable instead of waiting for ever.
+func TestSilentHostTimesOut(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c) // accepted, never answered
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		for _, c := range held {
+			_ = c.Close()
+		}
+		mu.Unlock()
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err = Open(ctx, "postgres://nobody@"+l.Addr().String()+"/none?sslmode=disable", "demo", os.DirFS("testdata/m1"), Options{})
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("silent host: %v, want ErrUnavailable", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("Open waited %s, until the test's own deadline", time.Since(start))
+	}
 }
