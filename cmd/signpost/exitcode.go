@@ -83,7 +83,7 @@ func exitCodes() []exitCodeRow {
 		exitCodeRow{exitStoreLocked, "store-locked", "the store is in use by another process (a running server whose admin API could not be used instead)"},
 		exitCodeRow{exitStoreVersion, "store-version", "the store's schema version is one this build cannot use (written or migrated by a newer signpost; bbolt or PostgreSQL)"},
 		exitCodeRow{exitStoreDamaged, "store-damaged", "the store file is damaged, or upgrading it to this build's schema failed (the message says which, and where the backup is)"},
-		exitCodeRow{exitUnreachable, "unreachable", "the running server's admin API did not answer, or the store's database is unavailable"},
+		exitCodeRow{exitUnreachable, "unreachable", "the running server's admin API did not answer, or answered that its database is unavailable (503)"},
 		exitCodeRow{exitUnauthorized, "unauthorized", "the credential was refused (the admin token, or an SMP user's token or password)"},
 		exitCodeRow{exitBadRequest, "bad-request", "the SML or SMP refused the input as given (a bad line of an import file, an invalid document)"},
 		exitCodeRow{exitNotFound, "not-found", "what the command names does not exist (a zone, an SMP, a participant, a token)"},
@@ -95,7 +95,7 @@ func exitCodes() []exitCodeRow {
 		exitCodeRow{exitSML, "sml", "the SML refused the SMP's call or did not answer (signpost smp sml ...; the message has the SML's own)"},
 		exitCodeRow{exitSMLPending, "sml-pending", "smp sml status --wait: registrations were still pending, or some failed, when it gave up"},
 		exitCodeRow{exitDoctor, "doctor-failed", "doctor: a check failed (the report names each failed check and the fix to make)"},
-		exitCodeRow{exitStoreUnavailable, "store-unavailable", "the PostgreSQL database of store.dsn could not be reached (down, refused, or the network)"},
+		exitCodeRow{exitStoreUnavailable, "store-unavailable", "the command itself could not reach the PostgreSQL database of store.dsn (down, refused, silent, or the network)"},
 		exitCodeRow{exitCopyMismatch, "copy-mismatch", "store copy: after the copy the target's counts differ from the source's (the target was not empty, or a server wrote meanwhile)"},
 		exitCodeRow{exitInterrupted, "interrupted", "interrupted by SIGINT (Ctrl-C) or SIGTERM before it finished; servers stopped this way exit 0"},
 	)

@@ -299,3 +299,27 @@ func withPostgresStore(t *testing.T, cfg, dsn string) string {
 	}
 	return out
 }
+
+// TestStoreUnavailableExitCode: a command that cannot reach the PostgreSQL database of its store itself (no server
+// running, the database stopped) exits 27 store-unavailable and says the database is unavailable.
+func TestStoreUnavailableExitCode(t *testing.T) {
+	c := pgtest.Start(t)
+	dsn := c.NewDatabase(t)
+	dir := t.TempDir()
+	cfg, _, _, _ := bulkCLIFixture(t, dir)
+	pgCfg := withPostgresStore(t, cfg, dsn)
+	if out, err := runSMPCLI(t, "smp", "status", "--config", pgCfg); err != nil {
+		t.Fatalf("status with the database up: %v\n%s", err, out)
+	}
+	c.Stop()
+	ctx := context.Background()
+	for _, args := range [][]string{
+		{"smp", "status", "--config", pgCfg},
+		{"store", "copy", "--from", "postgres:" + dsn, "--to", "bolt:" + filepath.Join(dir, "x.db")},
+	} {
+		_, errOut, code := runSML(t, ctx, args...)
+		if code != exitStoreUnavailable || !strings.Contains(errOut, "unavailable") {
+			t.Errorf("%v with the database stopped: exit %d, want %d\n%s", args, code, exitStoreUnavailable, errOut)
+		}
+	}
+}
