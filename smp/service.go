@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -59,6 +60,10 @@ type Options struct {
 	// from there (a rekey) and Key is one that key replaced, the store's key stays active: a restart with a
 	// configuration still naming the older key never switches back. Nil: the configured key always wins.
 	LoadKey func(KeyFiles) (crypto.Signer, []*x509.Certificate, error)
+	// SharedStore: other nodes share the repository (PostgreSQL). A node that cannot load the store's active key
+	// (from a rekey) from its data directory then refuses to start, instead of making its configured older key
+	// the next generation for every node.
+	SharedStore bool
 }
 
 // keys is one signing key generation.
@@ -191,6 +196,17 @@ func New(ctx context.Context, repo Repository, o Options) (*Service, error) {
 		if st.Fingerprint != fp && st.Files != nil && o.LoadKey != nil && slices.Contains(st.Previous, fp) {
 			key, chain, err := o.LoadKey(*st.Files)
 			switch {
+			case (err != nil || Fingerprint(chain[0]) != st.Fingerprint) && o.SharedStore:
+				// On one node the operator's configuration may take the key back; on a shared store that would
+				// switch every node back to the older key (and its SML certificate), so this node refuses to start.
+				why := "cannot be loaded"
+				if err == nil {
+					why = "hold another certificate"
+				}
+				return &Error{Kind: KindInvalid, Field: "signing", Msg: fmt.Sprintf("the store's active signing key "+
+					"(generation %d, %s) came from a rekey, and its files %s and %s in this node's data directory %s; "+
+					"copy them from the node that ran the rekey (a node on a shared store never switches the other "+
+					"nodes back to an older key)", st.Generation, st.Subject, st.Files.Cert, st.Files.Key, why), Err: err}
 			case err != nil:
 				s.log.Error("the active signing key (from a rekey) cannot be loaded from the data directory; the configured older key becomes the next generation",
 					"err", err, "cert", st.Files.Cert, "key", st.Files.Key)

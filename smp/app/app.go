@@ -141,6 +141,7 @@ func New(ctx context.Context, cfg *conf.SMP, log *slog.Logger, o *ops.Ops, opts 
 	so := smp.Options{
 		PublicURL: cfg.PublicURL, Flavour: flavour, SMP2: cfg.Serve2(), Policy: cfg.Policy(), Binding: xmlbind.Binding{},
 		Key: key, Chain: chain, Log: log, Now: roll.now, LoadKey: roll.loadKey, SML: smlc != nil,
+		SharedStore: cfg.Store.Postgres(),
 	}
 	if o != nil {
 		so.Registerer = o.Registry

@@ -452,3 +452,38 @@ func gauge(t *testing.T, o *ops.Ops, name string) float64 {
 	t.Fatalf("no metric %s", name)
 	return 0
 }
+
+// TestSharedStoreRefusesOlderKey: after a rekey on node A, a node whose data directory lacks the new key's files
+// refuses to start, saying which files to copy, instead of switching every node back to its configured older key;
+// the nodes keep signing with the new key.
+func TestSharedStoreRefusesOlderKey(t *testing.T) {
+	a, _ := pgFixture(t)
+	next := issue(t, a.ca, "SMP write signer 2")
+	keyPEM, err := pki.EncodeKeyPEM(next.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := a.app.Rekey(ctx, httpapi.RekeyRequest{CertificatePEM: string(pki.EncodeCertPEM(next.Cert)), KeyPEM: string(keyPEM)}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := *a.cfg
+	cfg.Store.Path = filepath.Join(t.TempDir(), "smp.db") // another data directory, without the key files
+	cfg.Admin.TokenFile = filepath.Join(filepath.Dir(cfg.Store.Path), "smp-admin.token")
+	c, err := smpapp.New(ctx, &cfg, nil, ops.New())
+	if err == nil {
+		_ = c.Close()
+		t.Fatal("a node without the active key's files started on the shared store")
+	}
+	if !strings.Contains(err.Error(), "copy them from the node that ran the rekey") {
+		t.Errorf("the refusal does not say what to do: %v", err)
+	}
+	if got := smp.Fingerprint(a.app.Service().Certificate()); got != smp.Fingerprint(next.Cert) {
+		t.Errorf("node A signs with %s after the refused start, want the new key", got)
+	}
+	if need, err := a.app.Service().NeedsResign(ctx); err != nil {
+		t.Fatal(err)
+	} else if gen := a.app.Service().Generation(); gen != 2 {
+		t.Errorf("generation %d after the refused start, want 2 (need re-sign %v)", gen, need)
+	}
+}
