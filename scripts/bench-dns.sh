@@ -101,6 +101,19 @@ report() {
 }
 rss() { awk '/^RssAnon:/ {print $2 * 1024}' "/proc/$1/status"; }
 serial() { dig +short +norec +time=1 +tries=1 @127.0.0.1 -p "$1" sml.test SOA 2>/dev/null | awk '{print $3}'; }
+# start_signpost BASE DNSPORT OPSPORT: starts `sml serve --config BASE.yaml` (output in BASE.out, BASE.err) and
+# waits until /readyz is green and it answers $probe; its PID is in $started.
+start_signpost() {
+  "$bin" sml serve --config "$1.yaml" >"$1.out" 2>"$1.err" &
+  started=$!
+  pids+=("$started")
+  for _ in $(seq 1 12000); do
+    if curl -fs -o /dev/null "http://127.0.0.1:$3/readyz" && answers "$2" "$probe"; then break; fi
+    kill -0 "$started" 2>/dev/null || { cat "$1.err" >&2; exit 1; }
+    sleep 0.05
+  done
+  answers "$2" "$probe" || { echo "bench-dns: signpost ($1.yaml) did not get ready" >&2; exit 1; }
+}
 # answers PORT NAME: the name's NAPTR answers (AA) on PORT
 answers() { dig +norec +time=1 +tries=1 @127.0.0.1 -p "$1" "$2" NAPTR 2>/dev/null | grep -q 'ANSWER: [1-9]'; }
 
@@ -293,15 +306,8 @@ for n in $SIZES; do
       ready[knot]="${ready[knot]:-} $(since "$t")"
     fi
     t=$(now)
-    "$bin" sml serve --config "$w/sml.yaml" >"$w/sml.out" 2>"$w/sml.err" &
-    sml_pid=$!
-    pids+=("$sml_pid")
-    for _ in $(seq 1 12000); do
-      if curl -fs -o /dev/null "http://127.0.0.1:$ops_port/readyz" && answers "$sml_port" "$probe"; then break; fi
-      kill -0 "$sml_pid" 2>/dev/null || { cat "$w/sml.err" >&2; exit 1; }
-      sleep 0.05
-    done
-    answers "$sml_port" "$probe" || { echo "bench-dns: signpost did not get ready" >&2; exit 1; }
+    start_signpost "$w/sml" "$sml_port" "$ops_port"
+    sml_pid=$started
     ready[signpost]="${ready[signpost]:-} $(since "$t")"
     if [ "$r" -lt "$ROUNDS" ]; then
       [ -n "$knot_pid" ] && stop "$knot_pid"
@@ -351,15 +357,8 @@ for n in $SIZES; do
     sed -i "s#^  path: $w/pg-node/sml.db#  backend: postgres\n  dsn: $dsn\n  path: $w/pg-node/sml.db#" "$w/sml-pg.yaml"
     mkdir -p "$w/pg-node"
     t=$(now)
-    "$bin" sml serve --config "$w/sml-pg.yaml" >"$w/sml-pg.out" 2>"$w/sml-pg.err" &
-    pg_pid=$!
-    pids+=("$pg_pid")
-    for _ in $(seq 1 12000); do
-      if curl -fs -o /dev/null "http://127.0.0.1:$pg_ops/readyz" && answers "$pg_dns" "$probe"; then break; fi
-      kill -0 "$pg_pid" 2>/dev/null || { cat "$w/sml-pg.err" >&2; exit 1; }
-      sleep 0.05
-    done
-    answers "$pg_dns" "$probe" || { echo "bench-dns: the PostgreSQL node did not get ready" >&2; exit 1; }
+    start_signpost "$w/sml-pg" "$pg_dns" "$pg_ops"
+    pg_pid=$started
     pg_ready=$(since "$t")
     echo "node on PostgreSQL ready in $pg_ready s"
     result dns ready_s signpost-pg "$n" "$pg_ready"

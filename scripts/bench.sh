@@ -56,51 +56,36 @@ bash scripts/bench-dns.sh
 echo "== SMP reads against nginx, and sign-on-every-GET ($(elapsed))"
 SIGNPERGET=1 bash scripts/bench-smp.sh
 
+# gobench PATTERN BENCHTIME PKG UNIT=RESULT...: runs one Go benchmark and appends, for each UNIT it reports, the
+# line "RESULT VALUE" to $RESULTS (RESULT is "suite metric subject param").
+gobench() {
+  local pattern=$1 benchtime=$2 pkg=$3 out="$OUT/gobench.txt.partial"
+  shift 3
+  go test -run '^$' -bench "$pattern" -benchtime "$benchtime" -count 1 "$pkg" | tee "$out"
+  awk -v maps="$*" 'BEGIN { n = split(maps, m, " "); for (j = 1; j <= n; j++) { split(m[j], kv, "="); r[kv[1]] = kv[2] } }
+       /^Benchmark/ { for (i = 3; i < NF; i++) if ($(i + 1) in r) { x = r[$(i + 1)]; gsub(/:/, " ", x); print x " " $i } }' \
+    "$out" >>"$RESULTS"
+  rm -f "$out"
+}
+
 echo "== SMP to SML: 10,000 imported service groups until all are in DNS ($(elapsed))"
-go test -run '^$' -bench 'BenchmarkImportToDNS$' -benchtime 1x -count 1 ./smp/registrar/ | tee "$OUT/outbox.txt.partial"
-awk '/^BenchmarkImportToDNS/ {
-       for (i = 3; i < NF; i++) {
-         if ($(i + 1) == "s-to-dns") print "outbox to_dns_s signpost 10000 " $i
-         if ($(i + 1) == "s-outbox") print "outbox after_import_s signpost 10000 " $i
-         if ($(i + 1) == "s-direct") print "outbox direct_s sml 10000 " $i
-       }
-     }' "$OUT/outbox.txt.partial" >>"$RESULTS"
-rm -f "$OUT/outbox.txt.partial"
+gobench BenchmarkImportToDNS\$ 1x ./smp/registrar/ s-to-dns=outbox:to_dns_s:signpost:10000 \
+  s-outbox=outbox:after_import_s:signpost:10000 s-direct=outbox:direct_s:sml:10000
 
 echo "== SML CreateList on bbolt and on PostgreSQL ($(elapsed))"
-go test -run '^$' -bench 'BenchmarkCreateList$' -benchtime 300x -count 1 ./sml/pgrepo/ | tee "$OUT/smlstore.txt.partial"
-awk '/^BenchmarkCreateList/ {
-       for (i = 3; i < NF; i++) {
-         if ($(i + 1) == "bolt-participants/s") print "smlstore createlist_per_s bolt 100 " $i
-         if ($(i + 1) == "postgres-participants/s") print "smlstore createlist_per_s postgres 100 " $i
-         if ($(i + 1) == "postgres/bolt") print "smlstore createlist_ratio postgres 100 " $i
-       }
-     }' "$OUT/smlstore.txt.partial" >>"$RESULTS"
-rm -f "$OUT/smlstore.txt.partial"
+gobench BenchmarkCreateList\$ 300x ./sml/pgrepo/ bolt-participants/s=smlstore:createlist_per_s:bolt:100 \
+  postgres-participants/s=smlstore:createlist_per_s:postgres:100 postgres/bolt=smlstore:createlist_ratio:postgres:100
 
 echo "== SMP bulk import ($(elapsed))"
 N="${SMP_IMPORT_N:-2000}" bash scripts/bench-smp-import.sh
 
 echo "== two SML nodes on one PostgreSQL: a write on A until B's DNS answers it ($(elapsed))"
-go test -run '^$' -bench 'BenchmarkTwoNodesVisibility$' -benchtime 1x -count 1 ./sml/app/ | tee "$OUT/nodes.txt.partial"
-awk '/^BenchmarkTwoNodesVisibility/ {
-       for (i = 3; i < NF; i++) {
-         if ($(i + 1) == "ms-p50") print "nodes visible_p50_ms postgres 200 " $i
-         if ($(i + 1) == "ms-p99") print "nodes visible_p99_ms postgres 200 " $i
-         if ($(i + 1) == "write-ms-p50") print "nodes write_p50_ms postgres 200 " $i
-       }
-     }' "$OUT/nodes.txt.partial" >>"$RESULTS"
-rm -f "$OUT/nodes.txt.partial"
+gobench BenchmarkTwoNodesVisibility\$ 1x ./sml/app/ ms-p50=nodes:visible_p50_ms:postgres:200 \
+  ms-p99=nodes:visible_p99_ms:postgres:200 write-ms-p50=nodes:write_p50_ms:postgres:200
 
 echo "== two SMP nodes on PostgreSQL: a change on one served by the other ($(elapsed))"
-go test -run '^$' -bench 'BenchmarkTwoNodesVisibility$' -benchtime 500x -count 1 ./smp/app/ | tee "$OUT/smpnodes.txt.partial"
-awk '/^BenchmarkTwoNodesVisibility/ {
-       for (i = 3; i < NF; i++) {
-         if ($(i + 1) == "p50-ms") print "nodes smp_visible_p50_ms postgres 500 " $i
-         if ($(i + 1) == "p99-ms") print "nodes smp_visible_p99_ms postgres 500 " $i
-       }
-     }' "$OUT/smpnodes.txt.partial" >>"$RESULTS"
-rm -f "$OUT/smpnodes.txt.partial"
+gobench BenchmarkTwoNodesVisibility\$ 500x ./smp/app/ p50-ms=nodes:smp_visible_p50_ms:postgres:500 \
+  p99-ms=nodes:smp_visible_p99_ms:postgres:500
 
 mv "$RESULTS" "$OUT/results.tsv"
 echo "== charts ($(elapsed))"
