@@ -10,7 +10,6 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +22,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/signpost-project/signpost/internal/testnet"
 	"github.com/signpost-project/signpost/lookup"
 	"github.com/signpost-project/signpost/sml"
 	"github.com/signpost-project/signpost/sml/admin"
@@ -245,13 +245,7 @@ func storeConfig(t *testing.T, cfg, storePath string) string {
 // closedAddr is a loopback address nothing listens on.
 func closedAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
+	return testnet.FreeAddr(t)
 }
 
 // TestExitCodeOfKinds covers the kinds no command here can produce on demand: each domain kind, store sentinel

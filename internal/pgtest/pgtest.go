@@ -7,7 +7,6 @@ package pgtest
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -21,6 +20,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/signpost-project/signpost/internal/testnet"
 )
 
 // Cluster is one running (or stopped) PostgreSQL cluster of a test.
@@ -155,7 +156,7 @@ func Start(t testing.TB) *Cluster {
 		_ = os.RemoveAll(dir)
 	})
 	for attempt := 0; ; attempt++ {
-		c.Port = freePort(t)
+		c.Port = testnet.FreePort(t)
 		if err := c.start(); err == nil {
 			break
 		} else if attempt == 4 {
@@ -170,15 +171,6 @@ func tail(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
-}
-
-func freePort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func (c *Cluster) start() error {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/signpost-project/signpost/internal/ops"
 	"github.com/signpost-project/signpost/internal/pki"
+	"github.com/signpost-project/signpost/internal/testnet"
 	smpapp "github.com/signpost-project/signpost/smp/app"
 )
 
@@ -117,18 +118,13 @@ func loopbackDNS(t *testing.T) string {
 	return ""
 }
 
-// freePorts returns n distinct ports of 127.0.0.1 that were free a moment ago (for Pebble's own listeners, which
-// it binds itself, and the ports its validation connects to).
+// freePorts returns n distinct free ports of 127.0.0.1 (for Pebble's own listeners, which it binds itself, and
+// the ports its validation connects to).
 func freePorts(t *testing.T, n int) []int {
 	t.Helper()
-	var out []int
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close() // all held open until every port is chosen: distinct
-		out = append(out, l.Addr().(*net.TCPAddr).Port)
+	out := make([]int, n)
+	for i := range out {
+		out[i] = testnet.FreePort(t)
 	}
 	return out
 }
