@@ -114,6 +114,9 @@ func printSMLStatus(w io.Writer, st registrar.Status) error {
 	if st.LastError != "" {
 		fmt.Fprintf(tw, "last error\t%s\nnext attempt\t%s\n", st.LastError, st.NextAttempt.Format(time.RFC3339))
 	}
+	if st.Standby {
+		fmt.Fprintf(tw, "delivery\tby another node (the one whose signpost_smp_runs_jobs is 1); ask it for the SML's last error\n")
+	}
 	return tw.Flush()
 }
 

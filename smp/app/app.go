@@ -159,7 +159,7 @@ func New(ctx context.Context, cfg *conf.SMP, log *slog.Logger, o *ops.Ops, opts 
 	if smlc != nil {
 		ro := registrar.Options{SMP: svc, SML: smlc, Self: smlAddresses(cfg), Policy: cfg.Policy(), Log: log,
 			MinBackoff: cfg.SML.RetryMin, MaxBackoff: cfg.SML.RetryMax, Batch: cfg.SML.Batch, Now: roll.now,
-			Transitional: a.CertificateChangeNear}
+			Transitional: a.CertificateChangeNear, Active: a.RunsJobs}
 		if o != nil {
 			ro.Registerer = o.Registry
 		}

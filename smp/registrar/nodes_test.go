@@ -122,6 +122,18 @@ func TestTwoNodesOutbox(t *testing.T) {
 	if !a.app.RunsJobs() {
 		leader, other = b, a
 	}
+	// Only the leader's status speaks for the worker; the other node's says it is on standby, with the same counts.
+	ls, err := leader.app.Registrar().Status(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ost, err := other.app.Registrar().Status(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ls.Standby || !ost.Standby || ls.Count != ost.Count || !ost.Self.Registered {
+		t.Errorf("status: leader %+v, other %+v; want the other on standby with the same counts", ls, ost)
+	}
 	leader.stop()
 	const late = "iso6523-actorid-upis::0088:nodes-late"
 	other.put(t, late, "")
@@ -134,6 +146,9 @@ func TestTwoNodesOutbox(t *testing.T) {
 	}
 	if c := audit.changes(t)["create-participant"][late]; c != 1 {
 		t.Errorf("%s created %d times, want once", late, c)
+	}
+	if st, err := other.app.Registrar().Status(t.Context()); err != nil || st.Standby {
+		t.Errorf("status of the node that took over: %+v, %v; want it no longer on standby", st, err)
 	}
 }
 

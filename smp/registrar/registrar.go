@@ -41,6 +41,9 @@ type Options struct {
 	// MinBackoff and MaxBackoff bound the wait before an intent (or the SML as a whole) is tried again.
 	// Defaults 1s and 5m.
 	MinBackoff, MaxBackoff time.Duration
+	// Active reports whether this node runs the worker. With several nodes on one store, one node does (it holds
+	// the leader lock); on the others Status says so rather than show their idle worker's state. Default: always.
+	Active func() bool
 }
 
 // Registrar is the delivery worker. Run it once; the other methods are safe to call meanwhile.
@@ -70,6 +73,9 @@ func New(o Options) (*Registrar, error) {
 	}
 	if o.Transitional == nil {
 		o.Transitional = func(time.Time) bool { return false }
+	}
+	if o.Active == nil {
+		o.Active = func() bool { return true }
 	}
 	if o.Batch <= 0 {
 		o.Batch = 100
@@ -109,6 +115,9 @@ type Status struct {
 	// NextAttempt is when the worker tries again.
 	LastError   string    `json:"last_error,omitempty"`
 	NextAttempt time.Time `json:"next_attempt,omitzero"`
+	// Standby: another node of a shared store runs the worker (it holds the leader lock), so LastError and
+	// NextAttempt are that node's to tell; the counts and Self come from the store and hold for every node.
+	Standby bool `json:"standby,omitempty"`
 }
 
 // Status returns the registrar's view.
@@ -120,6 +129,10 @@ func (r *Registrar) Status(ctx context.Context) (Status, error) {
 	}
 	if st.Count, err = r.o.SMP.RegistrationCounts(ctx); err != nil {
 		return st, err
+	}
+	if !r.o.Active() {
+		st.Standby = true
+		return st, nil
 	}
 	r.mu.Lock()
 	st.LastError, st.NextAttempt = r.lastErr, r.nextTry
