@@ -22,6 +22,11 @@ func (l *Leader) Held() bool { return l.held.Load() }
 // Changed is signalled when Held changes.
 func (l *Leader) Changed() <-chan struct{} { return l.changed }
 
+// LeaderTimeout bounds each check of the leader's session: a node whose database stops answering (a hung server,
+// a lost network) stops running the leader's jobs after it, rather than carry on without knowing whether it still
+// holds the lock. The server still holds it until it ends the session, so no other node runs the jobs meanwhile.
+const LeaderTimeout = 5 * time.Second
+
 // Lead tries to take the advisory lock named name, and keeps trying every poll until ctx ends; it holds the lock
 // for as long as its connection lives.
 func (db *DB) Lead(ctx context.Context, name string, poll time.Duration) *Leader {
@@ -45,15 +50,17 @@ func (db *DB) Lead(ctx context.Context, name string, poll time.Duration) *Leader
 			key := db.Schema + " " + name
 			for ctx.Err() == nil {
 				var got bool
+				qctx, cancel := context.WithTimeout(ctx, LeaderTimeout)
 				if !l.held.Load() {
-					err = conn.QueryRow(ctx, "SELECT pg_try_advisory_lock(hashtext($1))", key).Scan(&got)
+					err = conn.QueryRow(qctx, "SELECT pg_try_advisory_lock(hashtext($1))", key).Scan(&got)
 					if got {
 						db.log.Info("postgres: this node now runs "+name, "schema", db.Schema)
 						set(true)
 					}
 				} else {
-					err = conn.Ping(ctx) // the lock lives as long as this session
+					err = conn.Ping(qctx) // the lock lives as long as this session
 				}
+				cancel()
 				if err != nil {
 					break
 				}

@@ -65,6 +65,12 @@ func Open(ctx context.Context, dsn, schema string, migrations fs.FS, o Options) 
 		// request that needs a new connection. connect_timeout in the DSN overrides this.
 		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
 	}
+	cfg.ConnConfig.DialFunc = deadPeerDialer()
+	for k, v := range serverKeepAlive {
+		if _, set := cfg.ConnConfig.RuntimeParams[k]; !set {
+			cfg.ConnConfig.RuntimeParams[k] = v
+		}
+	}
 	cfg.ConnConfig.RuntimeParams["search_path"] = schema
 	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "signpost-" + schema
