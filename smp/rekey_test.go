@@ -12,6 +12,7 @@ import (
 
 	"github.com/signpost-project/signpost/identifier"
 	"github.com/signpost-project/signpost/smp"
+	"github.com/signpost-project/signpost/smp/xmlbind"
 )
 
 // TestRekeyWhileServing re-signs over 10,000 stored documents with a new key while readers fetch documents over
@@ -119,5 +120,48 @@ func TestRekeyWhileServing(t *testing.T) {
 	}
 	if f.svc.Stale() {
 		t.Error("still stale after rekey")
+	}
+}
+
+// TestSwitchKeyMadeByAnotherNode: two services on one store (two nodes) both make the same scheduled switch; the
+// second finds the key active in the store already and takes it at the store's generation without writing, so the
+// documents the first node's switch (and re-sign) covered are not marked for another full re-sign.
+func TestSwitchKeyMadeByAnotherNode(t *testing.T) {
+	f := newFixture(t, fixtureOpts{}) // for its CA and key
+	ctx := context.Background()
+	repo := testRepo(t)
+	node := func() *smp.Service {
+		s, err := smp.New(ctx, repo, smp.Options{PublicURL: f.base, Flavour: smp.PEPPOL, SMP2: true, Policy: identifier.PEPPOL,
+			Binding: xmlbind.Binding{}, Key: f.leaf.Key, Chain: []*x509.Certificate{f.leaf.Cert}, SharedStore: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	first, other := node(), node()
+	p := identifier.ID{Scheme: "iso6523-actorid-upis", Value: "9915:switched-twice"}
+	if _, err := first.PutBatch(ctx, []smp.ServiceGroup{{Participant: p}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	next := f.issue("SMP test signer, scheduled")
+	files := &smp.KeyFiles{Cert: "next.pem", Key: "next-key.pem"}
+	if err := first.SwitchKey(ctx, next.Key, []*x509.Certificate{next.Cert}, files); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.Resign(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	gen := first.Generation()
+	if need, err := first.NeedsResign(ctx); err != nil || need {
+		t.Fatalf("after the first switch and its re-sign: needs re-sign %v, %v", need, err)
+	}
+	if err := other.SwitchKey(ctx, next.Key, []*x509.Certificate{next.Cert}, files); err != nil {
+		t.Fatal(err)
+	}
+	if g := other.Generation(); g != gen {
+		t.Errorf("the second node is at generation %d, want the store's %d", g, gen)
+	}
+	if need, err := first.NeedsResign(ctx); err != nil || need {
+		t.Errorf("the second node's switch to the same key marked the store for another re-sign (%v, %v)", need, err)
 	}
 }

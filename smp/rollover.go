@@ -46,7 +46,9 @@ const maxPrevious = 16
 // SwitchKey makes key (with chain, certificate first) the signing key at once: the next key generation, recorded
 // in the store with files (where the key is kept in the data directory; nil: nowhere), so every write from now on
 // is signed with it. A pending schedule for this certificate is marked done in the same commit. The documents
-// stored so far keep their older signatures until Resign.
+// stored so far keep their older signatures until Resign. When the store's active key is this one already
+// (another node on a shared store made the same scheduled switch first), this node takes it at the store's
+// generation and nothing is written.
 func (s *Service) SwitchKey(ctx context.Context, key crypto.Signer, chain []*x509.Certificate, files *KeyFiles) error {
 	if len(chain) == 0 {
 		return errors.New("smp: a key switch needs the new certificate")
@@ -54,12 +56,17 @@ func (s *Service) SwitchKey(ctx context.Context, key crypto.Signer, chain []*x50
 	s.commitMu.Lock()
 	cur := s.keys.Load()
 	next, err := newKeys(cur.gen+1, key, chain)
+	adopted := false
 	if err == nil {
 		now := s.now().UTC()
 		err = s.repo.Update(ctx, func(tx WriteTx) error {
 			st, err := readSigning(tx)
 			if err != nil {
 				return err
+			}
+			if st.Fingerprint == next.fingerprint && st.Generation > cur.gen {
+				next.gen, adopted = st.Generation, true
+				return nil
 			}
 			prev := remember(st.Previous, st.Fingerprint)
 			err = putSetting(tx, settingSigning, signingState{Generation: next.gen, Fingerprint: next.fingerprint,
@@ -84,6 +91,10 @@ func (s *Service) SwitchKey(ctx context.Context, key crypto.Signer, chain []*x50
 	}
 	s.m.generation.Set(float64(next.gen))
 	s.stale.Store(true)
+	if adopted {
+		s.log.Info("signing key switched by another node: this node signs with it too", "generation", next.gen, "subject", chain[0].Subject.String())
+		return nil
+	}
 	s.log.Info("signing key switched", "generation", next.gen, "subject", chain[0].Subject.String())
 	return nil
 }

@@ -31,12 +31,12 @@ import (
 const within = 10 * time.Second
 
 // node is another SMP app on the database of f (the same configuration, its own listeners).
-func (f *writeFixture) node(t *testing.T) *writeFixture {
+func (f *writeFixture) node(t *testing.T, opts ...smpapp.Option) *writeFixture {
 	t.Helper()
 	b := *f
 	b.o = ops.New()
 	var err error
-	if b.app, err = smpapp.New(context.Background(), f.cfg, nil, b.o); err != nil {
+	if b.app, err = smpapp.New(context.Background(), f.cfg, nil, b.o, opts...); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = b.app.Close() })
@@ -435,6 +435,69 @@ func TestTwoNodesRekey(t *testing.T) {
 		return err == nil && !need && !a.app.Service().Stale() && !b.app.Service().Stale(),
 			fmt.Sprintf("need %v (%v), stale on A %v, on B %v", need, err, a.app.Service().Stale(), b.app.Service().Stale())
 	})
+}
+
+// TestTwoNodesRekeyAt: a switch scheduled with rekey --at on node A is carried out by the nodes whose clocks reach
+// the moment first (B and C here, while A's clock is still before it): both learn of the schedule from the store
+// while running, the key switches once (one generation, whichever node is first), A follows, and the documents are
+// re-signed with the new key.
+func TestTwoNodesRekeyAt(t *testing.T) {
+	a, _ := pgFixture(t)
+	const v = "9915:rekeyat"
+	gpath := "/" + seg("iso6523-actorid-upis::"+v)
+	mpath := gpath + "/services/" + seg("busdox-docid-qns::"+invoice)
+	a.want(a.do("PUT", gpath, "alice", []byte(strings.Replace(groupBodyFmt, "%s", v, 1))), 201, "created")
+	a.want(a.do("PUT", mpath, "alice", a.metaBody(v, invoice, "https://ap.example/rekeyat", "", a.ap.Cert.Raw)), 201, "created")
+
+	now := time.Now().UTC()
+	at := now.Truncate(24 * time.Hour).Add(24 * time.Hour) // 00:00 UTC tomorrow, the moment of `rekey --at` tomorrow
+	ahead := at.Sub(now) + time.Minute
+	clock := smpapp.WithClock(func() time.Time { return time.Now().Add(ahead) })
+	tick := smpapp.WithScheduleTick(20 * time.Millisecond)
+	b, c := a.node(t, clock, tick), a.node(t, clock, tick) // started before the schedule exists
+	gen := a.app.Service().Generation()
+
+	next, err := a.ca.Issue(pki.LeafSpec{Profile: pki.SMPCert, CommonName: "SMP scheduled signer", NotBefore: now.Add(-time.Hour), NotAfter: now.Add(72 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM, err := pki.EncodeKeyPEM(next.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := a.app.Rekey(context.Background(), httpapi.RekeyRequest{CertificatePEM: string(pki.EncodeCertPEM(next.Cert)), KeyPEM: string(keyPEM), At: at.Format(time.DateOnly)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.At.Equal(at) {
+		t.Fatalf("scheduled for %s, want %s", res.At, at)
+	}
+	fp := smp.Fingerprint(next.Cert)
+	for name, n := range map[string]*writeFixture{"A": a, "B": b, "C": c} {
+		eventually(t, name+" signs with the scheduled key, one generation on", func() (bool, string) {
+			svc := n.app.Service()
+			return smp.Fingerprint(svc.Certificate()) == fp && svc.Generation() == gen+1,
+				fmt.Sprintf("generation %d (before: %d), %s", svc.Generation(), gen, svc.Certificate().Subject)
+		})
+	}
+	if ks, ok := b.app.KeySchedule(); !ok || ks.Pending() || ks.Fingerprint != fp {
+		t.Errorf("B's schedule: %+v (%v); want the switch to %s done", ks, ok, next.Cert.Subject)
+	}
+	newCert := base64.StdEncoding.EncodeToString(next.Cert.Raw)
+	for name, n := range map[string]*writeFixture{"A": a, "B": b} {
+		eventually(t, name+" serves the document signed by the scheduled key", func() (bool, string) {
+			r := n.do("GET", mpath, "", nil)
+			return r.code == 200 && strings.Contains(r.body, newCert), fmt.Sprintf("%d", r.code)
+		})
+		xmlsecOK(t, a.caFile, []byte(n.do("GET", mpath, "", nil).body))
+	}
+	// Still one generation on, after every node had its chance to switch.
+	time.Sleep(200 * time.Millisecond)
+	for name, n := range map[string]*writeFixture{"A": a, "B": b, "C": c} {
+		if g := n.app.Service().Generation(); g != gen+1 {
+			t.Errorf("%s at generation %d, want %d: the scheduled switch was made more than once", name, g, gen+1)
+		}
+	}
 }
 
 // gauge returns the value of a metric without labels.

@@ -284,6 +284,14 @@ func (a *App) SwitchIfDue(ctx context.Context) (bool, error) {
 	ro := a.roll
 	ro.mu.Lock()
 	defer ro.mu.Unlock()
+	if a.pg != nil {
+		// A shared store: the schedule may have been made (or carried out) on another node since. Every node reads
+		// it, so that any node running at the moment makes the switch (the first does; SwitchKey makes the others
+		// take its generation) and knows when a certificate change is near (CertificateChangeNear).
+		if stored, ok, err := a.svc.KeySchedule(ctx); err == nil && ok {
+			ro.sched = &stored
+		}
+	}
 	ks := ro.sched
 	if ks == nil || !ks.Pending() || ro.now().Before(ks.At) {
 		return false, nil
