@@ -69,20 +69,9 @@ func TestDeadPeerSettings(t *testing.T) {
 // the node stops running the leader's jobs within LeaderTimeout, and no other node takes over while the server
 // still holds the lock; once the session ends, one node (never two) holds it again.
 func TestLeaderOnHungDatabase(t *testing.T) {
-	c := pgtest.Start(t)
-	dsn := c.NewDatabase(t)
+	_, a, b := twoNodes(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	a, err := Open(ctx, dsn, "demo", os.DirFS("testdata/m1"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := Open(ctx, dsn, "demo", os.DirFS("testdata/m1"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
 
 	la := a.Lead(ctx, "job", 100*time.Millisecond)
 	eventually(t, la.Held)

@@ -66,21 +66,27 @@ func TestMigrateRefuseNewerAndUnavailable(t *testing.T) {
 	db.Close()
 }
 
-func TestListenAndLeader(t *testing.T) {
+// twoNodes opens the schema "demo" twice on a new database of a cluster of the test's own, as two nodes do.
+func twoNodes(t *testing.T) (*pgtest.Cluster, *DB, *DB) {
+	t.Helper()
 	c := pgtest.Start(t)
 	dsn := c.NewDatabase(t)
+	var dbs [2]*DB
+	for i := range dbs {
+		db, err := Open(context.Background(), dsn, "demo", os.DirFS("testdata/m1"), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(db.Close)
+		dbs[i] = db
+	}
+	return c, dbs[0], dbs[1]
+}
+
+func TestListenAndLeader(t *testing.T) {
+	c, a, b := twoNodes(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	a, err := Open(ctx, dsn, "demo", os.DirFS("testdata/m1"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := Open(ctx, dsn, "demo", os.DirFS("testdata/m1"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
 
 	got := make(chan string, 10)
 	connected := make(chan struct{}, 10)
