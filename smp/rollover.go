@@ -64,8 +64,9 @@ func (s *Service) SwitchKey(ctx context.Context, key crypto.Signer, chain []*x50
 			if err != nil {
 				return err
 			}
-			if st.Fingerprint == next.fingerprint && st.Generation > cur.gen {
-				next.gen, adopted = st.Generation, true
+			if st.Fingerprint == next.fingerprint {
+				// Switched already, by another node (this node may have followed it since cur was read).
+				next.gen, adopted = max(st.Generation, cur.gen), true
 				return nil
 			}
 			prev := remember(st.Previous, st.Fingerprint)
