@@ -19,19 +19,20 @@ import (
 	"github.com/signpost-project/signpost/internal/testnet"
 )
 
-// twoNodesConfig returns the SMP configuration of docs/guide-two-nodes.md (its one yaml block with smp_id) with the values of
-// set ("section.key" or "key" -> value) put in, the sections of drop removed and extra appended. Every key of set
-// must be in the guide's block, so that a guide that changes its keys fails here.
-func twoNodesConfig(t *testing.T, set map[string]string, drop []string, extra string) string {
+// twoNodesConfig returns a configuration of docs/guide-two-nodes.md, its one yaml block that holds marker
+// ("smp_id:" for the SMP's, "\ndns:" for the SML's), with the values of set ("section.key" or "key" -> value) put
+// in, the sections of drop removed and extra appended. Every key of set must be in the guide's block, so that a
+// guide that changes its keys fails here.
+func twoNodesConfig(t *testing.T, marker string, set map[string]string, drop []string, extra string) string {
 	t.Helper()
 	var blocks []block
 	for _, b := range fencedBlocks(t, "guide-two-nodes.md") {
-		if b.lang == "yaml" && strings.Contains(b.text, "smp_id:") {
+		if b.lang == "yaml" && strings.Contains("\n"+b.text, marker) {
 			blocks = append(blocks, b)
 		}
 	}
 	if len(blocks) != 1 {
-		t.Fatalf("docs/guide-two-nodes.md: want one yaml block of the SMP (with smp_id), have %d", len(blocks))
+		t.Fatalf("docs/guide-two-nodes.md: want one yaml block with %q, have %d", marker, len(blocks))
 	}
 	keyRE := regexp.MustCompile(`^(\s*)([a-z_0-9]+):(.*)$`)
 	seen := map[string]bool{}
@@ -100,7 +101,7 @@ func TestGuideTwoNodes(t *testing.T) {
 			t.Fatal(err)
 		}
 		n.token = filepath.Join(ndir, "smp-admin.token")
-		y := twoNodesConfig(t, map[string]string{
+		y := twoNodesConfig(t, "smp_id:", map[string]string{
 			"store.dsn":        fmt.Sprintf("%q", dsn),
 			"store.path":       filepath.Join(ndir, "smp.db"),
 			"http.listen":      n.http,

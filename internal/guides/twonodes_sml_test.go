@@ -1,0 +1,169 @@
+package guides
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/signpost-project/signpost/identifier"
+	"github.com/signpost-project/signpost/internal/pgtest"
+	"github.com/signpost-project/signpost/internal/pki"
+	"github.com/signpost-project/signpost/internal/testnet"
+	"github.com/signpost-project/signpost/smp/smlclient"
+)
+
+// TestGuideTwoSMLNodes runs two `signpost sml serve` processes with the SML configuration of
+// docs/guide-two-nodes.md on one PostgreSQL database (management over TLS instead of behind the guide's load
+// balancer, and no secondaries to notify): a participant created over SOAP on A is answered by B's DNS at the
+// same serial; A takes a stream of creates and is killed with SIGKILL meanwhile; B's DNS answers every create A
+// acknowledged, and B takes SOAP writes afterwards.
+func TestGuideTwoSMLNodes(t *testing.T) {
+	bin := signpostBinary(t)
+	c := pgtest.Start(t)
+	dsn := c.NewDatabase(t)
+	dir := t.TempDir()
+	files, _, err := pki.EnsureDev(dir, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	type node struct {
+		dns, mgmt string
+		kill      func()
+	}
+	start := func(name string) *node {
+		n := &node{dns: testnet.FreeAddr(t), mgmt: testnet.FreeAddr(t)}
+		ndir := filepath.Join(dir, name)
+		if err := os.MkdirAll(ndir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		y := twoNodesConfig(t, "\ndns:", map[string]string{
+			"store.dsn":        fmt.Sprintf("%q", dsn),
+			"store.path":       filepath.Join(ndir, "sml.db"),
+			"dns.listen":       n.dns,
+			"dns.notify":       "[]", // the guide's secondaries are not here
+			"admin.listen":     testnet.FreeAddr(t),
+			"admin.token_file": filepath.Join(ndir, "sml-admin.token"),
+		}, []string{"management"}, fmt.Sprintf(`management:
+  listen: %s
+  tls: {cert: %s, key: %s}
+tsig_keys:
+  - {name: transfer-key, algorithm: hmac-sha256, secret: c2lnbnBvc3QtZ3VpZGUtdGVzdC1zZWNyZXQtMTIzNDU2}
+domains:
+  - zone: sml.test
+    records: [naptr, cname]
+    soa: {mname: ns1.sml.test., rname: hostmaster.sml.test.}
+    ns: [ns1.sml.test.]
+    glue: {ns1.sml.test.: [127.0.0.1]}
+    trusted_issuers: %s
+ops: {addr: %q}
+log: {level: warn}
+`, n.mgmt, files.SML, files.SMLKey, files.CA, testnet.FreeAddr(t)))
+		cfg := filepath.Join(ndir, "sml.yaml")
+		if err := os.WriteFile(cfg, []byte(y), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		d := startProcess(t, bin, "sml", "serve", "--config", cfg)
+		waitListening(t, "signpost sml serve ("+name+")", n.mgmt, d)
+		n.kill = func() { _ = d.Cmd.Process.Kill() }
+		return n
+	}
+	a, b := start("a"), start("b")
+
+	cert, err := tls.LoadX509KeyPair(files.SMP, files.SMPKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPEM, err := os.ReadFile(files.CA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(caPEM)
+	client := func(n *node) *smlclient.Client {
+		return smlclient.New(smlclient.Options{URL: "https://" + n.mgmt, SMPID: "SMP-GUIDE", Certificate: cert, Roots: roots, Timeout: 10 * time.Second})
+	}
+	ca, cb := client(a), client(b)
+	ctx := context.Background()
+	if _, err := ca.RegisterSMP(ctx, smlclient.Addresses{Logical: "https://smp.example.org", Physical: "192.0.2.10"}); err != nil {
+		t.Fatalf("register the SMP on A: %v", err)
+	}
+	pid := func(v string) identifier.ID { return identifier.ID{Scheme: "iso6523-actorid-upis", Value: v} }
+	answers := func(n *node, id identifier.ID) (bool, uint32) {
+		m := new(dns.Msg)
+		m.SetQuestion(identifier.NAPTRName(id, "sml.test.", identifier.SchemeLabel), dns.TypeNAPTR)
+		r, err := dns.Exchange(m, n.dns)
+		if err != nil || r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
+			return false, 0
+		}
+		s := new(dns.Msg)
+		s.SetQuestion("sml.test.", dns.TypeSOA)
+		if r, err = dns.Exchange(s, n.dns); err != nil || len(r.Answer) != 1 {
+			return true, 0
+		}
+		return true, r.Answer[0].(*dns.SOA).Serial
+	}
+	within := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 10 s", what)
+			}
+		}
+	}
+
+	first := pid("9915:guide-two-sml")
+	if err := ca.Create(ctx, []identifier.ID{first}); err != nil {
+		t.Fatalf("create on A: %v", err)
+	}
+	within("B's DNS answers the participant created on A, at A's serial", func() bool {
+		okA, sa := answers(a, first)
+		okB, sb := answers(b, first)
+		return okA && okB && sa == sb && sa != 0
+	})
+
+	// A stream of creates to A, which is killed with SIGKILL meanwhile.
+	var (
+		mu    sync.Mutex
+		acked []identifier.ID
+		wg    sync.WaitGroup
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			id := pid(fmt.Sprintf("9915:guide-stream-%04d", i))
+			if err := ca.Create(ctx, []identifier.ID{id}); err != nil {
+				if strings.Contains(err.Error(), "already") {
+					t.Errorf("create %s: %v", id, err)
+				}
+				return // A is gone
+			}
+			mu.Lock()
+			acked = append(acked, id)
+			mu.Unlock()
+		}
+	}()
+	within("A acknowledges creates", func() bool { mu.Lock(); defer mu.Unlock(); return len(acked) >= 50 })
+	a.kill()
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	for _, id := range acked {
+		within(id.String()+", acknowledged by A before SIGKILL, answered by B's DNS", func() bool { ok, _ := answers(b, id); return ok })
+	}
+	late := pid("9915:guide-after-kill")
+	if err := cb.Create(ctx, []identifier.ID{late}); err != nil {
+		t.Fatalf("create on B after A was killed: %v", err)
+	}
+	within("B's DNS answers "+late.String()+", created on B", func() bool { ok, _ := answers(b, late); return ok })
+	t.Logf("%d creates acknowledged by A before SIGKILL, all answered by B", len(acked))
+}
