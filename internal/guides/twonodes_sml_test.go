@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -111,59 +110,32 @@ log: {level: warn}
 		}
 		return true, r.Answer[0].(*dns.SOA).Serial
 	}
-	within := func(what string, cond func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: not within 10 s", what)
-			}
-		}
-	}
-
 	first := pid("9915:guide-two-sml")
 	if err := ca.Create(ctx, []identifier.ID{first}); err != nil {
 		t.Fatalf("create on A: %v", err)
 	}
-	within("B's DNS answers the participant created on A, at A's serial", func() bool {
+	within(t, "B's DNS answers the participant created on A, at A's serial", func() bool {
 		okA, sa := answers(a, first)
 		okB, sb := answers(b, first)
 		return okA && okB && sa == sb && sa != 0
 	})
 
 	// A stream of creates to A, which is killed with SIGKILL meanwhile.
-	var (
-		mu    sync.Mutex
-		acked []identifier.ID
-		wg    sync.WaitGroup
-	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i := 0; ; i++ {
-			id := pid(fmt.Sprintf("9915:guide-stream-%04d", i))
-			if err := ca.Create(ctx, []identifier.ID{id}); err != nil {
-				if strings.Contains(err.Error(), "already") {
-					t.Errorf("create %s: %v", id, err)
-				}
-				return // A is gone
-			}
-			mu.Lock()
-			acked = append(acked, id)
-			mu.Unlock()
+	acked := streamUntilKilled(t, 50, func(i int) (identifier.ID, bool, error) {
+		id := pid(fmt.Sprintf("9915:guide-stream-%04d", i))
+		err := ca.Create(ctx, []identifier.ID{id})
+		if err != nil && strings.Contains(err.Error(), "already") {
+			t.Errorf("create %s: %v", id, err)
 		}
-	}()
-	within("A acknowledges creates", func() bool { mu.Lock(); defer mu.Unlock(); return len(acked) >= 50 })
-	a.kill()
-	wg.Wait()
-	mu.Lock()
-	defer mu.Unlock()
+		return id, err == nil, err
+	}, a.kill)
 	for _, id := range acked {
-		within(id.String()+", acknowledged by A before SIGKILL, answered by B's DNS", func() bool { ok, _ := answers(b, id); return ok })
+		within(t, id.String()+", acknowledged by A before SIGKILL, answered by B's DNS", func() bool { ok, _ := answers(b, id); return ok })
 	}
 	late := pid("9915:guide-after-kill")
 	if err := cb.Create(ctx, []identifier.ID{late}); err != nil {
 		t.Fatalf("create on B after A was killed: %v", err)
 	}
-	within("B's DNS answers "+late.String()+", created on B", func() bool { ok, _ := answers(b, late); return ok })
+	within(t, "B's DNS answers "+late.String()+", created on B", func() bool { ok, _ := answers(b, late); return ok })
 	t.Logf("%d creates acknowledged by A before SIGKILL, all answered by B", len(acked))
 }

@@ -77,6 +77,46 @@ func twoNodesConfig(t *testing.T, marker string, set map[string]string, drop []s
 	return out.String() + extra
 }
 
+// within polls cond until it holds, failing the test after 10 s.
+func within(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 10 s", what)
+		}
+	}
+}
+
+// streamUntilKilled calls write(i) for i = 0, 1, ... until it fails (the node is gone), kills the node once n
+// writes were acknowledged, and returns what write acknowledged (its first result, when the second is true).
+func streamUntilKilled[K any](t *testing.T, n int, write func(i int) (K, bool, error), kill func()) []K {
+	t.Helper()
+	var (
+		mu    sync.Mutex
+		acked []K
+		wg    sync.WaitGroup
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			k, ok, err := write(i)
+			if err != nil {
+				return // the node is gone
+			}
+			if ok {
+				mu.Lock()
+				acked = append(acked, k)
+				mu.Unlock()
+			}
+		}
+	}()
+	within(t, "the node acknowledges writes", func() bool { mu.Lock(); defer mu.Unlock(); return len(acked) >= n })
+	kill()
+	wg.Wait()
+	return acked
+}
+
 // TestGuideTwoNodes runs two `signpost smp serve` processes with the configuration of docs/guide-two-nodes.md on
 // one PostgreSQL database: a service group written on one is served by the other, its delete too; while the first
 // takes a stream of writes it is killed with SIGKILL, and every write it acknowledged is served by the second,
@@ -150,15 +190,6 @@ func TestGuideTwoNodes(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b), nil
 	}
-	within := func(what string, cond func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: not within 10 s", what)
-			}
-		}
-	}
-
 	const p = "iso6523-actorid-upis::9915:two-nodes"
 	if code, body, err := do(http.MethodPut, a.http, p); err != nil || code != 201 {
 		t.Fatalf("PUT on A: %d %v %s", code, err, body)
@@ -169,44 +200,23 @@ func TestGuideTwoNodes(t *testing.T) {
 	if code, body, err := do(http.MethodDelete, a.http, p); err != nil || code != 200 {
 		t.Fatalf("DELETE on A: %d %v %s", code, err, body)
 	}
-	within("B answers 404 for the group deleted on A", func() bool {
+	within(t, "B answers 404 for the group deleted on A", func() bool {
 		code, _, err := do(http.MethodGet, b.http, p)
 		return err == nil && code == 404
 	})
 
 	// A stream of writes to A, which is killed with SIGKILL meanwhile.
-	var (
-		mu    sync.Mutex
-		acked []string
-		wg    sync.WaitGroup
-	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i := 0; ; i++ {
-			q := fmt.Sprintf("iso6523-actorid-upis::9915:stream-%04d", i)
-			code, _, err := do(http.MethodPut, a.http, q)
-			if err != nil {
-				return // A is gone
-			}
-			if code == 201 {
-				mu.Lock()
-				acked = append(acked, q)
-				mu.Unlock()
-			}
-		}
-	}()
-	within("A acknowledges writes", func() bool { mu.Lock(); defer mu.Unlock(); return len(acked) >= 20 })
-	a.kill()
-	wg.Wait()
-	mu.Lock()
-	defer mu.Unlock()
+	acked := streamUntilKilled(t, 20, func(i int) (string, bool, error) {
+		q := fmt.Sprintf("iso6523-actorid-upis::9915:stream-%04d", i)
+		code, _, err := do(http.MethodPut, a.http, q)
+		return q, code == 201, err
+	}, a.kill)
 	for _, q := range acked {
 		if code, body, err := do(http.MethodGet, b.http, q); err != nil || code != 200 {
 			t.Errorf("%s acknowledged by A before SIGKILL, on B: %d %v %s", q, code, err, body)
 		}
 	}
-	within("B runs the single-node jobs", func() bool {
+	within(t, "B runs the single-node jobs", func() bool {
 		resp, err := http.Get("http://" + b.ops + "/metrics")
 		if err != nil {
 			return false
