@@ -14,8 +14,6 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/signpost-project/signpost/identifier"
-	"github.com/signpost-project/signpost/internal/pgtest"
-	"github.com/signpost-project/signpost/internal/pki"
 	"github.com/signpost-project/signpost/internal/testnet"
 	"github.com/signpost-project/signpost/smp/smlclient"
 )
@@ -26,24 +24,14 @@ import (
 // same serial; A takes a stream of creates and is killed with SIGKILL meanwhile; B's DNS answers every create A
 // acknowledged, and B takes SOAP writes afterwards.
 func TestGuideTwoSMLNodes(t *testing.T) {
-	bin := signpostBinary(t)
-	c := pgtest.Start(t)
-	dsn := c.NewDatabase(t)
-	dir := t.TempDir()
-	files, _, err := pki.EnsureDev(dir, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin, dsn, dir, files := twoNodesSetup(t)
 	type node struct {
 		dns, mgmt string
 		kill      func()
 	}
 	start := func(name string) *node {
 		n := &node{dns: testnet.FreeAddr(t), mgmt: testnet.FreeAddr(t)}
-		ndir := filepath.Join(dir, name)
-		if err := os.MkdirAll(ndir, 0o700); err != nil {
-			t.Fatal(err)
-		}
+		ndir := nodeDir(t, dir, name)
 		y := twoNodesConfig(t, "\ndns:", map[string]string{
 			"store.dsn":        fmt.Sprintf("%q", dsn),
 			"store.path":       filepath.Join(ndir, "sml.db"),
@@ -66,13 +54,7 @@ domains:
 ops: {addr: %q}
 log: {level: warn}
 `, n.mgmt, files.SML, files.SMLKey, files.CA, testnet.FreeAddr(t)))
-		cfg := filepath.Join(ndir, "sml.yaml")
-		if err := os.WriteFile(cfg, []byte(y), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		d := startProcess(t, bin, "sml", "serve", "--config", cfg)
-		waitListening(t, "signpost sml serve ("+name+")", n.mgmt, d)
-		n.kill = func() { _ = d.Cmd.Process.Kill() }
+		n.kill = startNode(t, bin, ndir, "sml", y, n.mgmt)
 		return n
 	}
 	a, b := start("a"), start("b")

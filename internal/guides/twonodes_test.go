@@ -77,6 +77,43 @@ func twoNodesConfig(t *testing.T, marker string, set map[string]string, drop []s
 	return out.String() + extra
 }
 
+// twoNodesSetup is what the two-node guide tests start from: the binary, a database on a PostgreSQL cluster of the
+// test's own, a directory and the development PKI in it.
+func twoNodesSetup(t *testing.T) (bin, dsn, dir string, files pki.DevFiles) {
+	t.Helper()
+	bin = signpostBinary(t)
+	dsn = pgtest.Start(t).NewDatabase(t)
+	dir = t.TempDir()
+	files, _, err := pki.EnsureDev(dir, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin, dsn, dir, files
+}
+
+// nodeDir makes the data directory of node name.
+func nodeDir(t *testing.T, dir, name string) string {
+	t.Helper()
+	ndir := filepath.Join(dir, name)
+	if err := os.MkdirAll(ndir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return ndir
+}
+
+// startNode writes the configuration y into ndir, runs `signpost KIND serve` with it until the test ends, waits
+// until it listens at addr, and returns what kills it with SIGKILL.
+func startNode(t *testing.T, bin, ndir, kind, y, addr string) (kill func()) {
+	t.Helper()
+	cfg := filepath.Join(ndir, kind+".yaml")
+	if err := os.WriteFile(cfg, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startProcess(t, bin, kind, "serve", "--config", cfg)
+	waitListening(t, "signpost "+kind+" serve in "+ndir, addr, d)
+	return func() { _ = d.Cmd.Process.Kill() }
+}
+
 // within polls cond until it holds, failing the test after 10 s.
 func within(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -122,24 +159,14 @@ func streamUntilKilled[K any](t *testing.T, n int, write func(i int) (K, bool, e
 // takes a stream of writes it is killed with SIGKILL, and every write it acknowledged is served by the second,
 // which now runs the single-node jobs (signpost_smp_runs_jobs 1).
 func TestGuideTwoNodes(t *testing.T) {
-	bin := signpostBinary(t)
-	c := pgtest.Start(t)
-	dsn := c.NewDatabase(t)
-	dir := t.TempDir()
-	files, _, err := pki.EnsureDev(dir, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin, dsn, dir, files := twoNodesSetup(t)
 	type node struct {
 		http, ops, token string
 		kill             func()
 	}
 	start := func(name string) *node {
 		n := &node{http: testnet.FreeAddr(t), ops: testnet.FreeAddr(t)}
-		ndir := filepath.Join(dir, name)
-		if err := os.MkdirAll(ndir, 0o700); err != nil {
-			t.Fatal(err)
-		}
+		ndir := nodeDir(t, dir, name)
 		n.token = filepath.Join(ndir, "smp-admin.token")
 		y := twoNodesConfig(t, "smp_id:", map[string]string{
 			"store.dsn":        fmt.Sprintf("%q", dsn),
@@ -151,13 +178,7 @@ func TestGuideTwoNodes(t *testing.T) {
 			"signing.cert":     files.SMP,
 			"signing.key":      files.SMPKey,
 		}, []string{"sml"}, fmt.Sprintf("ops: {addr: %q}\nlog: {level: warn}\n", n.ops))
-		cfg := filepath.Join(ndir, "smp.yaml")
-		if err := os.WriteFile(cfg, []byte(y), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		d := startProcess(t, bin, "smp", "serve", "--config", cfg)
-		waitListening(t, "signpost smp serve ("+name+")", n.http, d)
-		n.kill = func() { _ = d.Cmd.Process.Kill() }
+		n.kill = startNode(t, bin, ndir, "smp", y, n.http)
 		return n
 	}
 	a, b := start("a"), start("b")
