@@ -5,7 +5,7 @@ LDFLAGS  := -s -w -X github.com/signpost-project/signpost/internal/version.Versi
 PKGS     := ./...
 FUZZTIME ?= 3s
 
-.PHONY: all build run test test-deps unit unit-postgres test-postgres fuzz-smoke fuzz bench lint fmt clean screenshots
+.PHONY: all build run test test-deps unit unit-postgres fuzz-smoke fuzz bench lint fmt clean screenshots
 
 all: build
 
@@ -15,7 +15,7 @@ build:
 run: build
 	bin/signpost dev
 
-# Every test, unit and integration, with the race detector (the SML's service tests once more on PostgreSQL),
+# Every test, unit and integration, with the race detector (the services' tests once more on PostgreSQL),
 # then each fuzz target for a few seconds.
 test: test-deps build unit unit-postgres fuzz-smoke
 
@@ -25,14 +25,11 @@ test-deps:
 unit:
 	$(GO) test -race -shuffle=on -count=1 -timeout 20m $(PKGS)
 
-# The SML's in-package service tests on PostgreSQL (each test on a throwaway cluster; about a minute). The
-# repository contract suites and the multi-node tests run on PostgreSQL in unit already.
+# The service tests of the SML and the SMP (packages sml and smp) once more on PostgreSQL, each test on a
+# throwaway cluster (about two minutes). The repository contract suites and the multi-node tests run on
+# PostgreSQL in unit already.
 unit-postgres:
-	SIGNPOST_TEST_SML_STORE=postgres $(GO) test -race -shuffle=on -count=1 -timeout 10m ./sml
-
-# Also the SMP's whole service suite on PostgreSQL (about 6 minutes more; not part of make test).
-test-postgres: test-deps unit-postgres
-	SIGNPOST_TEST_SMP_STORE=postgres $(GO) test -race -count=1 -timeout 20m ./smp
+	SIGNPOST_TEST_SML_STORE=postgres SIGNPOST_TEST_SMP_STORE=postgres $(GO) test -race -shuffle=on -count=1 -timeout 15m ./sml ./smp
 
 fuzz-smoke:
 	@scripts/fuzz.sh $(FUZZTIME)
