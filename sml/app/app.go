@@ -82,6 +82,11 @@ func New(cfg *conf.SML, log *slog.Logger, o *ops.Ops, opts ...Option) (*App, err
 	if err != nil {
 		return nil, err
 	}
+	if st.Metrics != nil {
+		if err := o.Registry.Register(st.Metrics); err != nil {
+			return nil, err
+		}
+	}
 	// The DNS server reads from the Service and the Service tells it about commits: the server is set once built;
 	// changes committed before (none: nothing writes before Start) are in what it loads.
 	var dnsSrv atomic.Pointer[dnsserver.Server]

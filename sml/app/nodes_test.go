@@ -320,6 +320,9 @@ func TestTwoNodesOnePostgres(t *testing.T) {
 	}
 	b.waitAnswers(t, "0088:a1")
 	converged(t, b.dns, knot, 10*time.Second)
+	if n := pgtest.Metric(t, a.ops.Registry, "signpost_postgres_acquires_total", map[string]string{"schema": "sml"}); n < 1 {
+		t.Errorf("node A's pool metrics count %v acquisitions after its writes", n)
+	}
 
 	w := watchSerials(a, b)
 	var wg sync.WaitGroup

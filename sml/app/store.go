@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/signpost-project/signpost/conf"
 	"github.com/signpost-project/signpost/internal/logging"
@@ -31,6 +32,8 @@ type Store struct {
 	Ping func(context.Context) error
 	// Where names the store in messages and logs (the file, or the database without its password).
 	Where string
+	// Metrics are the store's own metrics (PostgreSQL's connection pool); nil for the embedded store.
+	Metrics prometheus.Collector
 	// Bolt is the embedded store (nil on PostgreSQL).
 	Bolt  *store.DB
 	close func()
@@ -61,7 +64,7 @@ func OpenStore(ctx context.Context, cfg *conf.SML, log *slog.Logger) (*Store, er
 			return nil, fmt.Errorf("sml store (store.backend postgres, store.dsn in %s): %w", cfg.File(), err)
 		}
 		where := "PostgreSQL " + redactDSN(cfg.Store.DSN)
-		return &Store{Repo: r, Console: r.Console(), Feed: r, Ping: r.Ping, Where: where,
+		return &Store{Repo: r, Console: r.Console(), Feed: r, Ping: r.Ping, Where: where, Metrics: r.DB().Collector(),
 			Backup: func(io.Writer) (int64, error) {
 				return 0, &sml.Error{Kind: sml.KindBadRequest, Msg: "the SML's store is a PostgreSQL database (store.backend " +
 					"postgres): back it up with PostgreSQL's tools, e.g. pg_dump --schema=sml; signpost sml backup copies " +

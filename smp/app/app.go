@@ -217,6 +217,12 @@ func New(ctx context.Context, cfg *conf.SMP, log *slog.Logger, o *ops.Ops, opts 
 		_ = db.Close()
 		return nil, err
 	}
+	if o != nil && st.pg != nil {
+		if err := o.Registry.Register(st.pg.Collector()); err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+	}
 	if o != nil {
 		o.AddCheck("smp-store", st.check)
 		if err := o.Registry.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{

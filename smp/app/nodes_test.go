@@ -76,6 +76,9 @@ func TestTwoNodes(t *testing.T) {
 	mpath := gpath + "/services/" + seg("busdox-docid-qns::"+invoice)
 	a.want(a.do("PUT", gpath, "alice", []byte(strings.Replace(groupBodyFmt, "%s", "9915:nodes", 1))), 201, "created")
 	a.want(a.do("PUT", mpath, "alice", a.metaBody("9915:nodes", invoice, "https://ap.example/one", "", a.ap.Cert.Raw)), 201, "created")
+	if n := pgtest.Metric(t, a.o.Registry, "signpost_postgres_acquires_total", map[string]string{"schema": "smp"}); n < 1 {
+		t.Errorf("node A's pool metrics count %v acquisitions after its writes", n)
+	}
 	for _, p := range []string{mpath, "/bdxr-smp-2" + gpath, "/bdxr-smp-2" + mpath} {
 		r := b.do("GET", p, "", nil)
 		b.want(r, 200, "9915:nodes")
