@@ -43,7 +43,9 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 	g := func(d *prometheus.Desc, v float64, l ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, l...)
 	}
-	n := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v) }
+	n := func(d *prometheus.Desc, v float64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v)
+	}
 	g(c.conns, float64(s.AcquiredConns()), "acquired")
 	g(c.conns, float64(s.IdleConns()), "idle")
 	g(c.conns, float64(s.ConstructingConns()), "constructing")
