@@ -1,3 +1,5 @@
+//go:build linux
+
 package pgstore
 
 import (
@@ -8,7 +10,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sys/unix"
 
 	"github.com/signpost-project/signpost/internal/pgtest"
@@ -119,43 +120,4 @@ func TestLeaderOnHungDatabase(t *testing.T) {
 		}
 		return la.Held() || lb.Held()
 	})
-}
-
-// TestPoolMetrics: the pool's collector counts a connection in use as acquired and, once released, as idle, and
-// counts the acquisitions.
-func TestPoolMetrics(t *testing.T) {
-	_, db, _ := twoNodes(t)
-	reg := prometheus.NewRegistry()
-	if err := reg.Register(db.Collector()); err != nil {
-		t.Fatal(err)
-	}
-	value := func(name, state string) float64 {
-		t.Helper()
-		l := map[string]string{"schema": "demo"}
-		if state != "" {
-			l["state"] = state
-		}
-		return pgtest.Metric(t, reg, name, l)
-	}
-	before := value("signpost_postgres_acquires_total", "")
-	conn, err := db.Pool.Acquire(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v := value("signpost_postgres_connections", "acquired"); v != 1 {
-		t.Errorf("acquired connections %v with one in use, want 1", v)
-	}
-	conn.Release()
-	if v := value("signpost_postgres_connections", "acquired"); v != 0 {
-		t.Errorf("acquired connections %v after the release, want 0", v)
-	}
-	if v := value("signpost_postgres_connections", "idle"); v < 1 {
-		t.Errorf("idle connections %v after the release, want at least 1", v)
-	}
-	if v := value("signpost_postgres_acquires_total", ""); v != before+1 {
-		t.Errorf("acquires %v, want %v", v, before+1)
-	}
-	if v := value("signpost_postgres_max_connections", ""); v < 1 {
-		t.Errorf("max connections %v", v)
-	}
 }
