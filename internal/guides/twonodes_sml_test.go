@@ -103,7 +103,7 @@ log: {level: warn}
 	})
 
 	// A stream of creates to A, which is killed with SIGKILL meanwhile.
-	acked := streamUntilKilled(t, 50, func(i int) (identifier.ID, bool, error) {
+	acked := streamUntilKilled(t, 30, func(i int) (identifier.ID, bool, error) {
 		id := pid(fmt.Sprintf("9915:guide-stream-%04d", i))
 		err := ca.Create(ctx, []identifier.ID{id})
 		if err != nil && strings.Contains(err.Error(), "already") {
