@@ -68,7 +68,7 @@ func FreePort(t testing.TB) int {
 func freePort() (int, error) {
 	mu.Lock()
 	defer mu.Unlock()
-	dir := filepath.Join(os.TempDir(), "signpost-testports")
+	dir := lockDir()
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return 0, fmt.Errorf("testnet: %w", err)
 	}
@@ -91,6 +91,11 @@ func freePort() (int, error) {
 		return p, nil
 	}
 	return 0, fmt.Errorf("testnet: no free loopback port for both TCP and UDP in %d-%d", lo, hi-1)
+}
+
+// lockDir holds the lock files, one per port, of this user's test processes.
+func lockDir() string {
+	return filepath.Join(os.TempDir(), "signpost-testports-"+strconv.Itoa(os.Getuid()))
 }
 
 // lockPort takes the lock file of port p without waiting; false if another process holds it.

@@ -1,10 +1,6 @@
 package testnet
 
-import (
-	"os"
-	"path/filepath"
-	"testing"
-)
+import "testing"
 
 // TestFreePortDistinctAndLocked: ports are never handed out twice in a process, lie in the chosen range, and stay
 // locked against other processes (a second open file description's flock is refused, as another process's is).
@@ -21,7 +17,7 @@ func TestFreePortDistinctAndLocked(t *testing.T) {
 		}
 		seen[p] = true
 	}
-	dir := filepath.Join(os.TempDir(), "signpost-testports")
+	dir := lockDir()
 	for p := range seen {
 		if f, ok := lockPort(dir, p); ok {
 			f.Close()
