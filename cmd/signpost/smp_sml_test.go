@@ -12,6 +12,8 @@ import (
 
 	"github.com/signpost-project/signpost/internal/testnet"
 	"github.com/signpost-project/signpost/lookup"
+	"github.com/signpost-project/signpost/smp"
+	"github.com/signpost-project/signpost/smp/registrar"
 )
 
 // TestSMPSMLCommands drives `smp status PARTICIPANT` and `smp sml ...` against `signpost dev` (through the SMP's
@@ -102,5 +104,26 @@ func TestSMPSMLCommands(t *testing.T) {
 	// The SML refuses what the SMP may not do, with its own message: SMP-CLI is gone, so an update fails.
 	if out := run(exitSML, "smp", "sml", "update", "--config", cfg); !strings.Contains(out, "SMP-CLI") {
 		t.Errorf("update of a deleted SMP:\n%s", out)
+	}
+}
+
+// TestPrintSMLStatusStandby: on a node that does not deliver the outbox (another node of a shared store holds the
+// leader lock), `smp sml status` says which node delivers instead of an empty last error.
+func TestPrintSMLStatusStandby(t *testing.T) {
+	st := registrar.Status{SML: "https://sml.test", SMPID: "SMP-1", Self: smp.SMLSelf{Registered: true}}
+	var out strings.Builder
+	if err := printSMLStatus(&out, st); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "another node") {
+		t.Errorf("the delivering node's status mentions another node:\n%s", out.String())
+	}
+	st.Standby = true
+	out.Reset()
+	if err := printSMLStatus(&out, st); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "delivery") || !strings.Contains(out.String(), "by another node (the one whose signpost_smp_runs_jobs is 1)") {
+		t.Errorf("a standby node's status does not say that another node delivers:\n%s", out.String())
 	}
 }
