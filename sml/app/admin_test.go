@@ -55,26 +55,11 @@ domains:
 		t.Fatalf("token file %s, want the default beside the store %s", cfg.Admin.TokenFile, tokenFile)
 	}
 	o := ops.New()
-	a, err := New(cfg, nil, o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, stop := startApp(t, cfg, o)
 	ctx := context.Background()
 	opsSrv := o.Server(opsAddr)
 	go func() { _ = opsSrv.ListenAndServe() }()
 	defer opsSrv.Close()
-	for _, s := range a.Servers() {
-		if err := s.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	stop := func() {
-		for i := len(a.Servers()) - 1; i >= 0; i-- {
-			_ = a.Servers()[i].Shutdown(ctx)
-		}
-		_ = a.Close()
-	}
-	defer func() { stop() }()
 	if got := a.Admin().Addr().String(); got != adminAddr {
 		t.Fatalf("admin listener on %s, want %s", got, adminAddr)
 	}
@@ -143,21 +128,7 @@ domains:
 
 	// A restart reads the same token.
 	stop()
-	a, err = New(cfg, nil, ops.New())
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop = func() {
-		for i := len(a.Servers()) - 1; i >= 0; i-- {
-			_ = a.Servers()[i].Shutdown(ctx)
-		}
-		_ = a.Close()
-	}
-	for _, s := range a.Servers() {
-		if err := s.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	startApp(t, cfg, nil)
 	if _, err := (&admin.Client{Addr: adminAddr, Token: tok}).Status(ctx); err != nil {
 		t.Fatalf("after a restart: %v", err)
 	}

@@ -40,18 +40,8 @@ domains:
 		t.Fatal(err)
 	}
 	o := ops.New()
-	a, err := New(cfg, nil, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a, _ := startApp(t, cfg, o)
 	ctx := context.Background()
-	for _, s := range a.Servers() {
-		if err := s.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		defer s.Shutdown(ctx)
-	}
 	caller := sml.Caller{Identity: "CN=SMP,O=Test,C=BE:1", Domain: "sml.test."}
 	svc := a.Service()
 	if err := svc.CreateSMP(ctx, caller, sml.SMP{ID: "SMP-1", LogicalAddress: "http://smp.example.org"}); err != nil {
@@ -146,18 +136,7 @@ domains:
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(cfg, nil, ops.New())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	ctx := context.Background()
-	for _, s := range a.Servers() {
-		if err := s.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		defer s.Shutdown(ctx)
-	}
+	a, _ := startApp(t, cfg, nil)
 	udp, _ := a.DNS().Addr()
 	m := new(dns.Msg)
 	m.SetQuestion("sml.test.", dns.TypeSOA)

@@ -3,9 +3,11 @@ package app
 import (
 	"context"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/signpost-project/signpost/conf"
+	"github.com/signpost-project/signpost/internal/ops"
 	"github.com/signpost-project/signpost/internal/testnet"
 	"github.com/signpost-project/signpost/sml/admin"
 )
@@ -37,33 +39,40 @@ domains:
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(cfg, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	servers := a.Servers()
-	for _, s := range servers {
-		if err := s.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	stopped := false
-	r := &running{cfg: cfg, app: a, stop: func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		for i := len(servers) - 1; i >= 0; i-- {
-			_ = servers[i].Shutdown(ctx)
-		}
-		_ = a.Close()
-	}}
-	t.Cleanup(r.stop)
+	a, stop := startApp(t, cfg, nil)
+	r := &running{cfg: cfg, app: a, stop: stop}
 	tok, err := admin.ReadTokenFile(cfg.Admin.TokenFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.client = &admin.Client{Addr: cfg.Admin.Listen, Token: tok}
 	return r
+}
+
+// startApp builds the App of cfg with o (nil: its own) and starts its servers. stop shuts them down in reverse
+// order and closes the App; it runs once, when called or when the test ends.
+func startApp(t testing.TB, cfg *conf.SML, o *ops.Ops) (a *App, stop func()) {
+	t.Helper()
+	a, err := New(cfg, nil, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	servers := a.Servers()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			for i := len(servers) - 1; i >= 0; i-- {
+				_ = servers[i].Shutdown(ctx)
+			}
+			_ = a.Close()
+		})
+	}
+	t.Cleanup(stop)
+	for _, s := range servers {
+		if err := s.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return a, stop
 }

@@ -107,35 +107,14 @@ domains:
 		t.Fatal(err)
 	}
 	o := ops.New()
-	a, err := New(cfg, nil, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	servers := a.Servers()
-	for _, s := range servers {
-		if err := s.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	a, stop := startApp(t, cfg, o)
 	tok, err := os.ReadFile(filepath.Join(dir, "admin.token"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := &node{name: name, app: a, ops: o, dns: dnsAddr, admin: adminAddr, token: strings.TrimSpace(string(tok)),
 		soap: &soapmsg.Client{BaseURL: "http://" + soapAddr, HTTP: &http.Client{Transport: certHeader(p.header), Timeout: 30 * time.Second}}}
-	stopped := false
-	n.stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		for i := len(servers) - 1; i >= 0; i-- {
-			_ = servers[i].Shutdown(ctx)
-		}
-		_ = a.Close()
-	}
-	t.Cleanup(n.stop)
+	n.stop = stop
 	return n
 }
 

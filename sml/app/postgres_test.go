@@ -66,24 +66,10 @@ domains:
 	start := func() (*App, *ops.Ops, func()) {
 		t.Helper()
 		o := ops.New()
-		a, err := New(cfg, nil, o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, s := range a.Servers() {
-			if err := s.Start(ctx); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return a, o, func() {
-			for i := len(a.Servers()) - 1; i >= 0; i-- {
-				_ = a.Servers()[i].Shutdown(ctx)
-			}
-			_ = a.Close()
-		}
+		a, stop := startApp(t, cfg, o)
+		return a, o, stop
 	}
 	a, o, stop := start()
-	defer func() { stop() }()
 	opsSrv := o.Server(opsAddr)
 	go func() { _ = opsSrv.ListenAndServe() }()
 	defer opsSrv.Close()

@@ -2,7 +2,6 @@ package app
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
@@ -86,25 +85,10 @@ domains:
 		t.Fatal(err)
 	}
 	o := ops.New()
-	a, err := New(cfg, nil, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
+	startApp(t, cfg, o)
 	opsSrv := o.Server(opsAddr)
 	go func() { _ = opsSrv.ListenAndServe() }()
 	defer opsSrv.Close()
-	for _, s := range a.Servers() {
-		if err := s.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	defer func() {
-		for i := len(a.Servers()) - 1; i >= 0; i-- {
-			_ = a.Servers()[i].Shutdown(ctx)
-		}
-		_ = a.Close()
-	}()
 	header := strings.ReplaceAll(url.QueryEscape(string(pki.EncodeCertPEM(smp.Cert))), "+", "%20")
 	post := func(file string) (int, string) {
 		t.Helper()

@@ -232,18 +232,8 @@ domains:
 		t.Fatal(err)
 	}
 	o := ops.New()
-	a, err := New(cfg, nil, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a, _ := startApp(t, cfg, o)
 	ctx := context.Background()
-	for _, s := range a.Servers() {
-		if err := s.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		defer s.Shutdown(ctx)
-	}
 	svc := a.Service()
 	var gen bytes.Buffer
 	if err := sml.WriteGenerated(&gen, 20000, 4, "sml.test", "CN=Import,O=Test,C=BE:1"); err != nil {
