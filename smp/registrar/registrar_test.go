@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/signpost-project/signpost/smp"
+	"github.com/signpost-project/signpost/smp/registrar"
 	"github.com/signpost-project/signpost/smp/xmlbind"
 )
 
@@ -69,7 +70,15 @@ func TestSMLDownThenBack(t *testing.T) {
 	if r.State != smp.RegPending || r.LastError == "" || r.Attempts == 0 {
 		t.Fatalf("with the SML down: %+v, want pending with an error", r)
 	}
-	if st, _ := a.app.Registrar().Status(t.Context()); st.Count.Pending != 1 || st.LastError == "" {
+	// The worker records its own last error just after the intent's (when the delivery round returns).
+	var st registrar.Status
+	for range 500 {
+		if st, _ = a.app.Registrar().Status(t.Context()); st.LastError != "" {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st.Count.Pending != 1 || st.LastError == "" {
 		t.Errorf("status with the SML down: %+v", st)
 	}
 	s.startSML()
