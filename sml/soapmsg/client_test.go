@@ -88,11 +88,10 @@ func (s *smlStub) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	defer func() { s.mu.Lock(); s.active--; s.mu.Unlock() }()
 	if block != nil {
-		select {
-		case <-block:
-		case <-r.Context().Done():
-			return
-		}
+		// Nothing is answered until the test releases it, whatever the client does meanwhile. (Returning when the
+		// request's context ended answered 200 with an empty body, which once reached a client that had timed
+		// out, as a malformed answer.)
+		<-block
 	}
 	time.Sleep(delay)
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
