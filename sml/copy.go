@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/signpost-project/signpost/identifier"
+	"github.com/signpost-project/signpost/internal/txbatch"
 )
 
 // Counts are the records of an SML repository, by kind: what Copy copied, and what CountRecords finds.
@@ -64,26 +65,12 @@ func (c *Counts) add(kind string) {
 // to either repository meanwhile.
 func Copy(from, to Repo, progress func(done int64)) (Counts, error) {
 	var c Counts
-	var pending []func(Tx) error
 	var zones []func(Tx) error
-	flush := func() error {
-		if len(pending) == 0 {
-			return nil
-		}
-		err := to.Update(func(t Tx) error {
-			for _, put := range pending {
-				if err := put(t); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		pending = pending[:0]
-		if err == nil && progress != nil {
+	b := txbatch.Batch[Tx]{Update: to.Update, Done: func() {
+		if progress != nil {
 			progress(c.Total())
 		}
-		return err
-	}
+	}}
 	err := from.View(func(t Tx) error {
 		return eachRecord(t, func(kind string, put func(Tx) error) error {
 			c.add(kind)
@@ -91,19 +78,21 @@ func Copy(from, to Repo, progress func(done int64)) (Counts, error) {
 				zones = append(zones, put)
 				return nil
 			}
-			pending = append(pending, put)
-			if len(pending) >= copyChunk {
-				return flush()
+			b.Add(put)
+			if b.Len() >= copyChunk {
+				return b.Flush()
 			}
 			return nil
 		})
 	})
 	if err == nil {
-		err = flush()
+		err = b.Flush()
 	}
 	if err == nil {
-		pending = zones
-		err = flush()
+		for _, put := range zones {
+			b.Add(put)
+		}
+		err = b.Flush()
 	}
 	if err != nil {
 		return c, fmt.Errorf("copy: %w", err)

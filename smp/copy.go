@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/signpost-project/signpost/identifier"
+	"github.com/signpost-project/signpost/internal/txbatch"
 )
 
 // Counts are the records of an SMP repository, by kind: what Copy copied, and what CountRecords finds.
@@ -70,25 +71,14 @@ func (c *Counts) add(kind string) {
 // repository meanwhile.
 func Copy(ctx context.Context, from, to Repository, progress func(done int64)) (Counts, error) {
 	var c Counts
-	var pending []func(WriteTx) error
 	var regs []Registration
-	flush := func() error {
-		if len(pending) == 0 {
-			return nil
-		}
-		err := to.Update(ctx, func(tx WriteTx) error {
-			for _, put := range pending {
-				if err := put(tx); err != nil {
-					return err
-				}
+	b := txbatch.Batch[WriteTx]{
+		Update: func(fn func(WriteTx) error) error { return to.Update(ctx, fn) },
+		Done: func() {
+			if progress != nil {
+				progress(c.Total())
 			}
-			return nil
-		})
-		pending = pending[:0]
-		if err == nil && progress != nil {
-			progress(c.Total())
-		}
-		return err
+		},
 	}
 	err := from.View(ctx, func(tx ReadTx) error {
 		return eachRecord(tx, func(kind string, put func(WriteTx) error) error {
@@ -96,12 +86,12 @@ func Copy(ctx context.Context, from, to Repository, progress func(done int64)) (
 			if kind == "registration" {
 				return nil // below, renumbered
 			}
-			pending = append(pending, put)
+			b.Add(put)
 			return nil
-		}, flush)
+		}, b.Flush)
 	})
 	if err == nil {
-		err = flush()
+		err = b.Flush()
 	}
 	if err == nil {
 		err = from.View(ctx, func(tx ReadTx) error {
