@@ -89,11 +89,11 @@ func xmlsecVerifies(t *testing.T, caFile string, doc []byte) (bool, string) {
 	return true, string(out)
 }
 
-// bulkDocs reads the service metadata document of groups 0 to 109 (root flavour).
-func bulkDocs(t *testing.T, svc *smp.Service) [][]byte {
+// bulkDocs reads the service metadata document of groups 0 to n-1 (root flavour; the fixtures have 110).
+func bulkDocs(t *testing.T, svc *smp.Service, n int) [][]byte {
 	t.Helper()
 	var out [][]byte
-	for i := range 110 {
+	for i := range n {
 		d, err := svc.Lookup(context.Background(), svc.RootFlavour(), bulkCLIParticipant(i), bulkCLIDoc)
 		if err != nil {
 			t.Fatalf("group %d: %v", i, err)
@@ -101,6 +101,20 @@ func bulkDocs(t *testing.T, svc *smp.Service) [][]byte {
 		out = append(out, d.Body)
 	}
 	return out
+}
+
+// openSMPApp opens the SMP of the configuration file cfg on its store (no server started); the caller closes it.
+func openSMPApp(t *testing.T, cfg string) *smpapp.App {
+	t.Helper()
+	c, err := conf.LoadSMP(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := smpapp.New(context.Background(), c, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
 
 // TestSMPBulkAndBackupCommands: with the server running, bulk replace-certificate --dry-run prints 100 groups and
@@ -175,14 +189,14 @@ func TestSMPBulkAndBackupCommands(t *testing.T) {
 		t.Fatalf("expired --new: %v (exit %d)\n%s", err, exitCode(err), out)
 	}
 
-	before := bulkDocs(t, svc)
+	before := bulkDocs(t, svc, 110)
 	out := run(true, "smp", "bulk", "replace-certificate", "--old", oldPEM, "--new", newPEM, "--dry-run")
 	if n := strings.Count(out, "1 endpoints in 1 service metadata\n"); n != 100 ||
 		!strings.Contains(out, "100 endpoints in 100 service metadata of 100 service groups would change (110 groups looked at)") ||
 		!strings.Contains(out, bulkCLIParticipant(99).String()+"\t") || strings.Contains(out, bulkCLIParticipant(100).String()) {
 		t.Fatalf("dry run (%d group lines):\n%s", n, out)
 	}
-	for i, b := range bulkDocs(t, svc) {
+	for i, b := range bulkDocs(t, svc, 110) {
 		if !bytes.Equal(b, before[i]) {
 			t.Fatalf("dry run changed group %d", i)
 		}
@@ -192,7 +206,7 @@ func TestSMPBulkAndBackupCommands(t *testing.T) {
 		t.Fatalf("bulk:\n%s", out)
 	}
 	newB64, oldB64 := b64std(nw.Cert.Raw), b64std(old.Cert.Raw)
-	afterCert := bulkDocs(t, svc)
+	afterCert := bulkDocs(t, svc, 110)
 	for i, b := range afterCert {
 		if i >= 100 {
 			if !bytes.Equal(b, before[i]) {
@@ -291,7 +305,7 @@ func TestSMPBulkAndBackupCommands(t *testing.T) {
 		return a
 	}
 	a2 := reopen()
-	for i, b := range bulkDocs(t, a2.Service()) {
+	for i, b := range bulkDocs(t, a2.Service(), 110) {
 		if i < 100 && (!bytes.Contains(b, []byte("https://ap-g3.cli.test/as4")) || !bytes.Contains(b, []byte(newB64))) {
 			t.Errorf("group %d after replace-url:\n%s", i, b)
 		}
@@ -314,7 +328,7 @@ func TestSMPBulkAndBackupCommands(t *testing.T) {
 			t.Errorf("%s, acknowledged before the backup began, is not in the restored store: %v", p, err)
 		}
 	}
-	for i, b := range bulkDocs(t, a3.Service()) {
+	for i, b := range bulkDocs(t, a3.Service(), 110) {
 		if !bytes.Equal(b, afterCert[i]) {
 			t.Errorf("group %d in the restored store differs from what it was at the backup", i)
 		}

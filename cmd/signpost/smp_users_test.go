@@ -41,14 +41,7 @@ func TestSMPTokenAndUserCommands(t *testing.T) {
 		t.Fatalf("token create printed %q", out)
 	}
 	auth := func(token string) error {
-		c, err := conf.LoadSMP(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := smpapp.New(context.Background(), c, nil, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		a := openSMPApp(t, cfg)
 		defer a.Close()
 		act, err := a.Credentials().Authenticate(context.Background(), "Bearer "+token)
 		if err == nil && (!act.Admin || act.User != "alice") {

@@ -181,24 +181,9 @@ func smpExport(t *testing.T, cfg string) string {
 // smpDocuments reads the signed service metadata of every fixture group from the SMP store of cfg.
 func smpDocuments(t *testing.T, cfg string) [][]byte {
 	t.Helper()
-	c, err := conf.LoadSMP(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := smpapp.New(context.Background(), c, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := openSMPApp(t, cfg)
 	defer a.Close()
-	var out [][]byte
-	for i := range 60 {
-		d, err := a.Service().Lookup(context.Background(), a.Service().RootFlavour(), bulkCLIParticipant(i), bulkCLIDoc)
-		if err != nil {
-			t.Fatalf("group %d: %v", i, err)
-		}
-		out = append(out, d.Body)
-	}
-	return out
+	return bulkDocs(t, a.Service(), 60)
 }
 
 // TestStoreCopySMPBolt: an SMP store copied to a new bbolt file serves the very same signed documents (which
