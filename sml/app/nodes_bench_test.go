@@ -16,13 +16,8 @@ import (
 // p50 (write-ms-p50). The goal of issue 15 is 1 s.
 func BenchmarkTwoNodesVisibility(b *testing.B) {
 	dsn := pgtest.DSN(b)
-	p := newSMPPKI(b)
-	na := startNode(b, "node A", dsn, p)
-	nb := startNode(b, "node B", dsn, p)
+	na, nb := twoNodes(b, dsn)
 	ctx := context.Background()
-	if err := na.soap.CreateSMP(ctx, "SMP-1", "http://smp.example.org", "192.0.2.1"); err != nil {
-		b.Fatal(err)
-	}
 	const writes = 200
 	var visible, write []time.Duration
 	b.ResetTimer()

@@ -141,6 +141,27 @@ func (n *node) answers(v string) (bool, error) {
 	return false, fmt.Errorf("%s: answer %s with %d records", n.name, dns.RcodeToString[r.Rcode], len(r.Answer))
 }
 
+// twoNodes starts nodes A and B on the database dsn (B with the secondaries notify) and creates the SMP SMP-1 over
+// SOAP on A.
+func twoNodes(t testing.TB, dsn string, notify ...string) (a, b *node) {
+	t.Helper()
+	p := newSMPPKI(t)
+	a = startNode(t, "node A", dsn, p)
+	b = startNode(t, "node B", dsn, p, notify...)
+	if err := a.soap.CreateSMP(context.Background(), "SMP-1", "http://smp.example.org", "192.0.2.1"); err != nil {
+		t.Fatal(err)
+	}
+	return a, b
+}
+
+// create creates the participant v of SMP-1 over SOAP on n.
+func (n *node) create(t testing.TB, v string) {
+	t.Helper()
+	if err := n.soap.CreateParticipant(context.Background(), "SMP-1", scheme, v); err != nil {
+		t.Fatalf("%s: create %s: %v", n.name, v, err)
+	}
+}
+
 // waitAnswers waits (10 s) until the node's DNS answers every participant of vals.
 func (n *node) waitAnswers(t *testing.T, vals ...string) {
 	t.Helper()
@@ -284,19 +305,12 @@ func TestTwoNodesOnePostgres(t *testing.T) {
 		t.Skip("starts PostgreSQL and Knot")
 	}
 	dsn := pgtest.DSN(t)
-	p := newSMPPKI(t)
 	knotPort := testnet.FreePort(t)
-	a := startNode(t, "node A", dsn, p)
 	// Knot's primary is node B; B notifies it (and so lets it transfer).
-	b := startNode(t, "node B", dsn, p, fmt.Sprintf("127.0.0.1:%d", knotPort))
+	a, b := twoNodes(t, dsn, fmt.Sprintf("127.0.0.1:%d", knotPort))
 	knot := knotSecondary(t, knotPort, portOf(t, b.dns))
 	ctx := context.Background()
-	if err := a.soap.CreateSMP(ctx, "SMP-1", "http://smp.example.org", "192.0.2.1"); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.soap.CreateParticipant(ctx, "SMP-1", scheme, "0088:a1"); err != nil {
-		t.Fatal(err)
-	}
+	a.create(t, "0088:a1")
 	b.waitAnswers(t, "0088:a1")
 	converged(t, b.dns, knot, 10*time.Second)
 	if n := pgtest.Metric(t, a.ops.Registry, "signpost_postgres_acquires_total", map[string]string{"schema": "sml"}); n < 1 {
@@ -376,16 +390,9 @@ func TestNodesWhilePostgresIsDown(t *testing.T) {
 	}
 	cluster := pgtest.Start(t)
 	dsn := cluster.NewDatabase(t)
-	p := newSMPPKI(t)
-	a := startNode(t, "node A", dsn, p)
-	b := startNode(t, "node B", dsn, p)
+	a, b := twoNodes(t, dsn)
 	ctx := context.Background()
-	if err := a.soap.CreateSMP(ctx, "SMP-1", "http://smp.example.org", "192.0.2.1"); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.soap.CreateParticipant(ctx, "SMP-1", scheme, "0088:before"); err != nil {
-		t.Fatal(err)
-	}
+	a.create(t, "0088:before")
 	b.waitAnswers(t, "0088:before")
 
 	// DNS queries on both nodes throughout, for a participant that exists.
@@ -530,13 +537,8 @@ func TestTwoNodesBulkImport(t *testing.T) {
 		t.Skip("starts PostgreSQL")
 	}
 	dsn := pgtest.DSN(t)
-	p := newSMPPKI(t)
-	a := startNode(t, "node A", dsn, p)
-	b := startNode(t, "node B", dsn, p)
+	a, b := twoNodes(t, dsn)
 	ctx := context.Background()
-	if err := a.soap.CreateSMP(ctx, "SMP-1", "http://smp.example.org", "192.0.2.1"); err != nil {
-		t.Fatal(err)
-	}
 	var gen bytes.Buffer
 	if err := sml.WriteGenerated(&gen, 3000, 3, "sml.test", "CN=Import,O=Test,C=BE:1"); err != nil {
 		t.Fatal(err)
@@ -561,9 +563,7 @@ func TestTwoNodesBulkImport(t *testing.T) {
 	if !slices.Equal(za, zb) || len(za) < 6000 {
 		t.Fatalf("after the import node A serves %d records, node B %d", len(za), len(zb))
 	}
-	if err := a.soap.CreateParticipant(ctx, "SMP-1", scheme, "0088:after-import"); err != nil {
-		t.Fatal(err)
-	}
+	a.create(t, "0088:after-import")
 	b.waitAnswers(t, "0088:after-import")
 	b.waitSerial(t, a.committed(t))
 }
