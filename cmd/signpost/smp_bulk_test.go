@@ -130,10 +130,7 @@ func TestSMPBulkAndBackupCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	a, err := smpapp.New(ctx, c, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := openSMPApp(t, cfg)
 	closed := false
 	defer func() {
 		if !closed {

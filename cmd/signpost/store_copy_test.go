@@ -7,10 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/signpost-project/signpost/conf"
 	"github.com/signpost-project/signpost/internal/pgtest"
 	"github.com/signpost-project/signpost/smp"
-	smpapp "github.com/signpost-project/signpost/smp/app"
 )
 
 // smlStoreFixture fills the SML store of a new configuration under dir with 300 participants over 3 SMPs and a
@@ -136,15 +134,8 @@ func TestStoreCopyBolt(t *testing.T) {
 func smpStoreFixture(t *testing.T, dir string) (cfg, caFile string) {
 	t.Helper()
 	cfg, old, _, _ := bulkCLIFixture(t, dir)
-	c, err := conf.LoadSMP(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	a, err := smpapp.New(ctx, c, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := openSMPApp(t, cfg)
 	var groups []smp.ServiceGroup
 	var metas []smp.ServiceMetadata
 	for i := range 60 {
